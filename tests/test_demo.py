@@ -1,0 +1,40 @@
+import json
+
+import numpy as np
+
+from yolotools.demo import run_demo
+from yolotools.io.voc import read_voc
+from yolotools.io.coco import read_coco
+from yolotools.synth import generate_shapes
+
+
+def test_generated_dataset_voc_and_coco_hold_the_rendered_boxes(tmp_path):
+    s = generate_shapes(tmp_path, n_train=6, n_val=3, seed=3)
+    v, pv = read_voc([s.voc_root], "val")
+    c, pc = read_coco(s.coco_json["val"], s.images_dir, check_images=True)
+    assert not len(pv) and not len(pc)
+    assert c.class_map.source_ids == (1, 3, 7)
+    for r in s.truth["val"]:
+        np.testing.assert_array_equal(v.by_id()[r.image_id].annotations.boxes.xyxy, r.annotations.boxes.xyxy)
+        np.testing.assert_array_equal(c.by_id()[r.image_id].annotations.boxes.xyxy, r.annotations.boxes.xyxy)
+
+
+def test_rendered_boxes_are_the_exact_object_extent(tmp_path):
+    from PIL import Image
+
+    s = generate_shapes(tmp_path, n_train=4, n_val=1, seed=5)
+    for r in s.truth["train"]:
+        img = np.asarray(Image.open(r.path)).astype(int)
+        bg = np.median(img.reshape(-1, 3), axis=0)
+        fg = np.abs(img - bg).sum(axis=2) > 60
+        for x1, y1, x2, y2 in r.annotations.boxes.xyxy.astype(int):
+            inside = fg[y1:y2, x1:x2]
+            assert inside[0].any() and inside[-1].any() and inside[:, 0].any() and inside[:, -1].any()
+
+
+def test_demo_fast_end_to_end(tmp_path):
+    res = run_demo(tmp_path / "d", fast=True)
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert summary["convert_agree"] is True
+    assert summary["roundtrip_max_error_px"] < 1e-3
+    assert summary["images"] == {"train": 48, "val": 16}

@@ -1,0 +1,218 @@
+"""The one in-memory dataset model shared by every command.
+
+- :class:`Annotations`: parallel arrays for N boxes (ground truth or predictions).
+- :class:`ImageRecord`: one image, its size and its annotations.
+- :class:`ClassMap`: contiguous class index -> name and source id (COCO category id).
+- :class:`DetectionDataset`: a class map plus image records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .boxes import Boxes
+
+__all__ = ["Annotations", "ImageRecord", "ClassMap", "DetectionDataset", "VOC_CLASSES"]
+
+VOC_CLASSES: tuple[str, ...] = (
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+    "train", "tvmonitor",
+)
+
+
+def _frozen(a, dtype, n: int, name: str) -> np.ndarray:
+    arr = np.array(a, dtype=dtype)  # always a copy: callers keep their arrays
+    if arr.shape != (n,):
+        raise ValueError(f"{name}: expected ({n},), got {np.shape(a)}")
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Annotations:
+    """N boxes with parallel per-box arrays, indexed together.
+
+    - ``boxes``: :class:`Boxes` (xyxy, original-image pixels)
+    - ``class_ids``: ``(N,) int64``, contiguous indices into the dataset's :class:`ClassMap`
+    - ``scores``: ``(N,) float64`` confidences, or ``None`` for ground truth
+    - ``is_difficult`` / ``is_crowd``: ``(N,) bool`` (VOC ``difficult``, COCO ``iscrowd``)
+    - ``area``: ``(N,) float64`` area used for COCO size buckets; ``None`` means the box area
+    """
+
+    boxes: Boxes
+    class_ids: np.ndarray
+    scores: np.ndarray | None = None
+    is_difficult: np.ndarray | None = None
+    is_crowd: np.ndarray | None = None
+    area: np.ndarray | None = None
+
+    def __post_init__(self):
+        n = len(self.boxes)
+        object.__setattr__(self, "class_ids", _frozen(self.class_ids, np.int64, n, "class_ids"))
+        for name in ("is_difficult", "is_crowd"):
+            v = getattr(self, name)
+            object.__setattr__(self, name, _frozen(np.zeros(n, bool) if v is None else v, np.bool_, n, name))
+        for name in ("scores", "area"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, _frozen(v, np.float64, n, name))
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls, image_hw: tuple[int, int]) -> "Annotations":
+        return cls(Boxes.empty(image_hw), np.zeros(0, np.int64))
+
+    @property
+    def areas(self) -> np.ndarray:
+        """The COCO-style area of each box: ``area`` when given, else the box area."""
+        return self.boxes.area if self.area is None else self.area
+
+    def __getitem__(self, idx) -> "Annotations":
+        if isinstance(idx, (int, np.integer)):
+            idx = [int(idx)]
+        return Annotations(
+            boxes=self.boxes[idx],
+            class_ids=self.class_ids[idx],
+            scores=None if self.scores is None else self.scores[idx],
+            is_difficult=self.is_difficult[idx],
+            is_crowd=self.is_crowd[idx],
+            area=None if self.area is None else self.area[idx],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence["Annotations"], image_hw: tuple[int, int]) -> "Annotations":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Annotations.empty(image_hw)
+
+        def cat(name):
+            vals = [getattr(p, name) for p in parts]
+            if all(v is None for v in vals):
+                return None
+            if name == "area":
+                vals = [p.areas for p in parts]
+            if any(v is None for v in vals):
+                raise ValueError(f"{name}: present in some parts and missing in others")
+            return np.concatenate(vals)
+
+        return Annotations(
+            boxes=Boxes(np.concatenate([p.boxes.xyxy for p in parts]), image_hw),
+            class_ids=np.concatenate([p.class_ids for p in parts]),
+            scores=cat("scores"),
+            is_difficult=np.concatenate([p.is_difficult for p in parts]),
+            is_crowd=np.concatenate([p.is_crowd for p in parts]),
+            area=cat("area"),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class ImageRecord:
+    """One image.  ``image_id`` is a string key unique in its dataset (VOC id, file
+    stem); ``source_id`` keeps a numeric id from the source (COCO image id)."""
+
+    image_id: str
+    path: Path | None
+    image_hw: tuple[int, int]
+    annotations: Annotations
+    source_id: int | None = None
+
+    def __post_init__(self):
+        hw = tuple(int(v) for v in self.image_hw)
+        if len(hw) != 2 or hw[0] <= 0 or hw[1] <= 0:
+            raise ValueError(f"image {self.image_id!r}: image_hw must be two positive ints, got {self.image_hw!r}")
+        object.__setattr__(self, "image_hw", hw)
+        if self.annotations.boxes.image_hw != hw:
+            raise ValueError(
+                f"image {self.image_id!r}: annotations.boxes.image_hw {self.annotations.boxes.image_hw} != image_hw {hw}"
+            )
+
+    def with_annotations(self, annotations: Annotations) -> "ImageRecord":
+        return replace(self, annotations=annotations)
+
+
+@dataclass(frozen=True)
+class ClassMap:
+    """Contiguous class indices ``0..K-1``.  ``names[i]`` is class i's name and
+    ``source_ids[i]`` the id it had in the source (COCO ``category_id``); for
+    sources without ids (VOC, YOLO) ``source_ids[i] == i + 1``."""
+
+    names: tuple[str, ...]
+    source_ids: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        names = tuple(str(n) for n in self.names)
+        object.__setattr__(self, "names", names)
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"class names must be unique; repeated: {dup}")
+        sids = tuple(int(s) for s in self.source_ids) or tuple(range(1, len(names) + 1))
+        if len(sids) != len(names):
+            raise ValueError(f"source_ids: expected {len(names)}, got {len(sids)}")
+        if len(set(sids)) != len(sids):
+            raise ValueError("source_ids must be unique")
+        object.__setattr__(self, "source_ids", sids)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"unknown class {name!r}; known: {list(self.names)}") from None
+
+    @property
+    def index_of_source_id(self) -> dict[int, int]:
+        return {s: i for i, s in enumerate(self.source_ids)}
+
+
+@dataclass(frozen=True, eq=False)
+class DetectionDataset:
+    """A class map and image records (unique ``image_id``)."""
+
+    class_map: ClassMap
+    records: tuple[ImageRecord, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        recs = tuple(self.records)
+        object.__setattr__(self, "records", recs)
+        seen: set[str] = set()
+        k = len(self.class_map)
+        for r in recs:
+            if r.image_id in seen:
+                raise ValueError(f"duplicate image_id {r.image_id!r}")
+            seen.add(r.image_id)
+            ids = r.annotations.class_ids
+            if ids.size and (ids.min() < 0 or ids.max() >= k):
+                raise ValueError(f"image {r.image_id!r}: class id outside 0..{k - 1}")
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        return iter(self.records)
+
+    def by_id(self) -> dict[str, ImageRecord]:
+        return {r.image_id: r for r in self.records}
+
+    @property
+    def num_boxes(self) -> int:
+        return sum(len(r.annotations) for r in self.records)
+
+    def counts_per_class(self) -> np.ndarray:
+        """(K,) int64 number of boxes of each class."""
+        out = np.zeros(len(self.class_map), np.int64)
+        for r in self.records:
+            np.add.at(out, r.annotations.class_ids, 1)
+        return out
+
+    def subset(self, image_ids: Iterable[str]) -> "DetectionDataset":
+        by = self.by_id()
+        return DetectionDataset(self.class_map, tuple(by[i] for i in image_ids))

@@ -1,0 +1,197 @@
+"""The ``yolotools`` command line: a thin shell over the library.
+
+Each command parses its options, makes one library call and prints the result
+(a table, or JSON with ``--json``).  Library modules are imported inside the
+commands so that ``yolotools convert`` never pays for torch or albumentations.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+
+import click
+
+from .errors import YoloToolsError
+
+VOC_CONVENTION_HELP = (
+    "VOC pixel convention. exact (default): VOC coordinates are 1-based inclusive pixels, "
+    "the box is [xmin-1, xmax] x [ymin-1, ymax] in continuous pixels. darknet: reproduce Darknet's "
+    "voc_label.py (centre minus 1 px, width xmax-xmin). raw: take the numbers as continuous pixels "
+    "(CVAT-style exports)."
+)
+
+
+def _user_errors(fn):
+    """Turn user errors into a one-line message and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except YoloToolsError as e:
+            raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _emit(result, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        click.echo(result.to_table())
+
+
+def _progress_enabled(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+def _strict_exit(result, strict: bool) -> None:
+    if strict and any(p["severity"] == "error" for p in result.problems):
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="yolotools")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """yolotools: convert, check and train YOLO-family detectors on your own data.
+
+    Boxes are held internally as continuous pixel coordinates of the original
+    image (the image covers [0, W] x [0, H]); VOC's 1-based pixels and YOLO's
+    normalised centres are converted at the file boundary only.
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+# ---------------------------------------------------------------- convert
+
+
+@main.group()
+def convert() -> None:
+    """Convert labels: VOC XML or COCO JSON -> YOLO txt, YOLO -> COCO JSON.
+
+    Outputs (in OUT): labels/<image id>.txt, <split>.txt (image list), data.yaml
+    (Ultralytics), classes.names (Darknet) and <split>.yolotools.json, a sidecar
+    that keeps difficult/crowd flags, left-out boxes and image sizes, so nothing
+    is lost. Inputs are never modified; every output file is written atomically.
+    """
+
+
+@convert.command("voc")
+@click.argument("roots", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--split", default="trainval", show_default=True, help="ImageSets/Main/<split>.txt list, or 'all' for every XML.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--convention", type=click.Choice(["exact", "darknet", "raw"]), default="exact", show_default=True, help=VOC_CONVENTION_HELP)
+@click.option("--skip-difficult", is_flag=True, help="Leave difficult objects out of the txt (kept in the sidecar), as Darknet does.")
+@click.option("--classes", default=None, help="Class order: a file with one name per line, or comma-separated names. Default: the 20 VOC classes if all names are VOC ones, else sorted names.")
+@click.option("--images", "images_mode", type=click.Choice(["link", "copy", "none"]), default="link", show_default=True, help="Put the images under OUT/images as symlinks, copies, or not at all.")
+@click.option("--workers", type=int, default=None, help="Processes for parsing (default: all cores).")
+@click.option("--decimals", type=click.IntRange(1, 17), default=6, show_default=True, help="Decimals in the YOLO txt (6 bounds the round-trip error by 5e-7 x image size).")
+@click.option("--strict", is_flag=True, help="Fail on the first invalid box or file instead of skipping and counting it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_user_errors
+def convert_voc_cmd(roots, split, out, convention, skip_difficult, classes, images_mode, workers, decimals, strict, as_json, quiet):
+    """Pascal VOC XML (one or more VOCdevkit/VOC20xx ROOTS) -> YOLO txt."""
+    from .convert import convert_voc
+
+    rep = convert_voc(
+        list(roots), out, split=split, convention=convention, skip_difficult=skip_difficult,
+        classes=_parse_classes(classes), strict=strict, images=images_mode, workers=workers,
+        progress=_progress_enabled(quiet), decimals=decimals,
+    )
+    _emit(rep, as_json)
+    _strict_exit(rep, strict)
+
+
+def _parse_classes(spec: str | None):
+    if spec is None:
+        return None
+    from pathlib import Path
+
+    p = Path(spec)
+    if p.is_file():
+        names = [l.strip() for l in p.read_text(encoding="utf-8").splitlines() if l.strip()]
+    else:
+        names = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names:
+        raise YoloToolsError(f"--classes {spec!r}: no class names")
+    return names
+
+
+@convert.command("coco")
+@click.argument("annotations", type=click.Path(exists=True, dir_okay=False))
+@click.option("--images", "images", type=click.Path(exists=True, file_okay=False), default=None, help="Folder that file_name is relative to.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--split", default=None, help="Split name for the list/sidecar files (default: from the JSON name, e.g. val2017).")
+@click.option("--class-order", type=click.Choice(["id", "file", "name"]), default="id", show_default=True, help="Order of the contiguous class indices: ascending category id (COCO 1..90 -> 0..79), file order, or by name.")
+@click.option("--crowd", type=click.Choice(["skip", "keep"]), default="skip", show_default=True, help="Crowd boxes in the txt: skip (kept in the sidecar, as Ultralytics' converter) or keep.")
+@click.option("--check-images", is_flag=True, help="Read every image header and compare its size with the JSON.")
+@click.option("--decimals", type=click.IntRange(1, 17), default=6, show_default=True, help="Decimals in the YOLO txt (6 bounds the round-trip error by 5e-7 x image size).")
+@click.option("--link", "link_mode", type=click.Choice(["link", "copy", "none"]), default="link", show_default=True, help="Images under OUT/images as symlinks, copies, or not at all.")
+@click.option("--strict", is_flag=True, help="Fail on the first invalid entry instead of skipping and counting it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_user_errors
+def convert_coco_cmd(annotations, images, out, split, class_order, crowd, check_images, decimals, link_mode, strict, as_json, quiet):
+    """COCO instances JSON -> YOLO txt (bbox [x, y, w, h] with top-left corner)."""
+    from .convert import convert_coco
+
+    rep = convert_coco(
+        annotations, out, images=images, split=split, class_order=class_order, crowd=crowd, strict=strict,
+        check_images=check_images, link_images=link_mode, progress=_progress_enabled(quiet), decimals=decimals,
+    )
+    _emit(rep, as_json)
+    _strict_exit(rep, strict)
+
+
+@convert.command("yolo")
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--to", "to", type=click.Choice(["coco"]), default="coco", show_default=True, help="Target format.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output JSON file.")
+@click.option("--split", default=None, help="data.yaml split (train/val/test; default val, else train).")
+@click.option("--names", default=None, help="Class names (file or comma-separated) when SOURCE is a labels folder.")
+@click.option("--images", type=click.Path(exists=True, file_okay=False), default=None, help="Image folder when SOURCE is a labels folder.")
+@click.option("--strict", is_flag=True, help="Fail on the first invalid label line.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_user_errors
+def convert_yolo_cmd(source, to, out, split, names, images, strict, as_json, quiet):
+    """YOLO dataset (data.yaml or labels folder) -> COCO instances JSON.
+
+    Image sizes come from image headers (never decoded), else from the
+    yolotools sidecar; crowd/difficult boxes come back from the sidecar."""
+    from .convert import convert_yolo_to_coco
+
+    rep = convert_yolo_to_coco(source, out, split=split, names=_parse_classes(names), images=images, strict=strict,
+                               progress=_progress_enabled(quiet))
+    _emit(rep, as_json)
+    _strict_exit(rep, strict)
+
+
+# ---------------------------------------------------------------- demo
+
+
+@main.command()
+@click.option("--out", "out", default="demo_out", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--fast", is_flag=True, help="Smallest settings (used by the test suite).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_user_errors
+def demo(out, fast, seed, as_json):
+    """Run the main job end to end on a generated dataset (no download)."""
+    from .demo import run_demo
+
+    res = run_demo(out, fast=fast, seed=seed)
+    _emit(res, as_json)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,209 @@
+"""COCO instances JSON <-> :class:`DetectionDataset`.
+
+- Category ids may have gaps (COCO's 1..90 for 80 classes).  Class index ``i`` is
+  the ``i``-th category in *ascending category id* order (``class_order="id"``,
+  the order Ultralytics and Detectron2 use), or in file order (``"file"``) or
+  by name (``"name"``); :class:`ClassMap.source_ids` keeps the original ids.
+- ``bbox`` is ``[x, y, w, h]`` with (x, y) the top-left corner, continuous pixels.
+- ``iscrowd`` is kept as ``is_crowd``; ``area`` is kept (COCO size buckets use it).
+- Images without annotations are kept as records with no boxes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from ..annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
+from ..boxes import BoxFormat, Boxes
+from ..errors import Problems, YoloToolsError
+from .files import atomic_write_text, image_size_hw, load_json
+
+__all__ = ["read_coco", "write_coco", "coco_dict", "CLASS_ORDERS"]
+
+log = logging.getLogger(__name__)
+
+CLASS_ORDERS = ("id", "file", "name")
+
+
+def _require_list(data: dict, key: str, path) -> list:
+    v = data.get(key)
+    if not isinstance(v, list):
+        raise YoloToolsError(f"{path}: '{key}' missing or not a list (is this a COCO instances file?)")
+    return v
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def read_coco(
+    path: Path | str,
+    images: Path | str | None = None,
+    *,
+    class_order: str = "id",
+    strict: bool = False,
+    check_images: bool = False,
+) -> tuple[DetectionDataset, Problems]:
+    """Read a COCO instances JSON.  ``images`` is the folder that ``file_name``
+    is relative to; with ``check_images`` every image header is read and its size
+    compared with the JSON (a mismatch is an error, the header wins)."""
+    path = Path(path)
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise YoloToolsError(f"{path}: expected a JSON object with images/annotations/categories")
+    problems = Problems(strict=strict)
+    cats = _require_list(data, "categories", path)
+    imgs = _require_list(data, "images", path)
+    anns = data.get("annotations", [])
+    if not isinstance(anns, list):
+        raise YoloToolsError(f"{path}: 'annotations' is not a list")
+
+    cat_rows = []
+    for i, c in enumerate(cats):
+        if not isinstance(c, dict) or not isinstance(c.get("id"), int) or "name" not in c:
+            raise YoloToolsError(f"{path}: categories[{i}] needs an integer 'id' and a 'name'")
+        cat_rows.append((c["id"], str(c["name"]), i))
+    if class_order == "id":
+        cat_rows.sort()
+    elif class_order == "name":
+        cat_rows.sort(key=lambda r: r[1])
+    elif class_order != "file":
+        raise YoloToolsError(f"unknown class order {class_order!r}; choose from {list(CLASS_ORDERS)}")
+    try:
+        class_map = ClassMap(tuple(r[1] for r in cat_rows), tuple(r[0] for r in cat_rows))
+    except ValueError as e:
+        raise YoloToolsError(f"{path}: categories: {e}") from None
+    cat_index = class_map.index_of_source_id
+
+    img_dir = Path(images) if images is not None else None
+    info: dict[int, dict] = {}
+    order: list[int] = []
+    ids_seen: set[str] = set()
+    for i, im in enumerate(imgs):
+        where = f"images[{i}]"
+        if not isinstance(im, dict) or not isinstance(im.get("id"), int) or not isinstance(im.get("file_name"), str):
+            problems.error("bad_image_entry", path, "image entry needs integer 'id' and string 'file_name'; skipped", where)
+            continue
+        fname = im["file_name"].replace("\\", "/")
+        pp = PurePosixPath(fname)
+        if pp.is_absolute() or ".." in pp.parts:
+            raise YoloToolsError(f"{path}: {where}: file_name {im['file_name']!r} points outside the image folder; refusing")
+        image_id = str(pp.with_suffix(""))
+        if im["id"] in info or image_id in ids_seen:
+            problems.error("duplicate_image", path, f"duplicate image id {im['id']} / file_name {fname!r}; skipped", where)
+            continue
+        w, h = im.get("width"), im.get("height")
+        img_path = (img_dir / pp) if img_dir is not None else None
+        hw = (int(h), int(w)) if _num(w) and _num(h) and w > 0 and h > 0 else None
+        if check_images or hw is None:
+            if img_path is None:
+                problems.error("missing_size", path, f"image {fname!r} has no width/height and no --images folder given; skipped", where)
+                continue
+            try:
+                real = image_size_hw(img_path)
+            except YoloToolsError as e:
+                if hw is None:
+                    problems.error("missing_size", path, f"no width/height and {e}; skipped", where)
+                    continue
+                problems.warning("missing_image", img_path, "image not found or unreadable")
+                real = hw
+            if hw is not None and real != hw:
+                problems.error("size_mismatch", img_path, f"JSON says {hw[1]}x{hw[0]}, image header says {real[1]}x{real[0]}; using the header", where)
+            hw = real
+        ids_seen.add(image_id)
+        info[im["id"]] = {"image_id": image_id, "hw": hw, "path": img_path, "boxes": [], "cls": [], "crowd": [], "area": []}
+        order.append(im["id"])
+
+    for i, a in enumerate(anns):
+        where = f"annotations[{i}]" + (f" (id {a.get('id')})" if isinstance(a, dict) and "id" in a else "")
+        if not isinstance(a, dict):
+            problems.error("bad_annotation", path, "annotation is not an object; skipped", where)
+            continue
+        rec = info.get(a.get("image_id"))
+        if rec is None:
+            problems.error("unknown_image", path, f"image_id {a.get('image_id')!r} not in images; skipped", where)
+            continue
+        ci = cat_index.get(a.get("category_id"))
+        if ci is None:
+            problems.error("unknown_class", path, f"category_id {a.get('category_id')!r} not in categories; skipped", where)
+            continue
+        bb = a.get("bbox")
+        if not (isinstance(bb, list) and len(bb) == 4 and all(_num(v) for v in bb)):
+            problems.error("bad_bbox", path, f"bbox {bb!r} is not 4 finite numbers; skipped", where)
+            continue
+        x, y, w, h = (float(v) for v in bb)
+        if w <= 0 or h <= 0:
+            problems.error("empty_box", path, f"bbox {bb} has zero or negative size; skipped", where)
+            continue
+        ih, iw = rec["hw"]
+        x1, y1, x2, y2 = max(x, 0.0), max(y, 0.0), min(x + w, float(iw)), min(y + h, float(ih))
+        if x2 <= x1 or y2 <= y1:
+            problems.error("box_outside_image", path, f"bbox {bb} lies outside the {iw}x{ih} image; skipped", where)
+            continue
+        if (x1, y1, x2, y2) != (x, y, x + w, y + h):
+            problems.warning("box_clipped", path, f"bbox {bb} extends outside the {iw}x{ih} image; clipped", where)
+        area = a.get("area")
+        rec["boxes"].append((x1, y1, x2, y2))
+        rec["cls"].append(ci)
+        rec["crowd"].append(bool(a.get("iscrowd", 0)))
+        rec["area"].append(float(area) if _num(area) else w * h)
+
+    records = []
+    for sid in order:
+        r = info[sid]
+        boxes = Boxes(np.array(r["boxes"], dtype=np.float64).reshape(-1, 4), r["hw"])
+        ann = Annotations(boxes, r["cls"], is_crowd=r["crowd"], area=r["area"])
+        records.append(ImageRecord(r["image_id"], r["path"], r["hw"], ann, source_id=sid))
+    return DetectionDataset(class_map, tuple(records)), problems
+
+
+def coco_dict(dataset: DetectionDataset, *, check_images: bool = False) -> dict:
+    """The COCO instances dict for ``dataset``.
+
+    Image ids: the records' ``source_id`` when every record has a distinct one,
+    else 1..N in record order.  Category ids: ``class_map.source_ids``.  ``area``:
+    the annotation's own area when known, else the box area.  With
+    ``check_images`` sizes are re-read from image headers (never by decoding)."""
+    sids = [r.source_id for r in dataset.records]
+    use_src = all(s is not None for s in sids) and len(set(sids)) == len(sids)
+    images, annotations = [], []
+    ann_id = 0
+    for n, rec in enumerate(dataset.records, 1):
+        iid = rec.source_id if use_src else n
+        h, w = image_size_hw(rec.path) if (check_images and rec.path is not None) else rec.image_hw
+        suffix = rec.path.suffix if rec.path is not None and rec.path.suffix else ".jpg"
+        images.append({"id": iid, "file_name": rec.image_id + suffix, "width": w, "height": h})
+        ann = rec.annotations
+        xywh = ann.boxes.to_array(BoxFormat.XYWH, normalized=False)
+        areas = ann.areas
+        for j in range(len(ann)):
+            ann_id += 1
+            annotations.append({
+                "id": ann_id,
+                "image_id": iid,
+                "category_id": dataset.class_map.source_ids[int(ann.class_ids[j])],
+                "bbox": [float(v) for v in xywh[j]],
+                "area": float(areas[j]),
+                "iscrowd": int(ann.is_crowd[j]),
+                "ignore": int(ann.is_difficult[j]),
+                "segmentation": [],
+            })
+    categories = [{"id": s, "name": nm, "supercategory": ""} for s, nm in zip(dataset.class_map.source_ids, dataset.class_map.names)]
+    return {
+        "info": {"description": "written by yolotools"},
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+    }
+
+
+def write_coco(dataset: DetectionDataset, path: Path | str, *, check_images: bool = False) -> dict:
+    """Write :func:`coco_dict` to ``path`` atomically; returns counts."""
+    d = coco_dict(dataset, check_images=check_images)
+    atomic_write_text(Path(path), json.dumps(d, separators=(",", ":")))
+    return {"images": len(d["images"]), "annotations": len(d["annotations"]), "categories": len(d["categories"])}

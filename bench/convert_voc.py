@@ -1,0 +1,85 @@
+"""Benchmark: all 9,963 VOC2007 XML -> YOLO txt, ours vs panlabel and globox.
+
+Each tool runs as a user runs it (a fresh process, start-up included), into a
+fresh output folder, ``--rounds`` times interleaved; the median wall time is
+reported with the ratio peer / ours (> 1 means we are faster).
+
+    pip install panlabel globox        # the peers (PyPI)
+    python bench/convert_voc.py [--voc ../shared/data/.../VOCdevkit/VOC2007] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_VOC = REPO.parent / "shared" / "data" / "voc2007_chenyicai-0611_yolov5-PASCAL-VOC" / "VOCdevkit" / "VOC2007"
+
+GLOBOX = """
+import sys, globox
+from yolotools.annotations import VOC_CLASSES
+ann = globox.AnnotationSet.from_pascal_voc(sys.argv[1] + "/Annotations")
+ann.save_yolo_darknet(sys.argv[2], label_to_id={n: i for i, n in enumerate(VOC_CLASSES)})
+"""
+
+
+def tools(voc: Path) -> dict[str, callable]:
+    py = sys.executable
+    bindir = Path(py).parent
+    yolotools = [str(bindir / "yolotools")] if (bindir / "yolotools").exists() else [py, "-m", "yolotools.cli"]
+    out = {
+        "yolotools": lambda o: yolotools + ["convert", "voc", str(voc), "--split", "all", "--out", str(o), "--images", "none", "-q"],
+    }
+    panlabel = shutil.which("panlabel") or (str(bindir / "panlabel") if (bindir / "panlabel").exists() else None)
+    if panlabel:
+        out["panlabel"] = lambda o: [panlabel, "convert", "-f", "voc", "-t", "yolo", "--allow-lossy", "-i", str(voc), "-o", str(o)]
+    try:
+        import globox  # noqa: F401
+
+        out["globox"] = lambda o: [py, "-c", GLOBOX, str(voc), str(o)]
+    except ImportError:
+        pass
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--voc", type=Path, default=DEFAULT_VOC)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    if not (args.voc / "Annotations").is_dir():
+        sys.exit(f"no VOC root at {args.voc}")
+    ts = tools(args.voc)
+    missing = {"panlabel", "globox"} - set(ts)
+    if missing:
+        print(f"peers not installed (pip install {' '.join(sorted(missing))}): {sorted(missing)}")
+    times: dict[str, list[float]] = {k: [] for k in ts}
+    with tempfile.TemporaryDirectory(dir=REPO / ".bench" if (REPO / ".bench").is_dir() else None) as tmp:
+        for r in range(args.rounds):
+            for name, cmd in ts.items():
+                out = Path(tmp) / f"{name}{r}"
+                t = time.perf_counter()
+                p = subprocess.run(cmd(out), capture_output=True, text=True)
+                dt = time.perf_counter() - t
+                if p.returncode != 0:
+                    sys.exit(f"{name} failed: {p.stderr[-2000:]}")
+                n = sum(1 for _ in out.rglob("*.txt"))
+                times[name].append(dt)
+                print(f"round {r}: {name:<10} {dt:6.2f} s  ({n} txt files)", flush=True)
+    ours = statistics.median(times["yolotools"])
+    print("\nmedian wall time (start-up included), 9,963 XML -> YOLO txt")
+    for name, ts_ in times.items():
+        med = statistics.median(ts_)
+        ratio = "" if name == "yolotools" else f"   ratio {name}/yolotools = {med / ours:.2f}"
+        print(f"  {name:<10} {med:6.2f} s{ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -176,6 +176,46 @@ def convert_yolo_cmd(source, to, out, split, names, images, strict, as_json, qui
     _strict_exit(rep, strict)
 
 
+# ---------------------------------------------------------------- kmeans
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True))
+@click.option("-k", "k", type=int, default=9, show_default=True, help="Number of anchors (9 for YOLOv3, 5 for YOLOv2).")
+@click.option("--split", default=None, help="VOC ImageSets split (default trainval) or data.yaml split (default val, else train).")
+@click.option("--convention", type=click.Choice(["exact", "darknet", "raw"]), default="exact", show_default=True, help=VOC_CONVENTION_HELP)
+@click.option("--normalized", "mode", flag_value="normalized", help="Cluster w/W, h/H (YOLOv2 paper).")
+@click.option("--img-size", "img_size", type=int, default=None, help="Letterbox to this size (long side), pixels, as Ultralytics. Default mode, 416.")
+@click.option("--stretch", type=int, default=None, help="Stretch every image to SIZE x SIZE (Darknet's calc_anchors), pixels.")
+@click.option("--grid", type=int, default=None, help="Give anchors in grid cells of a GRID x GRID output (YOLOv2 [region], e.g. 13).")
+@click.option("--update", type=click.Choice(["auto", "mean", "median"]), default="auto", show_default=True, help="Cluster centre update; median = k-medians (reproduces published VOC numbers); auto runs both.")
+@click.option("--restarts", type=int, default=12, show_default=True, help="k-means++ restarts.")
+@click.option("--no-refine", is_flag=True, help="Skip the average-IoU refinement and mutation search.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--anchor-t", type=float, default=4.0, show_default=True, help="Side-ratio threshold for best-possible recall (Ultralytics anchor_t).")
+@click.option("--min-px", type=float, default=2.0, show_default=True, help="Drop boxes with a side under this many pixels at the training size (counted).")
+@click.option("--evaluate", default=None, help='Score these anchors ("10,13, 16,30, ...", in the output units) instead of clustering.')
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a scatter plot of boxes and anchors (PNG).")
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (keys anchors, avg_iou, bpr, ...).")
+@_user_errors
+def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, restarts, no_refine, seed, anchor_t, min_px, evaluate, plot, as_json):
+    """IoU-distance k-means anchors for DATA (VOC root, COCO JSON, YOLO data.yaml or labels folder).
+
+    Prints anchors sorted by area, average IoU, best-possible recall, boxes per
+    anchor and ready-to-paste Darknet (anchors/mask) and Ultralytics lines."""
+    from .anchors import run_kmeans
+
+    if sum(x is not None for x in (mode, img_size, stretch)) > 1:
+        raise click.UsageError("choose one of --normalized, --img-size, --stretch")
+    size = img_size or stretch or 416
+    mode = mode or ("stretch" if stretch else "img-size")
+    res = run_kmeans(
+        data, k, split=split, convention=convention, mode=mode, size=size, grid=grid, evaluate=evaluate, min_px=min_px,
+        anchor_t=anchor_t, plot=plot, seed=seed, restarts=restarts, update=update, refine=not no_refine,
+    )
+    _emit(res, as_json)
+
+
 # ---------------------------------------------------------------- demo
 
 

@@ -1,0 +1,55 @@
+"""Dataset readers and writers.  :func:`load_dataset` picks the reader from the
+path: a VOC root (``Annotations/``), a COCO ``.json``, a YOLO ``data.yaml`` or a
+YOLO labels folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import YoloToolsError
+
+__all__ = ["load_dataset", "detect_format"]
+
+
+def detect_format(source: Path | str) -> str:
+    """``"voc"``, ``"coco"`` or ``"yolo"`` for a path, or a clear error."""
+    p = Path(source)
+    if not p.exists():
+        raise YoloToolsError(f"{p}: no such file or folder")
+    if p.is_file():
+        if p.suffix.lower() == ".json":
+            return "coco"
+        if p.suffix.lower() in (".yaml", ".yml"):
+            return "yolo"
+        raise YoloToolsError(f"{p}: not a dataset (expected a COCO .json, a YOLO data.yaml, a VOC root or a labels folder)")
+    if (p / "Annotations").is_dir() or any((c / "Annotations").is_dir() for c in p.iterdir() if c.is_dir()):
+        return "voc"
+    return "yolo"
+
+
+def load_dataset(
+    source: Path | str,
+    *,
+    split: str | None = None,
+    convention: str = "exact",
+    names: Sequence[str] | None = None,
+    images: Path | str | None = None,
+    strict: bool = False,
+    progress: bool = False,
+):
+    """Read any supported dataset; returns ``(DetectionDataset, Problems)``.
+    ``split`` is the VOC ImageSets list (default ``trainval``) or the data.yaml
+    split (default ``val``, else ``train``)."""
+    fmt = detect_format(source)
+    if fmt == "voc":
+        from .voc import read_voc
+
+        return read_voc([source], split or "trainval", convention=convention, classes=names, strict=strict, progress=progress)
+    if fmt == "coco":
+        from .coco import read_coco
+
+        return read_coco(source, images, strict=strict)
+    from .yolo import read_yolo
+
+    return read_yolo(source, split, names=names, images=images, strict=strict, progress=progress)

@@ -1,0 +1,529 @@
+"""IoU-distance k-means anchor priors (YOLOv2 "dimension clusters").
+
+Boxes and anchors share a centre, so ``IoU(b, a) = min(bw, aw) min(bh, ah) /
+(bw bh + aw ah - min(bw, aw) min(bh, ah))`` and the distance is ``1 - IoU``.
+
+Algorithm (:func:`kmeans_anchors`):
+
+1. unique (w, h) pairs with counts (weights), so work does not grow with
+   duplicate boxes; above ``sample`` boxes the clustering runs on a uniform
+   sample of that many (the reported average IoU and BPR are always over every
+   box, in chunks), so time and memory grow with N only for those final passes;
+2. k-means++ seeding with the IoU distance, ``restarts`` times, Lloyd iterations
+   with the weighted mean or weighted median (``update="median"`` is the
+   k-medians that reproduces the published VOC numbers) of each cluster,
+   on a weighted sample of ``restart_sample`` sizes;
+   ``update="auto"`` (default) runs both from every seeding;
+3. optional refinement that maximises the average IoU itself: alternate
+   "assign each box to its best anchor" and "move each anchor to the (w, h) that
+   maximises the summed IoU of its boxes" (a 2-D search), which never lowers the
+   objective; then, as Ultralytics does, a mutation search on the fitness; this
+   runs from the ``top_refine`` best restarts and the best anchors by average
+   IoU over all boxes win.
+
+Quality measures: average IoU of each box with its best anchor, and
+best-possible recall (BPR) as Ultralytics defines it: a box is matchable if some
+anchor has ``max(w/aw, aw/w, h/ah, ah/h) < anchor_t`` (4.0).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import YoloToolsError
+
+__all__ = ["iou_wh", "avg_iou", "bpr", "kmeans_anchors", "AnchorResult", "yolov3_masks", "dataset_wh"]
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 18
+
+
+def iou_wh(wh: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """``(N, K)`` IoU of centre-aligned boxes ``wh (N, 2)`` and ``anchors (K, 2)``
+    (float64, or float32 when ``wh`` is float32)."""
+    wh = np.asarray(wh)
+    if wh.dtype != np.float32:
+        wh = wh.astype(np.float64, copy=False)
+    anchors = np.asarray(anchors, wh.dtype)
+    inter = np.minimum(wh[:, None, 0], anchors[None, :, 0])
+    inter *= np.minimum(wh[:, None, 1], anchors[None, :, 1])
+    union = (wh[:, 0] * wh[:, 1])[:, None] + (anchors[:, 0] * anchors[:, 1])[None, :]
+    union -= inter
+    inter /= union
+    return inter
+
+
+def _best_iou(wh: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(best IoU, index of best anchor) per box, computed in chunks."""
+    n = len(wh)
+    best = np.empty(n)
+    idx = np.empty(n, np.int64)
+    for s in range(0, n, _CHUNK):
+        m = iou_wh(wh[s : s + _CHUNK], anchors)
+        idx[s : s + _CHUNK] = m.argmax(1)
+        best[s : s + _CHUNK] = m[np.arange(len(m)), idx[s : s + _CHUNK]]
+    return best, idx
+
+
+def avg_iou(wh: np.ndarray, anchors: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Average over boxes of the IoU with the best anchor."""
+    best, _ = _best_iou(np.asarray(wh, np.float64), np.asarray(anchors, np.float64))
+    return float(np.average(best, weights=weights))
+
+
+def bpr(wh: np.ndarray, anchors: np.ndarray, anchor_t: float = 4.0, weights: np.ndarray | None = None) -> float:
+    """Best-possible recall, Ultralytics' definition: share of boxes with some
+    anchor whose worst side ratio ``min(r, 1/r)`` exceeds ``1/anchor_t``."""
+    wh = np.asarray(wh, np.float64)
+    anchors = np.asarray(anchors, np.float64)
+    ok = np.empty(len(wh), bool)
+    for s in range(0, len(wh), _CHUNK):
+        r = wh[s : s + _CHUNK, None, :] / anchors[None, :, :]
+        x = np.minimum(r, 1.0 / r).min(2).max(1)
+        ok[s : s + _CHUNK] = x > 1.0 / anchor_t
+    return float(np.average(ok, weights=weights))
+
+
+def _grouped_weighted_median(v: np.ndarray, w: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
+    """Weighted median of ``v`` within each group ``idx`` (0..k-1); NaN for empty groups."""
+    o = np.lexsort((v, idx))
+    vi, wi, gi = v[o], w[o], idx[o]
+    cw = np.cumsum(wi)
+    starts = np.searchsorted(gi, np.arange(k), side="left")
+    ends = np.searchsorted(gi, np.arange(k), side="right")
+    out = np.full(k, np.nan)
+    base = np.where(starts > 0, cw[np.maximum(starts - 1, 0)], 0.0)
+    for j in range(k):
+        if ends[j] > starts[j]:
+            half = base[j] + (cw[ends[j] - 1] - base[j]) / 2.0
+            out[j] = vi[min(np.searchsorted(cw, half, side="left"), ends[j] - 1)]
+    return out
+
+
+def _seed_pp(wh, w, k, rng) -> np.ndarray:
+    """k-means++ with the 1 - IoU distance (weighted by box counts)."""
+    p = w / w.sum()
+    centers = [wh[rng.choice(len(wh), p=p)]]
+    d = 1.0 - iou_wh(wh, np.array(centers))[:, 0]
+    for _ in range(1, k):
+        prob = w * d * d
+        tot = prob.sum()
+        if tot <= 0:
+            break
+        c = wh[rng.choice(len(wh), p=prob / tot)]
+        centers.append(c)
+        d = np.minimum(d, 1.0 - iou_wh(wh, c[None])[:, 0])
+    return np.array(centers)
+
+
+def _lloyd(wh, w, centers, update: str, max_iter: int, tol: float = 1e-4) -> np.ndarray:
+    """Lloyd iterations until fewer than ``tol`` of the (weighted) boxes change cluster."""
+    centers = centers.copy()
+    k = len(centers)
+    prev = None
+    for _ in range(max_iter):
+        _, idx = _best_iou(wh, centers)
+        if prev is not None and w[idx != prev].sum() <= tol * w.sum():
+            break
+        prev = idx
+        tot = np.bincount(idx, weights=w, minlength=k)
+        if update == "median":
+            new = np.stack([_grouped_weighted_median(wh[:, d], w, idx, k) for d in (0, 1)], axis=1)
+        else:
+            new = np.stack([np.bincount(idx, weights=w * wh[:, d], minlength=k) for d in (0, 1)], axis=1)
+            new = new / np.maximum(tot, 1e-300)[:, None]
+        empty = tot == 0
+        new[empty] = centers[empty]  # keep an empty cluster's centre
+        centers = new
+    return centers
+
+
+_STEPS = np.array([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)], np.float64)
+
+
+def _refine_iou(wh, w, centers, rounds: int = 30) -> np.ndarray:
+    """Alternate assignment and per-anchor maximisation of the summed IoU of its
+    boxes (pattern search in log space with shrinking steps).  Never lowers the
+    weighted average IoU."""
+    centers = centers.copy()
+    best_score = np.average(_best_iou(wh, centers)[0], weights=w)
+    for _ in range(rounds):
+        _, idx = _best_iou(wh, centers)
+        new = centers.copy()
+        for j in range(len(centers)):
+            m = idx == j
+            if not m.any():
+                continue
+            pts, pw = wh[m], w[m]
+            c = np.log(centers[j])
+            f = float(iou_wh(pts, np.exp(c)[None])[:, 0] @ pw)
+            step = 0.1
+            while step > 1e-3:
+                cand = c + step * _STEPS
+                fs = iou_wh(pts, np.exp(cand)).T @ pw
+                b = int(fs.argmax())
+                if fs[b] > f:
+                    c, f = cand[b], float(fs[b])
+                else:
+                    step /= 2.0
+            new[j] = np.exp(c)
+        score = np.average(_best_iou(wh, new)[0], weights=w)
+        if score <= best_score + 1e-12:
+            break
+        centers, best_score = new, score
+    return centers
+
+
+def _mutate(wh, w, centers, rng, generations: int, sigma: float = 0.1, mp: float = 0.9) -> np.ndarray:
+    """Ultralytics-style mutation search on the average IoU (keeps improvements only)."""
+    best = centers.copy()
+    f = np.average(_best_iou(wh, best)[0], weights=w)
+    for _ in range(generations):
+        v = np.ones_like(best)
+        while (v == 1).all():
+            v = ((rng.random(best.shape) < mp) * rng.random() * rng.standard_normal(best.shape) * sigma + 1).clip(0.3, 3.0)
+        cand = best * v
+        fc = np.average(_best_iou(wh, cand)[0], weights=w)
+        if fc > f:
+            best, f = cand, fc
+    return best
+
+
+@dataclass
+class AnchorResult:
+    """Anchors sorted by area, in the units of the input (w, h)."""
+
+    anchors: list[list[float]]
+    avg_iou: float
+    bpr: float
+    boxes_per_anchor: list[int]
+    n_boxes: int
+    n_filtered: int = 0
+    units: str = ""
+    anchor_t: float = 4.0
+    method: dict = field(default_factory=dict)
+    cfg: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_table(self) -> str:
+        lines = [f"boxes            {self.n_boxes} (filtered {self.n_filtered} below 2 px)", f"units            {self.units}"]
+        lines.append(f"avg IoU          {self.avg_iou:.4f}")
+        lines.append(f"BPR (anchor_t={self.anchor_t:g})  {self.bpr:.4f}")
+        lines.append("anchors (by area)   boxes")
+        for a, n in zip(self.anchors, self.boxes_per_anchor):
+            lines.append(f"  {a[0]:10.4f} x {a[1]:<10.4f} {n}")
+        for key in ("darknet", "masks", "ultralytics"):
+            if key in self.cfg:
+                lines.append("")
+                lines.append(self.cfg[key])
+        return "\n".join(lines)
+
+
+def yolov3_masks(k: int, heads: int = 3) -> list[list[int]]:
+    """Anchor indices per head, largest anchors on the first (stride-32) head, as
+    in yolov3.cfg: k=9 -> [[6,7,8],[3,4,5],[0,1,2]]."""
+    sizes = [k // heads + (1 if i < k % heads else 0) for i in range(heads)][::-1]
+    out, s = [], 0
+    for n in sizes:
+        out.append(list(range(s, s + n)))
+        s += n
+    return out[::-1]
+
+
+def _fmt(v: float, decimals: int) -> str:
+    return str(int(round(v))) if decimals == 0 else f"{v:.{decimals}f}"
+
+
+def cfg_lines(anchors: np.ndarray, decimals: int) -> dict:
+    k = len(anchors)
+    flat = ", ".join(f"{_fmt(a[0], decimals)},{_fmt(a[1], decimals)}" for a in anchors)
+    masks = yolov3_masks(k) if k >= 3 else [list(range(k))]
+    mask_lines = "\n".join(f"mask = {','.join(map(str, m))}   # [yolo] layer {i + 1} (stride {32 >> i})" for i, m in enumerate(masks))
+    ul = ["anchors:"]
+    strides = [8, 16, 32]
+    for i, m in enumerate(masks[::-1]):
+        ul.append(f"  - [{', '.join(f'{_fmt(anchors[j][0], decimals)},{_fmt(anchors[j][1], decimals)}' for j in m)}]  # P{i + 3}/{strides[i]}")
+    return {"darknet": f"anchors = {flat}", "masks": mask_lines, "ultralytics": "\n".join(ul), "mask_indices": masks}
+
+
+def kmeans_anchors(
+    wh: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    restarts: int = 12,
+    update: str = "auto",
+    refine: bool = True,
+    top_refine: int = 4,
+    mutate_generations: int = 100,
+    max_iter: int = 300,
+    sample: int = 20000,
+    restart_sample: int = 3000,
+    anchor_t: float = 4.0,
+    decimals: int = 0,
+    units: str = "",
+) -> AnchorResult:
+    """Cluster box sizes ``wh (N, 2)`` (all > 0, finite) into ``k`` anchors.
+
+    Deterministic for a given ``seed``.  Raises :class:`YoloToolsError` on empty
+    input, non-finite or non-positive sizes, or ``k`` above the number of
+    distinct sizes."""
+    wh = np.asarray(wh, np.float64)
+    if wh.ndim != 2 or wh.shape[1] != 2:
+        raise YoloToolsError(f"box sizes must be (N, 2), got {wh.shape}")
+    if len(wh) == 0:
+        raise YoloToolsError("no boxes to cluster (empty dataset, or every box filtered)")
+    if not np.isfinite(wh).all():
+        raise YoloToolsError(f"{int((~np.isfinite(wh)).any(1).sum())} box sizes are NaN or infinite")
+    if (wh <= 0).any():
+        raise YoloToolsError(f"{int((wh <= 0).any(1).sum())} boxes have zero or negative width/height; filter them first")
+    if update not in ("mean", "median", "auto"):
+        raise YoloToolsError(f"update must be 'mean', 'median' or 'auto', got {update!r}")
+    rng = np.random.default_rng(seed)
+
+    def weighted_unique(a):
+        u, c = np.unique(a, axis=0, return_counts=True)
+        return u, c.astype(np.float64)
+
+    # Above ``sample`` boxes, work on a uniform sample of the boxes (the same as a
+    # count-weighted sample of the distinct sizes) and never sort all N of them.
+    pool_wh, pool_w = weighted_unique(wh if len(wh) <= sample else wh[rng.choice(len(wh), sample, replace=True)])
+    if len(pool_wh) < k:
+        pool_wh, pool_w = weighted_unique(wh)
+    if k < 1 or k > len(pool_wh):
+        raise YoloToolsError(f"k={k} but the data has only {len(pool_wh)} distinct box sizes")
+
+    def subsample(n):
+        if len(pool_wh) <= n:
+            return pool_wh, pool_w
+        pick = rng.choice(len(pool_wh), size=n, replace=True, p=pool_w / pool_w.sum())
+        s_idx, s_cnt = np.unique(pick, return_counts=True)
+        return pool_wh[s_idx], s_cnt.astype(np.float64)
+
+    # the search runs in float32 (half the memory traffic); the anchors it finds
+    # are scored in float64 on every box at the end
+    swh, sw = pool_wh.astype(np.float32), pool_w  # refinement data
+    rwh, rw = subsample(restart_sample)  # restarts data
+    rwh = rwh.astype(np.float32)
+    updates = ("mean", "median") if update == "auto" else (update,)
+    cands: list[tuple[float, np.ndarray]] = []
+    for _ in range(max(1, restarts)):
+        c0 = _seed_pp(rwh, rw, k, rng)
+        if len(c0) < k:
+            continue
+        for u in updates:
+            c = _lloyd(rwh, rw, c0, u, max_iter)
+            cands.append((float(np.average(_best_iou(rwh, c)[0], weights=rw)), c, u))
+    if not cands:
+        raise YoloToolsError(f"could not seed {k} distinct anchors")
+    cands.sort(key=lambda t: -t[0])
+    # polish the leading candidates on the larger sample and re-rank them there
+    top = []
+    for _, c, u in cands[: max(top_refine, 1)]:
+        if rwh is not swh:
+            c = _lloyd(swh, sw, c, u, 50)
+        top.append((float(np.average(_best_iou(swh, c)[0], weights=sw)), c, u))
+    top.sort(key=lambda t: -t[0])
+    best = top[0][1]
+    score = float(np.average(_best_iou(swh, best)[0], weights=sw))
+    method = {"restarts": restarts, "update": update, "refine": refine, "seed": seed, "lloyd_avg_iou": score}
+    if refine:
+        refined = []
+        for _, c, _u in top:
+            c = _refine_iou(swh, sw, c)
+            refined.append((float(np.average(_best_iou(swh, c)[0], weights=sw)), c))
+        cand = max(refined, key=lambda t: t[0])[1]
+        if mutate_generations:
+            cand = _refine_iou(swh, sw, _mutate(swh, sw, cand, rng, mutate_generations))
+        cs = float(np.average(_best_iou(swh, cand)[0], weights=sw))
+        method["refined_avg_iou"] = cs
+        if cs > score:
+            best, score = cand, cs
+    order = np.argsort(best[:, 0] * best[:, 1], kind="stable")
+    best = np.round(best[order].astype(np.float64), 6)  # the float32 search is good to ~1e-7
+    best_iou, idx = _best_iou(wh, best)
+    per = np.bincount(idx, minlength=k)
+    return AnchorResult(
+        anchors=[[float(a), float(b)] for a, b in best],
+        avg_iou=float(best_iou.mean()),
+        bpr=bpr(wh, best, anchor_t),
+        boxes_per_anchor=per.tolist(),
+        n_boxes=int(len(wh)),
+        units=units,
+        anchor_t=anchor_t,
+        method=method,
+        cfg=cfg_lines(best, decimals),
+    )
+
+
+def dataset_wh(dataset, *, mode: str = "img-size", size: int = 416, min_px: float = 2.0) -> tuple[np.ndarray, int, str]:
+    """Box (w, h) of a :class:`DetectionDataset` in the units of ``mode``:
+
+    - ``normalized``: ``w / W, h / H`` (YOLOv2 paper);
+    - ``img-size``: letterbox to ``size`` (long side -> ``size``, as Ultralytics), pixels;
+    - ``stretch``: ``w / W * size, h / H * size`` (Darknet's calc_anchors), pixels.
+
+    Boxes with a side under ``min_px`` pixels at the training size (letterbox to
+    ``size``) are dropped and counted.  Returns ``(wh, n_filtered, units)``."""
+    rows, px = [], []
+    for rec in dataset:
+        if not len(rec.annotations):
+            continue
+        h, w = rec.image_hw
+        bwh = rec.annotations.boxes.wh
+        s = size / max(h, w)
+        px.append(bwh * s)
+        if mode == "normalized":
+            rows.append(bwh / np.array([w, h], np.float64))
+        elif mode == "img-size":
+            rows.append(bwh * s)
+        elif mode == "stretch":
+            rows.append(bwh / np.array([w, h], np.float64) * size)
+        else:
+            raise YoloToolsError(f"unknown scaling mode {mode!r}")
+    if not rows:
+        return np.zeros((0, 2)), 0, mode
+    wh, pxa = np.concatenate(rows), np.concatenate(px)
+    keep = (pxa >= min_px).all(1)
+    units = {"normalized": "fraction of image w/h", "img-size": f"pixels at letterbox {size}", "stretch": f"pixels at {size}x{size} stretch"}[mode]
+    return wh[keep], int((~keep).sum()), units
+
+
+def parse_anchor_list(text: str) -> np.ndarray:
+    """``"10,13, 16,30, ..."`` -> ``(K, 2)``; a clear error for odd counts or junk."""
+    try:
+        vals = [float(t) for t in text.replace(";", ",").replace(" ", ",").split(",") if t.strip()]
+    except ValueError:
+        raise YoloToolsError(f"anchors {text!r}: expected numbers 'w,h, w,h, ...'") from None
+    if not vals or len(vals) % 2:
+        raise YoloToolsError(f"anchors {text!r}: expected an even number of values, got {len(vals)}")
+    a = np.array(vals).reshape(-1, 2)
+    if not np.isfinite(a).all() or (a <= 0).any():
+        raise YoloToolsError(f"anchors {text!r}: every width/height must be a positive number")
+    return a
+
+
+def evaluate_anchors(wh: np.ndarray, anchors: np.ndarray, *, anchor_t: float = 4.0, units: str = "", n_filtered: int = 0, decimals: int = 0) -> AnchorResult:
+    """Score given anchors on boxes (no clustering)."""
+    wh = np.asarray(wh, np.float64)
+    if len(wh) == 0:
+        raise YoloToolsError("no boxes to evaluate the anchors on")
+    anchors = np.asarray(anchors, np.float64)
+    order = np.argsort(anchors[:, 0] * anchors[:, 1], kind="stable")
+    anchors = anchors[order]
+    best, idx = _best_iou(wh, anchors)
+    return AnchorResult(
+        anchors=anchors.tolist(),
+        avg_iou=float(best.mean()),
+        bpr=bpr(wh, anchors, anchor_t),
+        boxes_per_anchor=np.bincount(idx, minlength=len(anchors)).tolist(),
+        n_boxes=int(len(wh)),
+        n_filtered=n_filtered,
+        units=units,
+        anchor_t=anchor_t,
+        method={"evaluate": True},
+        cfg=cfg_lines(anchors, decimals),
+    )
+
+
+@dataclass
+class KMeansRun:
+    """What ``yolotools kmeans`` reports: the result plus how boxes were scaled."""
+
+    result: AnchorResult
+    mode: str
+    size: int
+    grid: int | None
+    source: str
+    problems: list[dict]
+
+    def to_dict(self) -> dict:
+        d = self.result.to_dict()
+        d.update({"mode": self.mode, "size": self.size, "grid": self.grid, "source": self.source, "problems": self.problems})
+        return d
+
+    def to_table(self) -> str:
+        return f"source           {self.source}\n" + self.result.to_table()
+
+
+def run_kmeans(
+    source,
+    k: int = 9,
+    *,
+    split: str | None = None,
+    convention: str = "exact",
+    mode: str = "img-size",
+    size: int = 416,
+    grid: int | None = None,
+    evaluate: str | None = None,
+    min_px: float = 2.0,
+    anchor_t: float = 4.0,
+    plot: str | None = None,
+    **kmeans_kw,
+) -> KMeansRun:
+    """Load a dataset, scale its boxes (:func:`dataset_wh`), cluster or evaluate.
+
+    With ``grid`` the anchors are given in grid-cell units (YOLOv2 ``[region]``):
+    pixels / (size / grid), or fractions * grid."""
+    from .io import load_dataset
+
+    ds, problems = load_dataset(source, split=split, convention=convention)
+    wh, n_filtered, units = dataset_wh(ds, mode=mode, size=size, min_px=min_px)
+    factor = 1.0
+    if grid:
+        factor = grid if mode == "normalized" else grid / size
+        units = f"grid cells ({grid}x{grid})"
+    decimals = 0 if (mode != "normalized" and not grid) else 4
+    if evaluate:
+        anchors = parse_anchor_list(evaluate) / factor
+        res = evaluate_anchors(wh, anchors, anchor_t=anchor_t, n_filtered=n_filtered, units=units)
+    else:
+        res = kmeans_anchors(wh, k, anchor_t=anchor_t, units=units, **kmeans_kw)
+        res.n_filtered = n_filtered
+    if factor != 1.0:
+        scaled = np.array(res.anchors) * factor
+        res.anchors = scaled.tolist()
+        res.cfg = cfg_lines(scaled, decimals)
+    else:
+        res.cfg = cfg_lines(np.array(res.anchors), decimals)
+    if plot:
+        plot_anchors(wh * factor, np.array(res.anchors), plot, title=f"{Path(str(source)).name}: k={len(res.anchors)}, avg IoU {res.avg_iou:.3f}, BPR {res.bpr:.3f}", units=units)
+    return KMeansRun(res, mode, size, grid, str(source), [p.to_dict() for p in problems])
+
+
+def plot_anchors(wh: np.ndarray, anchors: np.ndarray, path, *, title: str = "", units: str = "", max_points: int = 20000) -> None:
+    """Scatter of box sizes with the anchors, written atomically to ``path``."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .io.files import atomic_write_bytes
+
+    rng = np.random.default_rng(0)
+    pts = wh if len(wh) <= max_points else wh[rng.choice(len(wh), max_points, replace=False)]
+    fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.25, color="tab:blue", label=f"boxes ({len(wh):,})")
+    ax.scatter(anchors[:, 0], anchors[:, 1], s=80, marker="x", color="tab:red", label=f"anchors ({len(anchors)})")
+    for a in anchors:
+        ax.annotate(f"{a[0]:.3g}x{a[1]:.3g}", (a[0], a[1]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"width ({units})")
+    ax.set_ylabel(f"height ({units})")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())

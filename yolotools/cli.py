@@ -216,6 +216,28 @@ def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, re
     _emit(res, as_json)
 
 
+# ---------------------------------------------------------------- eval
+
+
+@main.command("eval")
+@click.option("--gt", "gt", required=True, type=click.Path(exists=True), help="Ground truth: YOLO data.yaml or labels folder, VOC root, or COCO JSON.")
+@click.option("--pred", "pred", required=True, type=click.Path(exists=True), help="Predictions: COCO results JSON, or a folder of YOLO txt with a confidence column.")
+@click.option("--metric", type=click.Choice(["coco", "voc07", "voc12"]), default="coco", show_default=True, help="coco: the 12 COCOeval numbers (identical to pycocotools); voc07: 11-point AP; voc12: all-point AP.")
+@click.option("--iou", type=float, default=0.5, show_default=True, help="IoU threshold for voc07/voc12.")
+@click.option("--pixels", type=click.Choice(["continuous", "inclusive"]), default="continuous", show_default=True, help="inclusive: the VOC devkit's +1 pixel areas in the IoU.")
+@click.option("--split", default=None, help="VOC ImageSets split or data.yaml split of the ground truth.")
+@click.option("--convention", type=click.Choice(["exact", "darknet", "raw"]), default="exact", show_default=True, help=VOC_CONVENTION_HELP)
+@click.option("--plots", type=click.Path(file_okay=False), default=None, help="Write PR curves and a confusion matrix here.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (keys AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl for coco).")
+@_user_errors
+def eval_cmd(gt, pred, metric, iou, pixels, split, convention, plots, as_json):
+    """Evaluate predictions: COCO mAP@[.5:.95] as pycocotools, or VOC AP as the devkit."""
+    from .eval import run_eval
+
+    res = run_eval(gt, pred, metric=metric, iou=iou, split=split, convention=convention, inclusive=pixels == "inclusive", plots=plots)
+    _emit(res, as_json)
+
+
 # ---------------------------------------------------------------- demo
 
 

@@ -37,10 +37,12 @@ def load_dataset(
     images: Path | str | None = None,
     strict: bool = False,
     progress: bool = False,
+    clip: bool = True,
 ):
     """Read any supported dataset; returns ``(DetectionDataset, Problems)``.
     ``split`` is the VOC ImageSets list (default ``trainval``) or the data.yaml
-    split (default ``val``, else ``train``)."""
+    split (default ``val``, else ``train``).  ``clip=False`` keeps COCO boxes
+    exactly as written (evaluation)."""
     fmt = detect_format(source)
     if fmt == "voc":
         from .voc import read_voc
@@ -49,7 +51,7 @@ def load_dataset(
     if fmt == "coco":
         from .coco import read_coco
 
-        return read_coco(source, images, strict=strict)
+        return read_coco(source, images, strict=strict, clip=clip)
     from .yolo import read_yolo
 
     return read_yolo(source, split, names=names, images=images, strict=strict, progress=progress)

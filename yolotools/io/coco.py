@@ -48,10 +48,15 @@ def read_coco(
     class_order: str = "id",
     strict: bool = False,
     check_images: bool = False,
+    clip: bool = True,
 ) -> tuple[DetectionDataset, Problems]:
     """Read a COCO instances JSON.  ``images`` is the folder that ``file_name``
     is relative to; with ``check_images`` every image header is read and its size
-    compared with the JSON (a mismatch is an error, the header wins)."""
+    compared with the JSON (a mismatch is an error, the header wins).
+
+    ``clip=True`` (conversion): boxes partly outside the image are clipped, empty
+    or fully outside ones skipped, each reported.  ``clip=False`` (evaluation):
+    every numeric box is kept as it is, as pycocotools does."""
     path = Path(path)
     data = load_json(path)
     if not isinstance(data, dict):
@@ -137,6 +142,13 @@ def read_coco(
             problems.error("bad_bbox", path, f"bbox {bb!r} is not 4 finite numbers; skipped", where)
             continue
         x, y, w, h = (float(v) for v in bb)
+        if not clip:
+            rec["boxes"].append((x, y, x + w, y + h))
+            rec["cls"].append(ci)
+            rec["crowd"].append(bool(a.get("iscrowd", 0)))
+            area = a.get("area")
+            rec["area"].append(float(area) if _num(area) else w * h)
+            continue
         if w <= 0 or h <= 0:
             problems.error("empty_box", path, f"bbox {bb} has zero or negative size; skipped", where)
             continue

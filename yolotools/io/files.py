@@ -80,18 +80,30 @@ def confined_path(root: Path, relative: str, *, what: str = "path") -> Path:
 
 
 def load_json(path: Path):
-    """Parse a JSON file, turning I/O and syntax errors into one-line user errors."""
+    """Parse a JSON file (orjson when installed: 3-5x faster on large results
+    files), turning I/O and syntax errors into one-line user errors."""
     try:
         with open(path, "rb") as f:
-            return json.load(f)
+            data = f.read()
     except FileNotFoundError:
         raise YoloToolsError(f"{path}: file not found") from None
+    except OSError as e:
+        raise YoloToolsError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a dependency
+        orjson = None
+    if orjson is not None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass  # re-parse with json for its line/column message
+    try:
+        return json.loads(data)
     except json.JSONDecodeError as e:
         raise YoloToolsError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     except UnicodeDecodeError as e:
         raise YoloToolsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise YoloToolsError(f"{path}: cannot read: {e.strerror}") from None
 
 
 def image_size_hw(path: Path) -> tuple[int, int]:

@@ -94,11 +94,12 @@ def parse_label_text(
     *,
     with_scores: bool = False,
     tolerance: float = 1e-6,
+    clip: bool = True,
 ) -> tuple[Annotations, list[int]]:
     """Parse YOLO txt.  Returns the annotations and, for each kept box, its
     1-based line number.  Bad lines are reported to ``problems`` and skipped;
     coordinates slightly outside [0, 1] (more than ``tolerance``) are clipped with
-    a warning."""
+    a warning (``clip=False``, for predictions: kept as they are)."""
     ncol = 6 if with_scores else 5
     rows, cls, scores, lines = [], [], [], []
     for ln, line in enumerate(text.splitlines(), 1):
@@ -126,7 +127,7 @@ def parse_label_text(
             problems.error("empty_box", path, f"width/height {w:g}x{h:g} not positive; line skipped", ln)
             continue
         x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-        if x1 < -tolerance or y1 < -tolerance or x2 > 1 + tolerance or y2 > 1 + tolerance:
+        if clip and (x1 < -tolerance or y1 < -tolerance or x2 > 1 + tolerance or y2 > 1 + tolerance):
             cl = (max(x1, 0.0), max(y1, 0.0), min(x2, 1.0), min(y2, 1.0))
             if cl[2] <= cl[0] or cl[3] <= cl[1]:
                 problems.error("box_outside_image", path, "box lies entirely outside the image; line skipped", ln)

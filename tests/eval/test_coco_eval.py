@@ -1,0 +1,129 @@
+"""Our COCO evaluator against pycocotools' COCOeval (the reference users are judged by)."""
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import SHARED, need
+from yolotools.eval.coco import STAT_NAMES, evaluate_coco
+from yolotools.eval.predictions import read_coco_results
+from yolotools.io.coco import coco_dict, read_coco
+
+
+def pycoco(gt_dict: dict, results: list):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO()
+        g.dataset = gt_dict
+        g.createIndex()
+        d = g.loadRes(results)
+        e = COCOeval(g, d, "bbox")
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return e
+
+
+def ours(tmp_path, gt_dict, results):
+    import json
+
+    (tmp_path / "gt.json").write_text(json.dumps(gt_dict))
+    (tmp_path / "dt.json").write_text(json.dumps(results))
+    gt, _ = read_coco(tmp_path / "gt.json", clip=False)
+    pr, _ = read_coco_results(tmp_path / "dt.json", gt)
+    return evaluate_coco(gt, pr)
+
+
+def test_fake_results_on_real_val2014_sample_equal_pycocotools_and_published():
+    gt_path = need(SHARED / "review_object_detection_metrics" / "tests" / "test_coco_eval" / "gts" / "sampled_gts_bbox_area.json")
+    dt_path = need(SHARED / "cocoapi" / "results" / "instances_val2014_fakebbox100_results.json")
+    gt, _ = read_coco(gt_path, clip=False)
+    pr, probs = read_coco_results(dt_path, gt)
+    res = evaluate_coco(gt, pr)
+    import json
+
+    ref = pycoco(json.loads(gt_path.read_text()), json.loads(dt_path.read_text()))
+    for name, v in zip(STAT_NAMES, ref.stats):
+        assert abs(res.stats[name] - v) <= 1e-9, name
+    np.testing.assert_array_equal(res.precision, ref.eval["precision"])
+    np.testing.assert_array_equal(res.recall, ref.eval["recall"])
+    published = [0.503647, 0.696973, 0.571667, 0.593252, 0.557991, 0.489363, 0.386813, 0.593680, 0.595353, 0.654764, 0.603130, 0.553744]
+    assert [round(res.stats[n], 6) for n in STAT_NAMES] == published
+
+
+@st.composite
+def eval_case(draw):
+    n_img = draw(st.integers(1, 5))
+    n_cat = draw(st.integers(1, 3))
+    cat_ids = sorted(draw(st.sets(st.integers(1, 90), min_size=n_cat, max_size=n_cat)))
+    coord = st.integers(0, 40)
+    images, anns, results = [], [], []
+    aid = 0
+    for i in range(n_img):
+        iid = draw(st.integers(1, 10_000).filter(lambda v, used={im["id"] for im in images}: v not in used))
+        images.append({"id": iid, "file_name": f"{iid}.jpg", "width": 60, "height": 60})
+        gts = []
+        for _ in range(draw(st.integers(0, 5))):
+            x, y = draw(coord), draw(coord)
+            w, h = draw(st.integers(1, 30)), draw(st.integers(1, 30))
+            aid += 1
+            area = draw(st.sampled_from([float(w * h), float(draw(st.integers(1, 12000)))]))
+            g = {"id": aid, "image_id": iid, "category_id": draw(st.sampled_from(cat_ids)), "bbox": [x, y, w, h],
+                 "area": area, "iscrowd": int(draw(st.integers(0, 9)) == 0)}
+            anns.append(g)
+            gts.append(g)
+        for _ in range(draw(st.integers(0, 14))):
+            if gts and draw(st.booleans()):
+                g = draw(st.sampled_from(gts))
+                dx, dy, dw, dh = (draw(st.integers(-3, 3)) for _ in range(4))
+                bb = [g["bbox"][0] + dx, g["bbox"][1] + dy, max(1, g["bbox"][2] + dw), max(1, g["bbox"][3] + dh)]
+                c = g["category_id"] if draw(st.integers(0, 4)) else draw(st.sampled_from(cat_ids))
+            else:
+                bb = [draw(coord), draw(coord), draw(st.integers(1, 30)), draw(st.integers(1, 30))]
+                c = draw(st.sampled_from(cat_ids))
+            results.append({"image_id": iid, "category_id": c, "bbox": bb, "score": draw(st.sampled_from([0.1, 0.5, 0.5, 0.9, 0.33]))})
+    # a category that has no ground truth at all
+    cats = [{"id": c, "name": f"c{c}"} for c in cat_ids] + [{"id": 99, "name": "never"}]
+    if draw(st.booleans()):
+        for r in results[: draw(st.integers(0, 3))]:
+            results.append({**r, "category_id": 99})
+    return {"images": images, "annotations": anns, "categories": cats}, results
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=eval_case())
+def test_identical_to_pycocotools_on_random_datasets(tmp_path, case):
+    gt_dict, results = case
+    if not results:
+        return  # pycocotools cannot load an empty result list
+    ref = pycoco(gt_dict, results)
+    res = ours(tmp_path, gt_dict, results)
+    for name, v in zip(STAT_NAMES, ref.stats):
+        assert abs(res.stats[name] - v) <= 1e-12, (name, res.stats[name], v)
+    np.testing.assert_array_equal(res.precision, ref.eval["precision"])
+    np.testing.assert_array_equal(res.recall, ref.eval["recall"])
+
+
+def test_many_detections_per_image_respect_max_dets(tmp_path):
+    rng = np.random.default_rng(0)
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480} for i in (3, 1, 2)]
+    anns, results = [], []
+    for i in (1, 2, 3):
+        for j in range(30):
+            x, y = rng.uniform(0, 500, 2)
+            w, h = rng.uniform(5, 120, 2)
+            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": 1 + j % 2, "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0})
+            for _ in range(5):
+                results.append({"image_id": i, "category_id": 1 + j % 2, "bbox": [x + rng.normal(0, 5), y + rng.normal(0, 5), w, h],
+                                "score": float(rng.uniform())})
+    gt = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
+    ref = pycoco(gt, results)
+    res = ours(tmp_path, gt, results)
+    np.testing.assert_array_equal(res.precision, ref.eval["precision"])
+    np.testing.assert_array_equal(res.recall, ref.eval["recall"])

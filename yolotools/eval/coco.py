@@ -1,0 +1,358 @@
+"""COCO bbox evaluation, identical to pycocotools' ``COCOeval(iouType="bbox")``.
+
+Same definitions, vectorised in numpy instead of a Python loop per detection:
+
+- images: every ground-truth image (sorted by COCO image id); categories: every
+  ground-truth category; detections of other images or categories are ignored;
+- per (image, category): detections sorted by score (stable, file order breaks
+  ties), the first ``maxDets[-1]`` kept; IoU as pycocotools' ``bbIou`` (a crowd
+  box's union is the detection's area);
+- greedy matching per IoU threshold ``t`` (``min(t, 1 - 1e-10)``): each
+  detection takes the unmatched non-ignored ground truth with the highest IoU
+  ``>= t`` (the last one on ties), else an ignored one (crowd, or outside the area
+  range; crowd boxes can be matched many times); unmatched detections outside the
+  area range are ignored;
+- accumulation: per category, detections of all images ordered by score
+  (stable, image order then rank), 101-point precision with the monotone
+  envelope, recall = last recall; ``-1`` where a category has no non-ignored
+  ground truth; the summary means skip ``-1``.
+
+Array layouts: ``precision[T, R, K, A, M]``, ``recall[T, K, A, M]`` with T IoU
+thresholds, R recall thresholds, K classes, A area ranges (all, small, medium,
+large), M max-detection settings (1, 10, 100).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..annotations import DetectionDataset
+
+__all__ = ["CocoParams", "CocoEvalResult", "evaluate_coco", "STAT_NAMES"]
+
+STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+@dataclass(frozen=True)
+class CocoParams:
+    """pycocotools' default bbox parameters (the same float values)."""
+
+    iou_thrs: tuple[float, ...] = tuple(np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True).tolist())
+    rec_thrs: tuple[float, ...] = tuple(np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True).tolist())
+    max_dets: tuple[int, ...] = (1, 10, 100)
+    area_rng: tuple[tuple[float, float], ...] = ((0, 1e5**2), (0, 32**2), (32**2, 96**2), (96**2, 1e5**2))
+    area_names: tuple[str, ...] = ("all", "small", "medium", "large")
+
+
+@dataclass
+class CocoEvalResult:
+    """The 12 COCO numbers (``stats``, keys :data:`STAT_NAMES`), per-class AP and
+    the accumulated arrays (``precision[T,R,K,A,M]``, ``recall[T,K,A,M]``,
+    ``scores[T,R,K,A,M]``)."""
+
+    stats: dict[str, float]
+    per_class: dict[str, dict[str, float]]
+    precision: np.ndarray = field(repr=False)
+    recall: np.ndarray = field(repr=False)
+    scores: np.ndarray = field(repr=False)
+    params: CocoParams = field(default_factory=CocoParams, repr=False)
+    class_names: tuple[str, ...] = ()
+    num_images: int = 0
+    num_gt: int = 0
+    num_dt: int = 0
+
+    @property
+    def map50_95(self) -> float:
+        return self.stats["AP"]
+
+    @property
+    def map50(self) -> float:
+        return self.stats["AP50"]
+
+    def to_dict(self) -> dict:
+        return {**self.stats, "per_class": self.per_class, "images": self.num_images, "gt_boxes": self.num_gt, "detections": self.num_dt}
+
+    def to_table(self) -> str:
+        p = self.params
+        rows = []
+        labels = [
+            ("AP", "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"),
+            ("AP50", "Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=100 ]"),
+            ("AP75", "Average Precision  (AP) @[ IoU=0.75      | area=   all | maxDets=100 ]"),
+            ("APs", "Average Precision  (AP) @[ IoU=0.50:0.95 | area= small | maxDets=100 ]"),
+            ("APm", "Average Precision  (AP) @[ IoU=0.50:0.95 | area=medium | maxDets=100 ]"),
+            ("APl", "Average Precision  (AP) @[ IoU=0.50:0.95 | area= large | maxDets=100 ]"),
+            ("AR1", "Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=  1 ]"),
+            ("AR10", "Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets= 10 ]"),
+            ("AR100", "Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"),
+            ("ARs", "Average Recall     (AR) @[ IoU=0.50:0.95 | area= small | maxDets=100 ]"),
+            ("ARm", "Average Recall     (AR) @[ IoU=0.50:0.95 | area=medium | maxDets=100 ]"),
+            ("ARl", "Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ]"),
+        ]
+        del p
+        for k, label in labels:
+            rows.append(f" {label} = {self.stats[k]:.3f}")
+        rows.append("")
+        rows.append(f"{'class':<20} {'AP':>7} {'AP50':>7} {'AP75':>7} {'gt':>7}")
+        for name, v in self.per_class.items():
+            rows.append(f"{name:<20} {v['AP']:7.3f} {v['AP50']:7.3f} {v['AP75']:7.3f} {v['gt']:7d}")
+        return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- data preparation
+
+
+def _image_order(gt: DetectionDataset) -> list[int]:
+    sids = [r.source_id for r in gt.records]
+    if all(s is not None for s in sids) and len(set(sids)) == len(sids):
+        return sorted(range(len(sids)), key=lambda i: sids[i])
+    return list(range(len(sids)))
+
+
+def _flatten(ds: DetectionDataset, order_of: dict[str, int], with_scores: bool):
+    """Concatenate per-box arrays, tagged with the evaluation image index."""
+    img, cls, xyxy, area, crowd, score = [], [], [], [], [], []
+    for r in ds.records:
+        ii = order_of.get(r.image_id)
+        if ii is None or not len(r.annotations):
+            continue
+        a = r.annotations
+        n = len(a)
+        img.append(np.full(n, ii, np.int64))
+        cls.append(a.class_ids)
+        xyxy.append(a.boxes.xyxy)
+        area.append(a.areas if not with_scores else a.boxes.area)
+        crowd.append(a.is_crowd)
+        if with_scores:
+            score.append(a.scores if a.scores is not None else np.ones(n))
+    if not img:
+        e = np.zeros(0)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)), e, np.zeros(0, bool), e
+    return (
+        np.concatenate(img), np.concatenate(cls), np.concatenate(xyxy), np.concatenate(area), np.concatenate(crowd),
+        np.concatenate(score) if with_scores else None,
+    )
+
+
+def _segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted ``keys``: start index of each run and the rank of every element in its run."""
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    new = np.ones(n, bool)
+    new[1:] = keys[1:] != keys[:-1]
+    starts = np.flatnonzero(new)
+    run_start = np.repeat(starts, np.diff(np.append(starts, n)))
+    return starts, np.arange(n) - run_start
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate_coco(gt: DetectionDataset, pred: DetectionDataset, params: CocoParams | None = None) -> CocoEvalResult:
+    """Evaluate ``pred`` (annotations with ``scores``) against ``gt``.  Both use
+    ``gt.class_map``; images are matched by ``image_id``."""
+    p = params or CocoParams()
+    K = len(gt.class_map)
+    order = _image_order(gt)
+    order_of = {gt.records[i].image_id: n for n, i in enumerate(order)}
+    n_img = len(order)
+    T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_rng), len(p.max_dets)
+    max_det = p.max_dets[-1]
+
+    g_img, g_cls, g_box, g_area, g_crowd, _ = _flatten(gt, order_of, False)
+    d_img, d_cls, d_box, _d_area, _, d_score = _flatten(pred, order_of, True)
+    keep = d_cls < K
+    d_img, d_cls, d_box, d_score = d_img[keep], d_cls[keep], d_box[keep], d_score[keep]
+
+    # detections: per (image, class) by score, stable on file order; keep the first max_det
+    d_pair = d_img * K + d_cls
+    o = np.lexsort((-d_score, d_pair))
+    d_pair, d_img, d_cls, d_box, d_score = d_pair[o], d_img[o], d_cls[o], d_box[o], d_score[o]
+    _, d_rank = _segments(d_pair)
+    keep = d_rank < max_det
+    d_pair, d_img, d_cls, d_box, d_score, d_rank = d_pair[keep], d_img[keep], d_cls[keep], d_box[keep], d_score[keep], d_rank[keep]
+    nd = len(d_pair)
+    d_w, d_h = d_box[:, 2] - d_box[:, 0], d_box[:, 3] - d_box[:, 1]
+    d_area = d_w * d_h
+
+    # ground truth: grouped by (image, class), file order inside
+    g_pair = g_img * K + g_cls
+    og = np.argsort(g_pair, kind="stable")
+    g_pair, g_cls, g_box, g_area, g_crowd = g_pair[og], g_cls[og], g_box[og], g_area[og], g_crowd[og]
+    ng = len(g_pair)
+    g_w, g_h = g_box[:, 2] - g_box[:, 0], g_box[:, 3] - g_box[:, 1]
+    g_barea = g_w * g_h
+    g_starts_all = np.searchsorted(g_pair, d_pair, side="left")
+    g_ends_all = np.searchsorted(g_pair, d_pair, side="right")
+    cnt = g_ends_all - g_starts_all
+
+    # every (detection, ground truth) candidate of the same pair, with its IoU (bbIou)
+    c_det = np.repeat(np.arange(nd), cnt)
+    offs = np.arange(len(c_det)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    c_gt = np.repeat(g_starts_all, cnt) + offs
+    D, G = d_box[c_det], g_box[c_gt]
+    iw = np.minimum(D[:, 2], G[:, 2]) - np.maximum(D[:, 0], G[:, 0])
+    ih = np.minimum(D[:, 3], G[:, 3]) - np.maximum(D[:, 1], G[:, 1])
+    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+    union = np.where(g_crowd[c_gt], d_area[c_det], d_area[c_det] + g_barea[c_gt] - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c_iou = np.where(inter > 0, inter / union, 0.0)
+    thr = np.minimum(np.array(p.iou_thrs), 1 - 1e-10)
+
+    # per area range: dtm/dtIg [A, T, nd], gtIg [A, ng]
+    dtm = np.zeros((A, T, nd), bool)
+    dt_ig = np.zeros((A, T, nd), bool)
+    gt_ig = np.zeros((A, ng), bool)
+    g_pos_base = np.arange(ng) - np.searchsorted(g_pair, g_pair, side="left")
+    for a, (lo, hi) in enumerate(p.area_rng):
+        ig = g_crowd | (g_area < lo) | (g_area > hi)
+        gt_ig[a] = ig
+        # position of each gt in pycocotools' gtind order (non-ignored first, stable)
+        pos = np.empty(ng, np.int64)
+        if ng:
+            key = np.lexsort((g_pos_base, ig, g_pair))
+            _, pos[key] = _segments(g_pair[key])
+        # candidates ordered so the wanted match is the *last* eligible one of its detection:
+        # ignored before non-ignored, then IoU ascending, then gtind position ascending
+        c_ig = ig[c_gt]
+        co = np.lexsort((pos[c_gt], c_iou, ~c_ig, c_det, d_rank[c_det]))
+        cd, cg, ciou, cig, ccrowd = c_det[co], c_gt[co], c_iou[co], c_ig[co], g_crowd[c_gt[co]]
+        rank_of_c = d_rank[cd]
+        gtm = np.zeros((T, ng), bool)
+        r_bounds = np.searchsorted(rank_of_c, np.arange(max_det + 1), side="left")
+        for r in range(max_det):
+            s, e = r_bounds[r], r_bounds[r + 1]
+            if s == e:
+                continue
+            dets = cd[s:e]
+            starts, _ = _segments(dets)
+            gg = cg[s:e]
+            elig = (ciou[s:e][None, :] >= thr[:, None]) & (~gtm[:, gg] | ccrowd[s:e][None, :])
+            idx = np.where(elig, np.arange(s, e)[None, :] + 1, 0)
+            best = np.maximum.reduceat(idx, starts, axis=1)  # [T, n_dets_at_rank]
+            hit = best > 0
+            if not hit.any():
+                continue
+            b = best - 1
+            seg_det = dets[starts]
+            tt, jj = np.nonzero(hit)
+            m = b[tt, jj]
+            dtm[a, tt, seg_det[jj]] = True
+            dt_ig[a, tt, seg_det[jj]] = cig[m]
+            gtm[tt, cg[m]] = True  # crowd stays available through ccrowd
+        out = (d_area < lo) | (d_area > hi)
+        dt_ig[a] |= ~dtm[a] & out[None, :]
+
+    # ---------------------------------------------------------------- accumulate
+    precision = -np.ones((T, R, K, A, M))
+    recall = -np.ones((T, K, A, M))
+    scores = -np.ones((T, R, K, A, M))
+    rec_thrs = np.array(p.rec_thrs)
+    eps = np.spacing(1)
+    # detections of a class in image order then rank (pycocotools' concatenation order)
+    oc = np.lexsort((d_rank, d_img, d_cls))
+    k_bounds = np.searchsorted(d_cls[oc], np.arange(K + 1))
+    gk_bounds_sorted = np.argsort(g_cls, kind="stable")
+    g_cls_sorted = g_cls[gk_bounds_sorted]
+    gk_bounds = np.searchsorted(g_cls_sorted, np.arange(K + 1))
+    per_class: dict[str, dict[str, float]] = {}
+    for k in range(K):
+        sel = oc[k_bounds[k] : k_bounds[k + 1]]
+        gsel = gk_bounds_sorted[gk_bounds[k] : gk_bounds[k + 1]]
+        # one stable sort by score per class; a maxDet subset keeps that relative order
+        sel = sel[np.argsort(-d_score[sel], kind="mergesort")]
+        sel_rank = d_rank[sel]
+        for a in range(A):
+            npig = int(np.count_nonzero(~gt_ig[a, gsel]))
+            if npig == 0:
+                continue
+            m_all = dtm[a][:, sel]
+            ig_all = dt_ig[a][:, sel]
+            for mi, mdet in enumerate(p.max_dets):
+                keep_m = sel_rank < mdet
+                sc = d_score[sel[keep_m]]
+                m_, ig_ = m_all[:, keep_m], ig_all[:, keep_m]
+                tps = m_ & ~ig_
+                fps = ~m_ & ~ig_
+                tp_sum = np.cumsum(tps, axis=1).astype(float)
+                fp_sum = np.cumsum(fps, axis=1).astype(float)
+                n = tp_sum.shape[1]
+                if n == 0:
+                    recall[:, k, a, mi] = 0
+                    precision[:, :, k, a, mi] = 0
+                    scores[:, :, k, a, mi] = 0
+                    continue
+                rc = tp_sum / npig
+                pr = tp_sum / (fp_sum + tp_sum + eps)
+                recall[:, k, a, mi] = rc[:, -1]
+                pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+                for t in range(T):
+                    ri = np.searchsorted(rc[t], rec_thrs, side="left")
+                    ok = ri < n
+                    q = np.zeros(R)
+                    ss = np.zeros(R)
+                    q[ok] = pr[t, ri[ok]]
+                    ss[ok] = sc[ri[ok]]
+                    precision[t, :, k, a, mi] = q
+                    scores[t, :, k, a, mi] = ss
+
+    stats = _summarize(precision, recall, p)
+    names = gt.class_map.names
+    n_gt_per_class = np.bincount(g_cls[~g_crowd], minlength=K) if ng else np.zeros(K, int)
+    for k in range(K):
+        pk = precision[:, :, k, 0, -1]
+        per_class[names[k]] = {
+            "AP": _mean_valid(pk),
+            "AP50": _mean_valid(pk[0]),
+            "AP75": _mean_valid(pk[5]) if T > 5 else -1.0,
+            "APs": _mean_valid(precision[:, :, k, 1, -1]),
+            "APm": _mean_valid(precision[:, :, k, 2, -1]),
+            "APl": _mean_valid(precision[:, :, k, 3, -1]),
+            "gt": int(n_gt_per_class[k]),
+        }
+    return CocoEvalResult(
+        stats=stats, per_class=per_class, precision=precision, recall=recall, scores=scores, params=p,
+        class_names=names, num_images=n_img, num_gt=ng, num_dt=nd,
+    )
+
+
+def _mean_valid(a: np.ndarray) -> float:
+    v = a[a > -1]
+    return float(np.mean(v)) if v.size else -1.0
+
+
+def _summarize(precision, recall, p: CocoParams) -> dict[str, float]:
+    iou = np.array(p.iou_thrs)
+
+    def s(ap: bool, iou_thr=None, area="all", max_det=100):
+        a = p.area_names.index(area)
+        m = p.max_dets.index(max_det)
+        if ap:
+            x = precision
+            if iou_thr is not None:
+                x = x[np.where(iou == iou_thr)[0]]
+            x = x[:, :, :, a, m]
+        else:
+            x = recall
+            if iou_thr is not None:
+                x = x[np.where(iou == iou_thr)[0]]
+            x = x[:, :, a, m]
+        return _mean_valid(x)
+
+    return {
+        "AP": s(True),
+        "AP50": s(True, 0.5),
+        "AP75": s(True, 0.75),
+        "APs": s(True, area="small"),
+        "APm": s(True, area="medium"),
+        "APl": s(True, area="large"),
+        "AR1": s(False, max_det=1),
+        "AR10": s(False, max_det=10),
+        "AR100": s(False),
+        "ARs": s(False, area="small"),
+        "ARm": s(False, area="medium"),
+        "ARl": s(False, area="large"),
+    }

@@ -1,0 +1,148 @@
+"""Reading predictions against a ground-truth dataset.
+
+- COCO results JSON: a list of ``{image_id, category_id, bbox [x, y, w, h], score}``
+  (or a dict with such an ``annotations`` list); ``image_id`` is the COCO image id
+  of the ground truth (the ids :func:`yolotools.io.coco.coco_dict` writes),
+  ``category_id`` its category id.
+- YOLO txt folder: ``<image id>.txt`` with ``class cx cy w h conf`` lines,
+  normalised by the ground-truth image size.
+
+Prediction boxes are not clipped (pycocotools does not clip either).  File order
+is kept: it breaks score ties exactly as pycocotools does.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..annotations import Annotations, DetectionDataset, ImageRecord
+from ..boxes import BoxFormat, Boxes
+from ..errors import Problems, YoloToolsError
+from ..io.files import load_json
+
+__all__ = ["read_predictions", "read_coco_results", "read_yolo_predictions", "coco_image_ids", "from_arrays"]
+
+
+def coco_image_ids(gt: DetectionDataset) -> list[int]:
+    """The COCO image id of each record (same rule as the COCO writer)."""
+    sids = [r.source_id for r in gt.records]
+    if all(s is not None for s in sids) and len(set(sids)) == len(sids):
+        return sids
+    return list(range(1, len(sids) + 1))
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def read_coco_results(path: Path | str, gt: DetectionDataset, *, strict: bool = False) -> tuple[DetectionDataset, Problems]:
+    path = Path(path)
+    data = load_json(path)
+    if isinstance(data, dict):
+        data = data.get("annotations")
+    if not isinstance(data, list):
+        raise YoloToolsError(f"{path}: expected a list of detections (image_id, category_id, bbox, score)")
+    problems = Problems(strict=strict)
+    iids = coco_image_ids(gt)
+    try:  # fast path: well-formed results become four arrays at once
+        img = np.array([d["image_id"] for d in data], dtype=np.int64)
+        cat = np.array([d["category_id"] for d in data], dtype=np.int64)
+        bb = np.array([d["bbox"] for d in data], dtype=np.float64).reshape(len(data), 4)
+        sc = np.array([d["score"] for d in data], dtype=np.float64).reshape(len(data))
+        if not (np.isfinite(bb).all() and np.isfinite(sc).all()):
+            raise ValueError("non-finite")
+    except (KeyError, TypeError, ValueError, IndexError):
+        img, cat, bb, sc = _validate_slowly(data, path, problems)
+    # map COCO image ids -> record index, category ids -> class index (unknown -> -1)
+    rec_idx = _lookup(np.array(iids, dtype=np.int64), img)
+    cls = _lookup(np.array(gt.class_map.source_ids, dtype=np.int64), cat)
+    bad_img, bad_cat = int((rec_idx < 0).sum()), int(((rec_idx >= 0) & (cls < 0)).sum())
+    if bad_img:
+        problems.warning("unknown_image", path, f"{bad_img} detections name image ids not in the ground truth; ignored")
+    if bad_cat:
+        problems.warning("unknown_class", path, f"{bad_cat} detections name category ids not in the ground truth; ignored")
+    keep = (rec_idx >= 0) & (cls >= 0)
+    rec_idx, cls, bb, sc = rec_idx[keep], cls[keep], bb[keep], sc[keep]
+    order = np.argsort(rec_idx, kind="stable")  # file order kept inside each image
+    rec_idx, cls, bb, sc = rec_idx[order], cls[order], bb[order], sc[order]
+    bounds = np.searchsorted(rec_idx, np.arange(len(gt.records) + 1))
+    xyxy = np.stack([bb[:, 0], bb[:, 1], bb[:, 0] + bb[:, 2], bb[:, 1] + bb[:, 3]], 1) if len(bb) else np.zeros((0, 4))
+    recs = []
+    for i, r in enumerate(gt.records):
+        s, e = bounds[i], bounds[i + 1]
+        ann = Annotations(Boxes(xyxy[s:e], r.image_hw), cls[s:e], scores=sc[s:e])
+        recs.append(ImageRecord(r.image_id, r.path, r.image_hw, ann, source_id=r.source_id))
+    return DetectionDataset(gt.class_map, tuple(recs)), problems
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of each value in ``keys`` (unique), or -1."""
+    if not len(keys):
+        return np.full(len(values), -1, np.int64)
+    o = np.argsort(keys, kind="stable")
+    pos = np.clip(np.searchsorted(keys[o], values), 0, len(keys) - 1)
+    return np.where(keys[o][pos] == values, o[pos], -1)
+
+
+def _validate_slowly(data: list, path: Path, problems: Problems):
+    """Entry-by-entry validation that names each bad detection."""
+    img, cat, bb, sc = [], [], [], []
+    for i, d in enumerate(data):
+        if not isinstance(d, dict):
+            problems.error("bad_detection", path, "not an object; skipped", f"[{i}]")
+            continue
+        b, s = d.get("bbox"), d.get("score")
+        if not (isinstance(b, list) and len(b) == 4 and all(_num(v) for v in b)) or not _num(s):
+            problems.error("bad_detection", path, f"bbox {b!r} / score {s!r} not numbers; skipped", f"[{i}]")
+            continue
+        if not isinstance(d.get("image_id"), int) or not isinstance(d.get("category_id"), int):
+            problems.error("bad_detection", path, "image_id/category_id not integers; skipped", f"[{i}]")
+            continue
+        img.append(d["image_id"])
+        cat.append(d["category_id"])
+        bb.append(b)
+        sc.append(s)
+    return (np.array(img, np.int64), np.array(cat, np.int64), np.array(bb, np.float64).reshape(-1, 4), np.array(sc, np.float64))
+
+
+def read_yolo_predictions(folder: Path | str, gt: DetectionDataset, *, strict: bool = False) -> tuple[DetectionDataset, Problems]:
+    from ..io.yolo import parse_label_text
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise YoloToolsError(f"{folder}: not a folder of YOLO prediction files")
+    problems = Problems(strict=strict)
+    known = {r.image_id for r in gt.records}
+    extra = [p for p in folder.rglob("*.txt") if p.relative_to(folder).with_suffix("").as_posix() not in known]
+    if extra:
+        problems.warning("unknown_image", extra[0], f"{len(extra)} prediction files have no ground-truth image; ignored")
+    recs = []
+    for r in gt.records:
+        f = folder / f"{r.image_id}.txt"
+        text = f.read_text(encoding="utf-8") if f.is_file() else ""
+        ann, _ = parse_label_text(text, str(f), r.image_hw, len(gt.class_map), problems, with_scores=True, clip=False)
+        recs.append(ImageRecord(r.image_id, r.path, r.image_hw, ann, source_id=r.source_id))
+    return DetectionDataset(gt.class_map, tuple(recs)), problems
+
+
+def read_predictions(source: Path | str, gt: DetectionDataset, *, strict: bool = False) -> tuple[DetectionDataset, Problems]:
+    """COCO results ``.json`` or a folder of YOLO txt predictions."""
+    p = Path(source)
+    if p.is_file() and p.suffix.lower() == ".json":
+        return read_coco_results(p, gt, strict=strict)
+    if p.is_dir():
+        return read_yolo_predictions(p, gt, strict=strict)
+    raise YoloToolsError(f"{p}: predictions must be a COCO results .json or a folder of YOLO txt files")
+
+
+def from_arrays(gt: DetectionDataset, per_image: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> DetectionDataset:
+    """Predictions from arrays (the trainer's path, no files): ``image_id ->
+    (xyxy (N, 4) original-image pixels, class_ids (N,), scores (N,))``."""
+    recs = []
+    for r in gt.records:
+        xyxy, cls, sc = per_image.get(r.image_id, (np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0)))
+        recs.append(ImageRecord(r.image_id, r.path, r.image_hw, Annotations(Boxes(xyxy, r.image_hw), cls, scores=sc), source_id=r.source_id))
+    return DetectionDataset(gt.class_map, tuple(recs))

@@ -1,0 +1,152 @@
+"""YOLO networks: Darknet cfg/weights I/O, the code-built YOLOv3, decoding, NMS.
+
+This package imports torch; nothing outside ``model/``, ``train/`` and
+``detect`` imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import YoloToolsError
+
+__all__ = ["load_network", "load_weights_any", "save_checkpoint", "load_checkpoint", "model_summary", "ModelSummary"]
+
+
+def load_network(cfg: str | Path, *, classes: int | None = None, anchors: list[float] | None = None, size: int | None = None):
+    """A :class:`DarknetNet` from a ``.cfg`` path or a registry name (``yolov3``,
+    ``yolov3-spp``, ``yolov3-tiny``, ``yolov2``), heads rewritten for
+    ``classes``/``anchors`` when given."""
+    from .cfg import override_heads, parse_cfg
+    from .darknet import DarknetNet
+    from .zoo import MODELS, cfg_sections
+
+    p = Path(str(cfg))
+    if p.suffix == ".cfg" or p.exists():
+        sections = parse_cfg(p)
+        if classes is not None or anchors is not None:
+            sections = override_heads(sections, classes=classes, anchors=anchors)
+    elif str(cfg) in MODELS:
+        sections = cfg_sections(str(cfg), classes=classes or 80, size=size or 416)
+        if anchors is not None:
+            sections = override_heads(sections, anchors=anchors)
+    else:
+        raise YoloToolsError(f"{cfg}: not a .cfg file or a known model ({sorted(MODELS)})")
+    if size:
+        sections[0].options["width"] = sections[0].options["height"] = str(size)
+    return DarknetNet(sections=sections)
+
+
+def save_checkpoint(model, path: Path | str, *, header=(0, 2, 0, 0), extra: dict | None = None) -> None:
+    """A PyTorch checkpoint that ``torch.load(weights_only=True)`` can read: the
+    cfg text, the Darknet header and the state dict (written atomically)."""
+    import io
+
+    import torch
+
+    from ..io.files import atomic_write_bytes
+    from .cfg import cfg_text
+
+    ckpt = {"format": "yolotools-darknet", "version": 1, "cfg": cfg_text(model.sections), "header": list(header),
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    if extra:
+        ckpt.update(extra)
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def load_checkpoint(path: Path | str):
+    """``(model, checkpoint dict)`` from a yolotools ``.pt`` (safe: weights_only)."""
+    import pickle
+
+    import torch
+
+    from .cfg import parse_cfg_text
+    from .darknet import DarknetNet
+
+    p = Path(path)
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise YoloToolsError(f"{p}: checkpoint not found") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        raise YoloToolsError(f"{p}: not a readable checkpoint ({str(e).splitlines()[0][:200]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != "yolotools-darknet":
+        raise YoloToolsError(f"{p}: not a yolotools checkpoint (no 'format': 'yolotools-darknet')")
+    model = DarknetNet(sections=parse_cfg_text(ckpt["cfg"], str(p)))
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise YoloToolsError(f"{p}: weights do not fit its cfg: {str(e).splitlines()[0][:300]}") from None
+    return model, ckpt
+
+
+def load_weights_any(model, path: Path | str, *, num_layers: int | None = None) -> dict:
+    """Load ``.weights`` (Darknet) or ``.pt`` (yolotools checkpoint) into ``model``."""
+    p = Path(path)
+    if p.suffix == ".pt":
+        src, ckpt = load_checkpoint(p)
+        try:
+            model.load_state_dict(src.state_dict())
+        except RuntimeError as e:
+            raise YoloToolsError(f"{p}: weights do not fit the network: {str(e).splitlines()[0][:300]}") from None
+        return {"header": ckpt.get("header")}
+    from .weights import load_darknet_weights
+
+    return load_darknet_weights(model, p, num_layers=num_layers)
+
+
+@dataclass
+class ModelSummary:
+    layers: list[dict]
+    parameters: int
+    darknet_values: int
+    weights_bytes: int
+    input_hw: tuple[int, int]
+    heads: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_table(self) -> str:
+        rows = [f"{'#':>4} {'layer':<14} {'out shape':<18} {'params':>12}  details"]
+        for l in self.layers:
+            rows.append(f"{l['index']:>4} {l['type']:<14} {str(tuple(l['out_shape'])):<18} {l['params']:>12,}  {l['details']}")
+        rows.append(f"input {self.input_hw[1]}x{self.input_hw[0]}; {len(self.heads)} heads: " +
+                    ", ".join(f"{h['kind']} {h['grid']} ({h['anchors']} anchors, {h['classes']} classes)" for h in self.heads))
+        rows.append(f"parameters (trainable)      {self.parameters:,}")
+        rows.append(f"darknet values (.weights)   {self.darknet_values:,}")
+        rows.append(f".weights file size          {self.weights_bytes:,} bytes")
+        return "\n".join(rows)
+
+
+def model_summary(model, *, input_hw: tuple[int, int] | None = None) -> ModelSummary:
+    import torch
+
+    from .layers import ConvBNAct
+    from .weights import darknet_value_count
+
+    hw = input_hw or model.input_hw
+    shapes: dict[int, tuple] = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o, k=k: shapes.__setitem__(k, tuple(o.shape))) for k, m in enumerate(model.layers)
+             if isinstance(m, torch.nn.Module) and not type(m).__name__.startswith("_")]
+    model.eval()
+    with torch.no_grad():
+        outs = model(torch.zeros(1, model.in_channels, *hw))
+    for h in hooks:
+        h.remove()
+    layers = []
+    last = None
+    for k, (m, s) in enumerate(zip(model.layers, model.sections[1:])):
+        shp = shapes.get(k, last)
+        if s.type == "route":
+            shp = None
+        details = ", ".join(f"{key}={s.options[key]}" for key in ("filters", "size", "stride", "layers", "from", "activation", "mask") if key in s.options)
+        layers.append({"index": k, "type": s.type, "out_shape": list(shp[1:]) if shp else [], "params": sum(p.numel() for p in m.parameters()),
+                       "details": details})
+        last = shp
+    dv = darknet_value_count(model.darknet_convs())
+    heads = [{"kind": h.kind, "anchors": len(h.anchors), "classes": h.classes, "grid": f"{o.shape[-1]}x{o.shape[-2]}"} for h, o in zip(model.heads, outs)]
+    return ModelSummary(layers, sum(p.numel() for p in model.parameters() if p.requires_grad), dv, dv * 4 + 20, tuple(hw), heads)

@@ -238,6 +238,31 @@ def eval_cmd(gt, pred, metric, iou, pixels, split, convention, plots, as_json):
     _emit(res, as_json)
 
 
+# ---------------------------------------------------------------- augment
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True))
+@click.option("--recipe", type=click.Choice(["letterbox", "darknet", "ultralytics"]), default="ultralytics", show_default=True,
+              help="letterbox: deterministic resize+pad; darknet: jitter/flip/HSV as Darknet YOLOv3; ultralytics: mosaic+affine+HSV+flip.")
+@click.option("--n", "n", type=int, default=16, show_default=True, help="Augmented images to write.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False))
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--img-size", type=int, default=416, show_default=True)
+@click.option("--split", default=None, help="VOC ImageSets split or data.yaml split.")
+@click.option("--mixup", type=float, default=0.0, show_default=True, help="ultralytics: probability of mixing a second mosaic in.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_user_errors
+def augment(data, recipe, n, out, seed, img_size, split, mixup, as_json, quiet):
+    """Write N augmented images with YOLO labels to OUT, plus OUT/preview.jpg with the boxes drawn."""
+    from .augment import AugmentConfig, run_augment
+
+    res = run_augment(data, out, recipe=recipe, n=n, seed=seed, img_size=img_size, split=split, progress=_progress_enabled(quiet),
+                      config=AugmentConfig(mixup=mixup))
+    _emit(res, as_json)
+
+
 # ---------------------------------------------------------------- model and detect
 
 _CLASSES_HELP = "Rewrite every [yolo]/[region] head (and the convolution before it) for N classes."

@@ -37,11 +37,14 @@ def _shape_mask(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def render_shapes_image(
-    rng: np.random.Generator, image_hw: tuple[int, int], max_objects: int = 4, min_size: int = 12, max_size: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng: np.random.Generator, image_hw: tuple[int, int], max_objects: int = 4, min_size: int = 12, max_size: int | None = None,
+    *, return_mask: bool = False, kinds: tuple[int, ...] | None = None,
+):
     """Render one image.  Returns ``(image (H, W, 3) uint8, xyxy (N, 4) float64
-    continuous pixels, class_ids (N,) int64)``; each box is the exact pixel extent
-    of its object (pixel ``i`` spans ``[i, i + 1)``)."""
+    continuous pixels, class_ids (N,) int64)``, plus with ``return_mask`` an
+    instance mask ``(H, W) int32`` (object ``k`` is ``k + 1``); each box is the
+    exact pixel extent of its object (pixel ``i`` spans ``[i, i + 1)``).  ``kinds``
+    limits the shapes to these class indices."""
     h, w = image_hw
     max_size = max_size or max(min_size + 1, min(h, w) // 2)
     bg = rng.integers(30, 225, size=3)
@@ -49,6 +52,7 @@ def render_shapes_image(
     img[:] = bg
     img += rng.integers(-6, 7, size=(h, w, 1), dtype=np.int16)
     occupied = np.zeros((h, w), bool)
+    inst = np.zeros((h, w), np.int32)
     boxes, classes = [], []
     n = int(rng.integers(1, max_objects + 1))
     for _ in range(n * 10):
@@ -58,7 +62,7 @@ def render_shapes_image(
         if size >= min(h, w):
             continue
         x0, y0 = int(rng.integers(0, w - size + 1)), int(rng.integers(0, h - size + 1))
-        k = int(rng.integers(0, len(SHAPE_CLASSES)))
+        k = int(rng.integers(0, len(SHAPE_CLASSES))) if kinds is None else int(kinds[int(rng.integers(0, len(kinds)))])
         m = _shape_mask(SHAPE_CLASSES[k], size, rng)
         ys, xs = np.nonzero(m)
         if ys.size == 0:
@@ -70,10 +74,12 @@ def render_shapes_image(
         while np.abs(color - bg).sum() < 150:
             color = rng.integers(0, 256, size=3)
         img[y0 + ys, x0 + xs] = color
+        inst[y0 + ys, x0 + xs] = len(boxes) + 1
         occupied[y0 : y0 + size, x0 : x0 + size] = True
         boxes.append((x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1))
         classes.append(k)
-    return np.clip(img, 0, 255).astype(np.uint8), np.array(boxes, np.float64).reshape(-1, 4), np.array(classes, np.int64)
+    out = (np.clip(img, 0, 255).astype(np.uint8), np.array(boxes, np.float64).reshape(-1, 4), np.array(classes, np.int64))
+    return (*out, inst) if return_mask else out
 
 
 @dataclass

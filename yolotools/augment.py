@@ -1,0 +1,392 @@
+"""Augmentation recipes whose boxes stay in sync with the pixels.
+
+One internal box format: xyxy in pixels of the current image (albumentations'
+``pascal_voc``), converted once in (from :class:`Annotations`) and once out.
+Every box carries its index through the pipeline (an albumentations label
+field), so class ids and difficult/crowd flags travel with their box; boxes are
+clipped to the image and dropped below ``min_visibility`` (share of the box
+left) or ``min_area`` (pixels); the number dropped is returned.  An optional
+instance ``mask`` goes through exactly the same geometry (the tests use it to
+prove that boxes and pixels agree).
+
+Recipes (``RECIPES``):
+
+- ``letterbox``: deterministic resize keeping the aspect ratio and padding to
+  ``img_size``; returns the :class:`LetterboxInfo` to map boxes back exactly.
+- ``darknet``: Darknet's YOLOv3 training augmentation: stretch to the network
+  size, random crop/jitter with aspect change (``jitter=0.3``, an affine with
+  independent x/y scale and shift), horizontal flip, hue 0.1 / saturation 1.5 /
+  exposure 1.5.
+- ``ultralytics``: mosaic of 4 images around a random centre (every box of all
+  four images kept and clipped), random affine (scale 0.5-1.5, translate 0.1,
+  shear 2 degrees), HSV (0.015, 0.7, 0.4), horizontal flip; ``mixup`` blends a
+  second mosaic in.
+
+Randomness: one ``numpy.random.Generator`` per sample decides everything (which
+mosaic partners, and the albumentations seed), so a sample depends only on
+``(seed, epoch, index)``, never on the worker that made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .letterbox import LetterboxInfo, letterbox_image, to_letterbox
+
+__all__ = ["Sample", "AugResult", "AugmentConfig", "Augmenter", "RECIPES", "sample_rng"]
+
+RECIPES = ("letterbox", "darknet", "ultralytics")
+
+
+@dataclass
+class Sample:
+    """An image ``(H, W, 3) uint8 RGB`` and its boxes (xyxy pixels) with per-box
+    fields; ``mask`` (optional, ``(H, W)`` ints) is transformed like the image."""
+
+    image: np.ndarray
+    xyxy: np.ndarray
+    class_ids: np.ndarray
+    is_difficult: np.ndarray | None = None
+    is_crowd: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+    def __post_init__(self):
+        n = len(self.xyxy)
+        self.xyxy = np.asarray(self.xyxy, np.float64).reshape(-1, 4)
+        self.class_ids = np.asarray(self.class_ids, np.int64).reshape(-1)
+        self.is_difficult = np.zeros(n, bool) if self.is_difficult is None else np.asarray(self.is_difficult, bool)
+        self.is_crowd = np.zeros(n, bool) if self.is_crowd is None else np.asarray(self.is_crowd, bool)
+        if not (len(self.class_ids) == len(self.is_difficult) == len(self.is_crowd) == n):
+            raise ValueError(f"per-box fields: expected ({n},) each")
+
+    def take(self, idx) -> "Sample":
+        """The same image with only the boxes ``idx``."""
+        return Sample(self.image, self.xyxy[idx], self.class_ids[idx], self.is_difficult[idx], self.is_crowd[idx], self.mask)
+
+
+@dataclass
+class AugResult:
+    sample: Sample
+    dropped: int = 0
+    letterbox: LetterboxInfo | None = None
+    source_index: np.ndarray | None = None  # for each output box, its index in the (concatenated) inputs
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    img_size: int = 416
+    min_visibility: float = 0.25
+    min_area: float = 4.0
+    jitter: float = 0.3  # darknet
+    hue: float = 0.1  # darknet
+    saturation: float = 1.5  # darknet
+    exposure: float = 1.5  # darknet
+    flip: float = 0.5
+    mosaic_scale: tuple[float, float] = (0.5, 1.5)  # ultralytics
+    translate: float = 0.1
+    shear: float = 2.0
+    hsv_h: float = 0.015
+    hsv_s: float = 0.7
+    hsv_v: float = 0.4
+    mixup: float = 0.0
+    fill: int = 114
+
+
+def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The generator for one sample: independent of workers and order."""
+    return np.random.default_rng([seed, epoch, index])
+
+
+def _bbox_params(cfg: AugmentConfig):
+    import albumentations as A
+
+    return A.BboxParams(format="pascal_voc", label_fields=["box_ids"], min_visibility=cfg.min_visibility, min_area=cfg.min_area,
+                        clip=True, filter_invalid_bboxes=True)
+
+
+class Augmenter:
+    """``Augmenter(recipe, cfg)(sample, rng, partners=...)`` -> :class:`AugResult`.
+
+    ``partners`` is a callable ``rng -> Sample`` that draws further samples
+    (mosaic, mixup)."""
+
+    def __init__(self, recipe: str, cfg: AugmentConfig = AugmentConfig()):
+        if recipe not in RECIPES:
+            from .errors import YoloToolsError
+
+            raise YoloToolsError(f"unknown recipe {recipe!r}; choose from {list(RECIPES)}")
+        self.recipe, self.cfg = recipe, cfg
+        self._pipe = self._build()
+
+    def _build(self):
+        import albumentations as A
+        import cv2
+
+        c, S = self.cfg, self.cfg.img_size
+        if self.recipe == "letterbox":
+            return None
+        if self.recipe == "darknet":
+            j = c.jitter
+            tf = [
+                A.Resize(S, S, mask_interpolation=cv2.INTER_NEAREST_EXACT),
+                A.Affine(scale={"x": (1 - j, 1 + j), "y": (1 - j, 1 + j)}, translate_percent={"x": (-j / 2, j / 2), "y": (-j / 2, j / 2)},
+                         keep_ratio=False, border_mode=cv2.BORDER_CONSTANT, fill=127, fill_mask=0, p=1.0),
+                A.HorizontalFlip(p=c.flip),
+                A.ColorJitter(brightness=(1 / c.exposure, c.exposure), contrast=(1, 1), saturation=(1 / c.saturation, c.saturation),
+                              hue=(-c.hue, c.hue), p=1.0),
+            ]
+        else:  # ultralytics: applied to the 2S mosaic canvas, then the centre S x S
+            tf = [
+                A.Affine(scale=c.mosaic_scale, translate_percent=(-c.translate, c.translate), shear=(-c.shear, c.shear),
+                         border_mode=cv2.BORDER_CONSTANT, fill=c.fill, fill_mask=0, p=1.0),
+                A.CenterCrop(S, S),
+                A.HueSaturationValue(hue_shift_limit=c.hsv_h * 180, sat_shift_limit=c.hsv_s * 100, val_shift_limit=c.hsv_v * 100, p=1.0),
+                A.HorizontalFlip(p=c.flip),
+            ]
+        return A.Compose(tf, bbox_params=_bbox_params(c))
+
+    # ------------------------------------------------------------ pieces
+
+    def _letterbox(self, s: Sample) -> AugResult:
+        img, info = letterbox_image(s.image, self.cfg.img_size, fill=self.cfg.fill)
+        mask = None
+        if s.mask is not None:
+            import cv2
+
+            nh, nw = info.resized_hw
+            m = cv2.resize(s.mask, (nw, nh), interpolation=cv2.INTER_NEAREST_EXACT)
+            mask = np.zeros(info.out_hw, s.mask.dtype)
+            l, t = info.pad_xy
+            mask[t : t + nh, l : l + nw] = m
+        l, t = info.pad_xy
+        nh, nw = info.resized_hw
+        xyxy = np.clip(to_letterbox(s.xyxy, info), [l, t, l, t], [l + nw, t + nh, l + nw, t + nh])
+        return AugResult(Sample(img, xyxy, s.class_ids, s.is_difficult, s.is_crowd, mask), 0, info, np.arange(len(xyxy)))
+
+    def _mosaic(self, s: Sample, rng: np.random.Generator, partners) -> tuple[Sample, np.ndarray, int]:
+        """4 images in the quadrants around a random centre of a 2S canvas; boxes
+        shifted with their image and clipped to its visible part (dropped below
+        ``min_visibility``/``min_area``).  Returns the sample, the kept indices
+        into the four images' concatenated boxes, and their total count."""
+        import cv2
+
+        S = self.cfg.img_size
+        items = [s] + [partners(rng) for _ in range(3)]
+        canvas = np.full((2 * S, 2 * S, 3), self.cfg.fill, np.uint8)
+        mcanvas = np.zeros((2 * S, 2 * S), np.int32) if s.mask is not None else None
+        xc, yc = (int(v) for v in rng.uniform(0.5 * S, 1.5 * S, 2))
+        boxes, cls, dif, crw, full = [], [], [], [], []
+        mask_offset = 0
+        for k, it in enumerate(items):
+            h0, w0 = it.image.shape[:2]
+            r = S / max(h0, w0)
+            h, w = max(1, int(round(h0 * r))), max(1, int(round(w0 * r)))
+            img = cv2.resize(it.image, (w, h), interpolation=cv2.INTER_LINEAR if r > 1 else cv2.INTER_AREA)
+            if k == 0:
+                x1a, y1a, x2a, y2a = max(xc - w, 0), max(yc - h, 0), xc, yc
+                x1b, y1b, x2b, y2b = w - (x2a - x1a), h - (y2a - y1a), w, h
+            elif k == 1:
+                x1a, y1a, x2a, y2a = xc, max(yc - h, 0), min(xc + w, 2 * S), yc
+                x1b, y1b, x2b, y2b = 0, h - (y2a - y1a), min(w, x2a - x1a), h
+            elif k == 2:
+                x1a, y1a, x2a, y2a = max(xc - w, 0), yc, xc, min(2 * S, yc + h)
+                x1b, y1b, x2b, y2b = w - (x2a - x1a), 0, w, min(y2a - y1a, h)
+            else:
+                x1a, y1a, x2a, y2a = xc, yc, min(xc + w, 2 * S), min(2 * S, yc + h)
+                x1b, y1b, x2b, y2b = 0, 0, min(w, x2a - x1a), min(y2a - y1a, h)
+            canvas[y1a:y2a, x1a:x2a] = img[y1b:y2b, x1b:x2b]
+            if mcanvas is not None:
+                m = cv2.resize(it.mask.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
+                m = np.where(m > 0, m + mask_offset, 0)
+                mcanvas[y1a:y2a, x1a:x2a] = m[y1b:y2b, x1b:x2b]
+                mask_offset += int(it.mask.max()) if it.mask.size else 0
+            # box mapping: scale by (w/w0, h/h0), shift by (x1a - x1b, y1a - y1b), clip to the pasted region
+            b = it.xyxy * [w / w0, h / h0, w / w0, h / h0] + [x1a - x1b, y1a - y1b, x1a - x1b, y1a - y1b]
+            full.append(np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None))
+            b = np.clip(b, [x1a, y1a, x1a, y1a], [x2a, y2a, x2a, y2a])
+            boxes.append(b)
+            cls.append(it.class_ids)
+            dif.append(it.is_difficult)
+            crw.append(it.is_crowd)
+        xyxy = np.concatenate(boxes)
+        area = np.clip(xyxy[:, 2] - xyxy[:, 0], 0, None) * np.clip(xyxy[:, 3] - xyxy[:, 1], 0, None)
+        full_area = np.concatenate(full)
+        keep = np.flatnonzero((area >= self.cfg.min_area) & (area >= self.cfg.min_visibility * np.maximum(full_area, 1e-12)) & (area > 0))
+        out = Sample(canvas, xyxy, np.concatenate(cls), np.concatenate(dif), np.concatenate(crw), mcanvas).take(keep)
+        return out, keep, len(xyxy)
+
+    def _albu(self, s: Sample, rng: np.random.Generator) -> tuple[Sample, np.ndarray]:
+        self._pipe.set_random_seed(int(rng.integers(0, 2**31 - 1)))
+        kw = {"image": s.image, "bboxes": s.xyxy.astype(np.float32).reshape(-1, 4), "box_ids": np.arange(len(s.xyxy))}
+        if s.mask is not None:
+            kw["mask"] = s.mask
+        r = self._pipe(**kw)
+        ids = np.asarray(r["box_ids"], np.int64).reshape(-1)
+        h, w = r["image"].shape[:2]
+        # albumentations works in float32: clip its rounding back into the image
+        xyxy = np.clip(np.asarray(r["bboxes"], np.float64).reshape(-1, 4), 0, [w, h, w, h])
+        out = Sample(r["image"], xyxy, s.class_ids[ids], s.is_difficult[ids], s.is_crowd[ids], r.get("mask"))
+        return out, ids
+
+    # ------------------------------------------------------------ entry point
+
+    def __call__(self, s: Sample, rng: np.random.Generator, partners: Callable[[np.random.Generator], Sample] | None = None) -> AugResult:
+        if self.recipe == "letterbox":
+            return self._letterbox(s)
+        n_in = len(s.xyxy)
+        if self.recipe == "ultralytics":
+            if partners is None:
+                partners = lambda g: s  # noqa: E731 - a mosaic of the same image
+            s, keep, n_in = self._mosaic(s, rng, partners)
+            out, ids = self._albu(s, rng)
+            ids = keep[ids]
+            if self.cfg.mixup > 0 and rng.random() < self.cfg.mixup:
+                s2, keep2, n2 = self._mosaic(partners(rng), rng, partners)
+                o2, ids2 = self._albu(s2, rng)
+                ids2 = keep2[ids2] + n_in
+                n_in += n2
+                lam = float(rng.beta(32.0, 32.0))
+                img = (out.image.astype(np.float32) * lam + o2.image.astype(np.float32) * (1 - lam)).astype(np.uint8)
+                out = Sample(img, np.concatenate([out.xyxy, o2.xyxy]), np.concatenate([out.class_ids, o2.class_ids]),
+                             np.concatenate([out.is_difficult, o2.is_difficult]), np.concatenate([out.is_crowd, o2.is_crowd]), out.mask)
+                ids = np.concatenate([ids, ids2])
+            return AugResult(out, n_in - len(out.xyxy), None, ids)
+        out, ids = self._albu(s, rng)
+        return AugResult(out, n_in - len(out.xyxy), None, ids)
+
+
+# ---------------------------------------------------------------- dataset-level helpers
+
+
+def load_sample(record) -> Sample:
+    """Decode the record's image (RGB) and take its boxes.  A missing or corrupt
+    image is a :class:`YoloToolsError` naming the file."""
+    import cv2
+
+    from .errors import YoloToolsError
+
+    img = cv2.imread(str(record.path), cv2.IMREAD_COLOR) if record.path is not None else None
+    if img is None:
+        raise YoloToolsError(f"{record.path}: missing or unreadable image")
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    a = record.annotations
+    xyxy = a.boxes.xyxy
+    h, w = img.shape[:2]
+    if (h, w) != tuple(record.image_hw):  # labels are normalised: rescale to the decoded size
+        rh, rw = record.image_hw
+        xyxy = xyxy * [w / rw, h / rh, w / rw, h / rh]
+    return Sample(img, np.clip(xyxy, 0, [w, h, w, h]), a.class_ids, a.is_difficult, a.is_crowd)
+
+
+def draw_boxes(img: np.ndarray, xyxy: np.ndarray, class_ids: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """A copy of ``img`` with boxes and class names drawn."""
+    from PIL import Image, ImageDraw
+
+    im = Image.fromarray(img)
+    d = ImageDraw.Draw(im)
+    palette = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
+    for (x1, y1, x2, y2), c in zip(xyxy.tolist(), class_ids.tolist()):
+        col = palette[c % len(palette)]
+        d.rectangle([x1, y1, x2, y2], outline=col, width=2)
+        d.text((x1 + 2, y1 + 1), names[c] if c < len(names) else str(c), fill=col)
+    return np.asarray(im)
+
+
+def preview_grid(images: list[np.ndarray], cols: int = 4) -> np.ndarray:
+    h, w = images[0].shape[:2]
+    rows = (len(images) + cols - 1) // cols
+    grid = np.full((rows * h, cols * w, 3), 255, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[r * h : r * h + im.shape[0], c * w : c * w + im.shape[1]] = im
+    return grid
+
+
+@dataclass
+class AugmentReport:
+    out: str
+    recipe: str
+    images: int
+    boxes_in: int
+    boxes_out: int
+    boxes_dropped: int
+    seconds_per_image: float
+    files: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    def to_table(self) -> str:
+        lines = [f"recipe           {self.recipe}", f"images written   {self.images}", f"boxes in         {self.boxes_in}",
+                 f"boxes out        {self.boxes_out}", f"boxes dropped    {self.boxes_dropped} (clipped below min visibility/area)",
+                 f"time per image   {self.seconds_per_image * 1000:.1f} ms"]
+        lines += [f"{k:<16} {v}" for k, v in self.files.items()]
+        return "\n".join(lines)
+
+
+def run_augment(data, out, *, recipe: str = "ultralytics", n: int = 16, seed: int = 0, img_size: int = 416, split: str | None = None,
+                progress: bool = False, config: AugmentConfig | None = None) -> AugmentReport:
+    """Write ``n`` augmented image/label pairs (YOLO format) and ``preview.jpg``."""
+    import time
+    from dataclasses import replace
+    from pathlib import Path
+
+    import cv2
+    from tqdm.auto import tqdm
+
+    from .errors import YoloToolsError
+    from .io import load_dataset
+    from .io.files import atomic_write_bytes, atomic_write_text
+    from .io.yolo import yolo_lines
+
+    ds, _ = load_dataset(data, split=split)
+    recs = [r for r in ds.records if r.path is not None and Path(r.path).exists()]
+    if not recs:
+        raise YoloToolsError(f"{data}: no images found for the labels (augmentation needs the pixels)")
+    cfg = replace(config or AugmentConfig(), img_size=img_size)
+    aug = Augmenter(recipe, cfg)
+    out = Path(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    cache: dict[int, Sample] = {}
+
+    def get(i: int) -> Sample:
+        if i not in cache:
+            if len(cache) > 64:
+                cache.pop(next(iter(cache)))
+            cache[i] = load_sample(recs[i])
+        return cache[i]
+
+    partners = lambda g: get(int(g.integers(len(recs))))  # noqa: E731
+    shown, b_in, b_out, dropped = [], 0, 0, 0
+    t0 = time.perf_counter()
+    for i in tqdm(range(n), desc=f"augment {recipe}", disable=not progress, leave=False):
+        rng = sample_rng(seed, 0, i)
+        src = get(i % len(recs))
+        res = aug(src, rng, partners)
+        o = res.sample
+        b_in += len(o.xyxy) + res.dropped
+        b_out += len(o.xyxy)
+        dropped += res.dropped
+        name = f"{i:06d}"
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(o.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        atomic_write_bytes(out / "images" / f"{name}.jpg", buf.tobytes())
+        atomic_write_text(out / "labels" / f"{name}.txt", yolo_lines(o.class_ids.tolist(), o.xyxy.tolist(), o.image.shape[:2]))
+        if len(shown) < 16:
+            shown.append(draw_boxes(o.image, o.xyxy, o.class_ids, ds.class_map.names))
+    dt = (time.perf_counter() - t0) / max(n, 1)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(preview_grid(shown), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    atomic_write_bytes(out / "preview.jpg", buf.tobytes())
+    atomic_write_text(out / "classes.names", "".join(f"{x}\n" for x in ds.class_map.names))
+    import yaml
+
+    atomic_write_text(out / "data.yaml", yaml.safe_dump({"path": str(out.absolute()), "train": "images", "val": "images",
+                                                          "names": dict(enumerate(ds.class_map.names))}, sort_keys=False))
+    return AugmentReport(str(out), recipe, n, b_in, b_out, dropped, dt,
+                         {"images": str(out / "images"), "labels": str(out / "labels"), "preview": str(out / "preview.jpg"),
+                          "data_yaml": str(out / "data.yaml")})

@@ -1,0 +1,1 @@
+"""Training: the data loader today (the trainer builds on it)."""

@@ -1,0 +1,86 @@
+"""The trainer's data loader: a torch ``Dataset`` over any dataset the readers
+load, applying an augmentation recipe and ending at the training size.
+
+Each item is decided by ``sample_rng(seed, epoch, index)`` alone, so two
+workers never repeat an augmentation and a resumed run sees the same samples;
+call :meth:`YoloDataset.set_epoch` each epoch.  Items are
+``(image (3, S, S) float32 0..1, targets (n, 6) [0, class, cx, cy, w, h]
+normalised)``; :func:`collate` stacks a batch and writes the image index into
+column 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..augment import AugmentConfig, Augmenter, Sample, load_sample, sample_rng
+from ..boxes import BoxFormat, Boxes
+
+__all__ = ["YoloDataset", "collate", "worker_init"]
+
+
+class YoloDataset(Dataset):
+    def __init__(self, dataset, *, recipe: str = "ultralytics", img_size: int = 416, seed: int = 0,
+                 config: AugmentConfig | None = None, cache_images: bool = False):
+        from dataclasses import replace
+
+        import cv2
+
+        from ..errors import YoloToolsError
+
+        # OpenCV's own thread pool deadlocks forked DataLoader workers once the
+        # parent has used it; parallelism comes from the workers instead
+        cv2.setNumThreads(0)
+
+        self.records = [r for r in dataset.records if r.path is not None]
+        if not self.records:
+            raise YoloToolsError("no images to train on (records without image paths)")
+        self.class_map = dataset.class_map
+        self.img_size = img_size
+        self.aug = Augmenter(recipe, replace(config or AugmentConfig(), img_size=img_size))
+        self.seed = seed
+        self.epoch = 0
+        self._cache: dict[int, Sample] | None = {} if cache_images else None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _load(self, i: int) -> Sample:
+        if self._cache is not None:
+            if i not in self._cache:
+                self._cache[i] = load_sample(self.records[i])
+            return self._cache[i]
+        return load_sample(self.records[i])
+
+    def __getitem__(self, i: int):
+        rng = sample_rng(self.seed, self.epoch, i)
+        res = self.aug(self._load(i), rng, lambda g: self._load(int(g.integers(len(self.records)))))
+        s = res.sample
+        h, w = s.image.shape[:2]
+        cxcywh = Boxes(s.xyxy, (h, w)).to_array(BoxFormat.CXCYWH, normalized=True)
+        t = np.zeros((len(cxcywh), 6), np.float32)
+        t[:, 1] = s.class_ids
+        t[:, 2:] = cxcywh
+        img = torch.from_numpy(np.ascontiguousarray(s.image.transpose(2, 0, 1))).float().div_(255.0)
+        return img, torch.from_numpy(t)
+
+
+def collate(batch):
+    imgs, targets = zip(*batch)
+    for k, t in enumerate(targets):
+        t[:, 0] = k
+    return torch.stack(imgs), torch.cat(targets, 0)
+
+
+def worker_init(worker_id: int) -> None:
+    """Keep each worker's numpy/OpenCV from sharing state (the samples
+    themselves are seeded per index, see the module doc)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    np.random.seed((torch.initial_seed() + worker_id) % 2**32)

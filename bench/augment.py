@@ -29,7 +29,7 @@ def main() -> None:
     torch.set_num_threads(1)
     from yolotools.augment import RECIPES, AugmentConfig, Augmenter, load_sample, sample_rng
     from yolotools.io.yolo import read_yolo
-    from yolotools.train.data import YoloDataset, collate, worker_init
+    from yolotools.train.data import YoloDataset, make_loader
 
     ds, _ = read_yolo(args.coco128 / "config.yaml", "train")
     recs = [r for r in ds.records if r.path.exists()]
@@ -50,7 +50,7 @@ def main() -> None:
             print(f"  {recipe:<12} @ {size}                 {1 / dt:7.1f} images/s   ratio to decode-only = {t_decode / dt:.2f}")
     for workers in (0, 2):
         d = YoloDataset(ds, recipe="ultralytics", img_size=416)
-        loader = torch.utils.data.DataLoader(d, batch_size=64, num_workers=workers, collate_fn=collate, worker_init_fn=worker_init)
+        loader = make_loader(d, batch_size=64, workers=workers)
         t = time.perf_counter()
         nb = 0
         for x, y in loader:

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from yolotools.synth import generate_shapes
-from yolotools.train.data import YoloDataset, collate, worker_init
+from yolotools.train.data import YoloDataset, collate, make_loader
 
 
 def _ds(tmp_path, recipe="ultralytics"):
@@ -24,7 +24,7 @@ def test_items_and_batches_have_normalised_targets(tmp_path):
 
 def test_workers_do_not_repeat_augmentations_and_runs_are_reproducible(tmp_path):
     d = _ds(tmp_path, "darknet")
-    loader = torch.utils.data.DataLoader(d, batch_size=4, num_workers=2, collate_fn=collate, worker_init_fn=worker_init)
+    loader = make_loader(d, batch_size=4, workers=2)
     b1 = [x for x, _ in loader]
     b2 = [x for x, _ in loader]
     assert all(torch.equal(a, b) for a, b in zip(b1, b2))  # same epoch, same samples, whatever the worker

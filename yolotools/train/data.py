@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from ..augment import AugmentConfig, Augmenter, Sample, load_sample, sample_rng
 from ..boxes import BoxFormat, Boxes
 
-__all__ = ["YoloDataset", "collate", "worker_init"]
+__all__ = ["YoloDataset", "collate", "worker_init", "make_loader"]
 
 
 class YoloDataset(Dataset):
@@ -84,3 +84,18 @@ def worker_init(worker_id: int) -> None:
 
     cv2.setNumThreads(1)
     np.random.seed((torch.initial_seed() + worker_id) % 2**32)
+
+
+def make_loader(dataset: YoloDataset, *, batch_size: int, workers: int = 0, shuffle: bool = False, sampler=None,
+                drop_last: bool = False, pin_memory: bool = False):
+    """A DataLoader whose workers are *spawned*, not forked: a forked child of a
+    process whose OpenCV (or OpenMP) thread pool has run can deadlock, so the
+    workers start clean.  (Scripts that use it need the usual
+    ``if __name__ == "__main__":`` guard.)"""
+    from torch.utils.data import DataLoader
+
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle if sampler is None else False, sampler=sampler, num_workers=workers,
+        collate_fn=collate, worker_init_fn=worker_init if workers else None, drop_last=drop_last, pin_memory=pin_memory,
+        multiprocessing_context="spawn" if workers else None, persistent_workers=bool(workers),
+    )

@@ -238,6 +238,36 @@ def eval_cmd(gt, pred, metric, iou, pixels, split, convention, plots, as_json):
     _emit(res, as_json)
 
 
+# ---------------------------------------------------------------- audit
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True))
+@click.option("--against", type=click.Path(exists=True), default=None, help="A second dataset or split: measure drift (and diff shared images).")
+@click.option("--split", default=None, help="Split of DATA (VOC ImageSets or data.yaml key).")
+@click.option("--split-b", default=None, help="Split of --against (default: --split).")
+@click.option("--anchors", default=None, help='Anchors to test on B ("w,h, ...", pixels at 640); default: k-means on A.')
+@click.option("--html", "html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report with plots.")
+@click.option("--decode", is_flag=True, help="Decode every image (default: headers and last bytes only).")
+@click.option("--strict", is_flag=True, help="Exit 1 when validation finds errors (for CI).")
+@click.option("--json", "as_json", is_flag=True, help="Every number as JSON.")
+@_user_errors
+def audit(data, against, split, split_b, anchors, html, decode, strict, as_json):
+    """Validate DATA (file, line, severity, suggested fix for every finding), or
+    measure label drift of --against relative to DATA."""
+    from .audit import run_audit
+
+    anc = None
+    if anchors:
+        from .anchors import parse_anchor_list
+
+        anc = parse_anchor_list(anchors)
+    rep = run_audit(data, against=against, split=split, split_b=split_b, anchors=anc, html=html, decode=decode)
+    _emit(rep, as_json)
+    if strict and rep.validation.errors:
+        sys.exit(1)
+
+
 # ---------------------------------------------------------------- augment
 
 

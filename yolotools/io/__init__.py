@@ -38,6 +38,7 @@ def load_dataset(
     strict: bool = False,
     progress: bool = False,
     clip: bool = True,
+    line_numbers: dict | None = None,
 ):
     """Read any supported dataset; returns ``(DetectionDataset, Problems)``.
     ``split`` is the VOC ImageSets list (default ``trainval``) or the data.yaml
@@ -54,4 +55,4 @@ def load_dataset(
         return read_coco(source, images, strict=strict, clip=clip)
     from .yolo import read_yolo
 
-    return read_yolo(source, split, names=names, images=images, strict=strict, progress=progress)
+    return read_yolo(source, split, names=names, images=images, strict=strict, progress=progress, line_numbers=line_numbers)

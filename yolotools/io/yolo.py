@@ -491,6 +491,7 @@ def read_yolo(
     strict: bool = False,
     with_scores: bool = False,
     progress: bool = False,
+    line_numbers: dict | None = None,
 ) -> tuple[DetectionDataset, Problems]:
     """Read a YOLO dataset.
 
@@ -499,7 +500,8 @@ def read_yolo(
     or a ``classes.names``/``*.names`` beside it give the class names; ``images``
     the image folder, by default the sibling ``images/``).  Image sizes come
     from image headers, else from a yolotools sidecar.  Images without a label
-    file are kept as images with no boxes.
+    file are kept as images with no boxes.  ``line_numbers``, when given, is
+    filled with ``image_id -> label file line of each box`` (for reports).
     """
     from tqdm.auto import tqdm
 
@@ -529,6 +531,12 @@ def read_yolo(
         cid = data.get("category_ids")
         if isinstance(cid, list) and len(cid) == len(class_names):
             category_ids = tuple(int(c) for c in cid)
+        listed = {str(lp) for _, lp in pairs}
+        for d in sorted({lp.parent for _, lp in pairs}):
+            if d.is_dir():
+                for q in sorted(d.glob("*.txt")):
+                    if str(q) not in listed:
+                        problems.warning("orphan_label", q, "label file with no image in the split; not used")
     elif source.is_dir():
         labels_dir = source
         class_names = tuple(names) if names else _find_names(labels_dir)
@@ -584,11 +592,14 @@ def read_yolo(
         try:
             text = lab.read_text(encoding="utf-8")
         except FileNotFoundError:
+            problems.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
             text = ""
         except (OSError, UnicodeDecodeError) as e:
             problems.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
             text = ""
         ann, lines = parse_label_text(text, str(lab), hw, k, problems, with_scores=with_scores)
+        if line_numbers is not None:
+            line_numbers[image_id] = lines
         if side:
             ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
         ids_seen.add(image_id)

@@ -1,0 +1,104 @@
+"""Self-contained HTML reports (plots embedded as base64 PNG)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .io.files import atomic_write_text
+
+__all__ = ["png_data_uri", "write_audit_html"]
+
+
+def png_data_uri(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _hist_figs(ta, tb, props, name_a, name_b):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs = []
+    for p in props:
+        a, b = ta[p], tb[p]
+        if not len(a) or not len(b):
+            continue
+        fig, ax = plt.subplots(figsize=(4, 2.6))
+        lo, hi = np.quantile(np.concatenate([a, b]), [0.005, 0.995])
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
+        ax.hist(a, bins, density=True, alpha=0.5, label=name_a)
+        ax.hist(b, bins, density=True, alpha=0.5, label=name_b)
+        ax.set_title(p, fontsize=9)
+        ax.legend(fontsize=6)
+        figs.append((p, png_data_uri(fig)))
+    return figs
+
+
+def write_audit_html(path: Path, rep, ds_a, ds_b=None) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .audit import PROPS, box_table
+
+    esc = html.escape
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>yolotools audit</title>",
+             "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}"
+             "td,th{border:1px solid #ccc;padding:2px 6px}.err{color:#b00}.warn{color:#a60}.flag{background:#fdd}img{margin:4px}</style>",
+             "</head><body><h1>yolotools audit</h1>"]
+    v = rep.validation
+    parts.append(f"<h2>Validation: {esc(v.source)}</h2><p>{v.images} images, {v.boxes} boxes, {len(v.findings)} findings ({v.errors} errors)</p>")
+    parts.append("<table><tr><th>kind</th><th>count</th></tr>" + "".join(f"<tr><td>{esc(k)}</td><td>{n}</td></tr>" for k, n in v.counts().items()) + "</table>")
+    parts.append("<table><tr><th>severity</th><th>file</th><th>where</th><th>message</th><th>fix</th></tr>")
+    for f in v.findings[:500]:
+        cls = "err" if f.severity == "error" else "warn"
+        parts.append(f"<tr class='{cls}'><td>{f.severity}</td><td>{esc(f.file)}</td><td>{esc(f.where)}</td><td>{esc(f.message)}</td><td>{esc(f.fix)}</td></tr>")
+    parts.append("</table>")
+    ta = box_table(ds_a)
+    names = ds_a.class_map.names
+    fig, ax = plt.subplots(figsize=(max(5, 0.3 * len(names)), 3))
+    x = np.arange(len(names))
+    ca = np.bincount(ta["cls"], minlength=len(names))
+    ax.bar(x - 0.2, ca / max(ca.sum(), 1), 0.4, label="A")
+    if ds_b is not None:
+        tb = box_table(ds_b)
+        cb = np.bincount(tb["cls"][tb["cls"] < len(names)], minlength=len(names))
+        ax.bar(x + 0.2, cb / max(cb.sum(), 1), 0.4, label="B")
+    ax.set_xticks(x, names, rotation=90, fontsize=7)
+    ax.set_ylabel("share of boxes")
+    ax.legend(fontsize=7)
+    parts.append(f"<h2>Classes</h2><img src='{png_data_uri(fig)}'>")
+    if rep.drift is not None:
+        d = rep.drift
+        parts.append(f"<h2>Drift: {esc(d.a)} vs {esc(d.b)}</h2><p>flagged: {esc(', '.join(d.flagged) or 'none')}</p>")
+        parts.append("<table><tr><th>property</th><th>PSI</th><th>90% CI</th><th>KS</th><th>p</th><th>EMD</th></tr>")
+        for k, s in d.properties.items():
+            if s.get("psi") is None:
+                continue
+            parts.append(f"<tr class='{'flag' if s['flag'] else ''}'><td>{k}</td><td>{s['psi']:.4f}</td><td>{s['psi_ci90'][0]:.4f}..{s['psi_ci90'][1]:.4f}</td>"
+                         f"<td>{s['ks']:.3f}</td><td>{s['ks_p']:.2e}</td><td>{s['wasserstein']:.4f}</td></tr>")
+        parts.append("</table>")
+        for p, uri in _hist_figs(ta, tb, [*PROPS, "per_image"], "A", "B"):
+            parts.append(f"<img src='{uri}' title='{p}'>")
+        if d.anchor_fit:
+            af = d.anchor_fit
+            parts.append(f"<p>Anchors of A on B: avg IoU {af['avg_iou_b']:.4f} (A: {af['avg_iou_a']:.4f}), BPR {af['bpr_b']:.4f} (A: {af['bpr_a']:.4f})</p>")
+    if rep.diff is not None:
+        df = rep.diff
+        parts.append(f"<h2>Annotation diff</h2><pre>{esc(df.to_table())}</pre>")
+    parts.append("</body></html>")
+    atomic_write_text(path, "\n".join(parts))
+    return str(path)

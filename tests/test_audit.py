@@ -159,3 +159,19 @@ def test_drift_cli_between_splits_with_html(tmp_path):
     assert j["drift"]["flagged"] == []  # same generator, different images
     assert "diff" not in j  # no shared image ids between the two splits
     assert (tmp_path / "d.html").read_text().count("data:image/png;base64,") >= 7  # class bars + a histogram per property
+
+
+def test_html_shows_changed_images_for_two_versions(tmp_path):
+    from yolotools.audit import run_audit
+    from yolotools.io.voc import read_voc, write_voc
+    from yolotools.synth import generate_shapes
+
+    s = generate_shapes(tmp_path / "d", n_train=40, n_val=2, seed=2)
+    ds, _ = read_voc([s.voc_root], "train")
+    recs = [r.with_annotations(Annotations(Boxes(r.annotations.boxes.xyxy * 0.9, r.image_hw), r.annotations.class_ids)) for r in ds.records]
+    v2 = tmp_path / "v2" / "VOC2026"
+    write_voc(DetectionDataset(ds.class_map, tuple(recs)), v2, "train")
+    (v2 / "JPEGImages").symlink_to(s.images_dir)
+    rep = run_audit(s.voc_root, against=v2, split="train", html=str(tmp_path / "r.html"))
+    assert rep.diff.shared_images == 40 and sum(rep.diff.moved.values()) + sum(rep.diff.added.values()) > 0
+    assert (tmp_path / "r.html").read_text().count("data:image/jpeg;base64,") == 4

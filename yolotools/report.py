@@ -46,6 +46,33 @@ def _hist_figs(ta, tb, props, name_a, name_b):
     return figs
 
 
+def _diff_images(ds_a, ds_b, image_ids) -> list[str]:
+    """Images with A's boxes (red) and B's (green) drawn, as data URIs; skipped
+    when the image file is not there."""
+    from PIL import Image, ImageDraw
+
+    out = []
+    a, b = ds_a.by_id(), ds_b.by_id()
+    for iid in image_ids:
+        ra, rb = a.get(iid), b.get(iid)
+        if ra is None or rb is None or ra.path is None or not Path(ra.path).exists():
+            continue
+        try:
+            im = Image.open(ra.path).convert("RGB")
+        except OSError:
+            continue
+        d = ImageDraw.Draw(im)
+        for rec, col in ((ra, (230, 30, 30)), (rb, (30, 200, 30))):
+            sx, sy = im.width / rec.image_hw[1], im.height / rec.image_hw[0]
+            for x1, y1, x2, y2 in rec.annotations.boxes.xyxy.tolist():
+                d.rectangle([x1 * sx, y1 * sy, x2 * sx, y2 * sy], outline=col, width=2)
+        im.thumbnail((480, 480))
+        buf = io.BytesIO()
+        im.save(buf, format="JPEG", quality=85)
+        out.append("data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode())
+    return out
+
+
 def write_audit_html(path: Path, rep, ds_a, ds_b=None) -> str:
     import matplotlib
 
@@ -99,6 +126,10 @@ def write_audit_html(path: Path, rep, ds_a, ds_b=None) -> str:
     if rep.diff is not None:
         df = rep.diff
         parts.append(f"<h2>Annotation diff</h2><pre>{esc(df.to_table())}</pre>")
+        if ds_b is not None:
+            parts.append("<p>Most changed images (red: A, green: B):</p>")
+            for uri in _diff_images(ds_a, ds_b, [w["image_id"] for w in df.worst_images[:4]]):
+                parts.append(f"<img src='{uri}' style='max-width:45%'>")
     parts.append("</body></html>")
     atomic_write_text(path, "\n".join(parts))
     return str(path)

@@ -38,3 +38,8 @@ def test_demo_fast_end_to_end(tmp_path):
     assert summary["convert_agree"] is True
     assert summary["roundtrip_max_error_px"] < 1e-3
     assert summary["images"] == {"train": 48, "val": 16}
+    assert len(summary["anchors"]) == 6 and summary["avg_iou"] > 0.7 and summary["bpr"] > 0.99
+    assert summary["audit_drift"] == []  # train and val come from one generator
+    assert summary["audit_findings"] == 0  # the generated, converted dataset is clean
+    page = (tmp_path / "d" / "report.html").read_text()
+    assert page.count("base64,") == 2 and "audit.html" in page

@@ -2,7 +2,9 @@
 
 Stages run through the same library calls as the CLI commands:
 generate -> convert VOC and COCO (they must agree) -> YOLO back to COCO JSON
-(must give the generated boxes again) -> later stages as they exist.
+(must give the generated boxes again) -> k-means anchors (+ plot) ->
+augmentation preview -> audit of train vs val (+ HTML) -> ``report.html``.
+Training and evaluation join when the trainer lands.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ class DemoResult:
     classes: list[str]
     convert_agree: bool
     roundtrip_max_error_px: float
+    anchors: list = field(default_factory=list)
+    avg_iou: float = 0.0
+    bpr: float = 0.0
+    audit_drift: list = field(default_factory=list)
+    audit_findings: int = 0
     stages: dict[str, float] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
 
@@ -45,6 +52,9 @@ class DemoResult:
             f"boxes (train/val)      {self.boxes.get('train', 0)}/{self.boxes.get('val', 0)}",
             f"VOC and COCO agree     {'yes' if self.convert_agree else 'NO'}",
             f"YOLO->COCO round trip  max error {self.roundtrip_max_error_px:.2e} px",
+            f"anchors (k={len(self.anchors)})          " + ", ".join(f"{a:.0f}x{b:.0f}" for a, b in self.anchors),
+            f"anchor avg IoU / BPR   {self.avg_iou:.4f} / {self.bpr:.4f}",
+            f"audit train vs val     {len(self.audit_drift)} drift flags, {self.audit_findings} validation findings",
         ]
         lines += [f"stage {k:<16} {v:6.2f} s" for k, v in self.stages.items()]
         lines += [f"{k:<22} {v}" for k, v in self.files.items()]
@@ -96,6 +106,24 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
             err = max(err, float(np.abs(g.boxes.xyxy - rec.annotations.boxes.xyxy).max()))
     stages["roundtrip"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    from .anchors import run_kmeans
+
+    km = run_kmeans(voc_out / "data.yaml", 6, split="train", mode="img-size", size=160, plot=str(out / "anchors.png"), restarts=4)
+    stages["kmeans"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    from .augment import run_augment
+
+    run_augment(voc_out / "data.yaml", out / "augment", recipe="ultralytics", n=8, seed=seed, img_size=160, split="train")
+    stages["augment"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    from .audit import run_audit
+
+    aud = run_audit(voc_out / "data.yaml", against=voc_out / "data.yaml", split="train", split_b="val", html=str(out / "audit.html"))
+    stages["audit"] = time.perf_counter() - t0
+
     res = DemoResult(
         out=str(out),
         images={s: len(d) for s, d in shapes.truth.items()},
@@ -104,7 +132,35 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
         convert_agree=agree,
         roundtrip_max_error_px=err,
         stages=stages,
-        files={"data_yaml": str(voc_out / "data.yaml"), "summary": str(out / "summary.json")},
+        files={"data_yaml": str(voc_out / "data.yaml"), "summary": str(out / "summary.json"), "report": str(out / "report.html"),
+               "audit": str(out / "audit.html"), "anchors_plot": str(out / "anchors.png"), "augment_preview": str(out / "augment" / "preview.jpg")},
+        anchors=km.result.anchors,
+        avg_iou=km.result.avg_iou,
+        bpr=km.result.bpr,
+        audit_drift=aud.drift.flagged if aud.drift else [],
+        audit_findings=len(aud.validation.findings),
     )
     atomic_write_text(out / "summary.json", json.dumps(res.to_dict(), indent=2))
+    _report(out, res)
     return res
+
+
+def _report(out: Path, res: DemoResult) -> None:
+    """One self-contained page: summary, anchor plot, augmentation preview, audit link."""
+    import base64
+    import html
+
+    def img(path: Path, mime: str) -> str:
+        return f"<img src='data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}' style='max-width:48%'>"
+
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in res.to_dict().items() if k not in ("files",))
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>yolotools demo</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{border:1px solid #ccc;padding:2px 6px;font-size:12px}</style></head><body>"
+        f"<h1>yolotools demo</h1><table>{rows}</table>"
+        f"<h2>Anchors</h2>{img(out / 'anchors.png', 'image/png')}"
+        f"<h2>Augmentation preview (ultralytics recipe)</h2>{img(out / 'augment' / 'preview.jpg', 'image/jpeg')}"
+        f"<h2>Audit</h2><p>train vs val drift flags: {html.escape(', '.join(res.audit_drift) or 'none')}; "
+        f"full report: <a href='audit.html'>audit.html</a></p></body></html>"
+    )
+    atomic_write_text(out / "report.html", page)

@@ -531,7 +531,14 @@ def read_yolo(
         cid = data.get("category_ids")
         if isinstance(cid, list) and len(cid) == len(class_names):
             category_ids = tuple(int(c) for c in cid)
+        # orphans: label files no split of the data.yaml refers to (splits may share labels/)
         listed = {str(lp) for _, lp in pairs}
+        for other in ("train", "val", "test"):
+            if other != key and data.get(other) and data.get(other) != data[key]:
+                try:
+                    listed.update(str(_label_path_for_image(ip)) for ip in _image_list(data[other], base, source))
+                except YoloToolsError:
+                    pass
         for d in sorted({lp.parent for _, lp in pairs}):
             if d.is_dir():
                 for q in sorted(d.glob("*.txt")):

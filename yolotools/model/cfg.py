@@ -27,41 +27,28 @@ class Section:
     def get(self, key: str, default=None):
         return self.options.get(key, default)
 
-    def int(self, key: str, default: int | None = None) -> int:
+    def _value(self, key: str, default, conv, what: str):
         v = self.options.get(key)
         if v is None:
             if default is None:
                 raise YoloToolsError(f"cfg line {self.line}: [{self.type}] needs '{key}'")
             return default
         try:
-            return int(float(v))
+            return conv(v)
         except ValueError:
-            raise YoloToolsError(f"cfg line {self.line}: [{self.type}] {key}={v!r} is not a number") from None
+            raise YoloToolsError(f"cfg line {self.line}: [{self.type}] {key}={v!r} is not {what}") from None
+
+    def int(self, key: str, default: int | None = None) -> int:
+        return self._value(key, default, lambda v: int(float(v)), "a number")
 
     def float(self, key: str, default: float | None = None) -> float:
-        v = self.options.get(key)
-        if v is None:
-            if default is None:
-                raise YoloToolsError(f"cfg line {self.line}: [{self.type}] needs '{key}'")
-            return default
-        try:
-            return float(v)
-        except ValueError:
-            raise YoloToolsError(f"cfg line {self.line}: [{self.type}] {key}={v!r} is not a number") from None
+        return self._value(key, default, float, "a number")
 
     def ints(self, key: str) -> list[int]:
-        v = self.options.get(key, "")
-        try:
-            return [int(x) for x in v.replace(" ", "").split(",") if x]
-        except ValueError:
-            raise YoloToolsError(f"cfg line {self.line}: [{self.type}] {key}={v!r} is not a list of integers") from None
+        return self._value(key, [], lambda v: [int(x) for x in v.replace(" ", "").split(",") if x], "a list of integers")
 
     def floats(self, key: str) -> list[float]:
-        v = self.options.get(key, "")
-        try:
-            return [float(x) for x in v.replace(" ", "").split(",") if x]
-        except ValueError:
-            raise YoloToolsError(f"cfg line {self.line}: [{self.type}] {key}={v!r} is not a list of numbers") from None
+        return self._value(key, [], lambda v: [float(x) for x in v.replace(" ", "").split(",") if x], "a list of numbers")
 
 
 def parse_cfg_text(text: str, name: str = "<cfg>") -> list[Section]:

@@ -171,7 +171,7 @@ def validate(
                                             f"{'same box as' if exact else f'IoU {iou[i, j]:.3f} with'} {_line_of(r, i, line_maps)} (same class)", FIXES[kind]))
         if r.path is not None:
             # YOLO sizes come from the header itself: only other formats can disagree with it
-            findings += _image_checks(Path(r.path), r.image_hw if fmt != "yolo" else None, decode)
+            findings += _image_checks(r.path, r.image_hw if fmt != "yolo" else None, decode)
     counts = ds.counts_per_class()
     for k, n in enumerate(counts):
         if n < min_samples:
@@ -183,16 +183,28 @@ def validate(
 
 
 def _label_path(rec, fmt: str) -> str:
-    if fmt == "yolo" and rec.path is not None:
-        from .io.yolo import _label_path_for_image
+    """The file a finding about this record's boxes names (string ops: this runs per image)."""
+    import os
 
-        return str(_label_path_for_image(Path(rec.path)))
-    return str(rec.path) if rec.path is not None else rec.image_id
+    if rec.path is None:
+        return rec.image_id
+    p = os.fspath(rec.path)
+    if fmt != "yolo":
+        return p
+    for marker in ("/images/", "/JPEGImages/"):
+        i = p.rfind(marker)
+        if i >= 0:
+            p = p[:i] + "/labels/" + p[i + len(marker):]
+            break
+    return os.path.splitext(p)[0] + ".txt"
 
 
-def _image_checks(path: Path, image_hw, decode: bool) -> list[Finding]:
+def _image_checks(path, image_hw, decode: bool) -> list[Finding]:
+    import os
+
     out = []
-    if not path.exists():
+    path = os.fspath(path)
+    if not os.path.exists(path):
         return out
     try:
         with open(path, "rb") as f:

@@ -574,14 +574,33 @@ def read_yolo(
             category_ids = tuple(cid)
     class_map = ClassMap(class_names, category_ids)
     k = len(class_map)
-    records = []
-    ids_seen: set[str] = set()
-    for img, lab in tqdm(pairs, desc="read YOLO", unit="img", disable=not progress, leave=False):
+    # duplicates are decided up front (first one wins), so chunks can be read in parallel
+    jobs, ids_seen = [], set()
+    for img, lab in pairs:
         image_id = _image_id(img, lab)
         if image_id in ids_seen:
             problems.error("duplicate_image_id", lab, f"image id {image_id!r} listed twice; skipped")
             continue
-        side = sidecar.get(image_id, {})
+        ids_seen.add(image_id)
+        jobs.append((image_id, str(img), str(lab), sidecar.get(image_id)))
+    records = []
+    for recs, probs, lines in _map_chunks(jobs, k, with_scores, progress):
+        for sev, kind, path, msg, where in probs:
+            problems.add(sev, kind, path, msg, where)
+        records.extend(recs)
+        if line_numbers is not None:
+            line_numbers.update(lines)
+    return DetectionDataset(class_map, tuple(records)), problems
+
+
+def _read_chunk(args) -> tuple[list[ImageRecord], list[tuple], dict[str, list[int]]]:
+    """Worker: read images' headers and label files for one chunk of jobs."""
+    jobs, k, with_scores = args
+    problems = Problems()
+    recs, lines_of = [], {}
+    for image_id, img_s, lab_s, side in jobs:
+        img, lab = Path(img_s), Path(lab_s)
+        side = side or {}
         hw = None
         if not img.exists() and side.get("source_path") and os.path.exists(side["source_path"]):
             img = Path(side["source_path"])
@@ -605,13 +624,36 @@ def read_yolo(
             problems.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
             text = ""
         ann, lines = parse_label_text(text, str(lab), hw, k, problems, with_scores=with_scores)
-        if line_numbers is not None:
-            line_numbers[image_id] = lines
+        lines_of[image_id] = lines
         if side:
             ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
-        ids_seen.add(image_id)
-        records.append(ImageRecord(image_id, img, hw, ann, source_id=side.get("source_id")))
-    return DetectionDataset(class_map, tuple(records)), problems
+        recs.append(ImageRecord(image_id, img, hw, ann, source_id=side.get("source_id")))
+    return recs, [(p.severity, p.kind, p.path, p.message, p.where) for p in problems], lines_of
+
+
+def _map_chunks(jobs: list, k: int, with_scores: bool, progress: bool):
+    """Yield chunk results in order; a process pool (fork, both cores) above 2,000 images."""
+    import math
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    from .voc import _mp_context
+
+    n = len(jobs)
+    workers = min(os.cpu_count() or 1, 8)
+    size = 512 if n < 2000 or workers == 1 else max(256, math.ceil(n / (workers * 8)))
+    chunks = [(jobs[s : s + size], k, with_scores) for s in range(0, n, size)]
+    with tqdm(total=n, desc="read YOLO", unit="img", disable=not progress, leave=False) as bar:
+        if n < 2000 or workers == 1 or _mp_context() is None:
+            for c in chunks:
+                yield _read_chunk(c)
+                bar.update(len(c[0]))
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as ex:
+                for c, res in zip(chunks, ex.map(_read_chunk, chunks)):
+                    yield res
+                    bar.update(len(c[0]))
 
 
 def _image_id(img: Path, lab: Path) -> str:

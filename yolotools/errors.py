@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 __all__ = ["YoloToolsError", "Problem", "Problems"]
 
@@ -77,7 +76,3 @@ class Problems:
 
     def __iter__(self):
         return iter(self.items)
-
-
-def path_str(p: Path | str) -> str:
-    return str(p)

@@ -75,7 +75,6 @@ class CocoEvalResult:
         return {**self.stats, "per_class": self.per_class, "images": self.num_images, "gt_boxes": self.num_gt, "detections": self.num_dt}
 
     def to_table(self) -> str:
-        p = self.params
         rows = []
         labels = [
             ("AP", "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"),
@@ -91,7 +90,6 @@ class CocoEvalResult:
             ("ARm", "Average Recall     (AR) @[ IoU=0.50:0.95 | area=medium | maxDets=100 ]"),
             ("ARl", "Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ]"),
         ]
-        del p
         for k, label in labels:
             rows.append(f" {label} = {self.stats[k]:.3f}")
         rows.append("")

@@ -212,22 +212,6 @@ class YoloWriteReport:
     notes: list[str] = field(default_factory=list)
 
 
-def label_plan(ann: Annotations, *, skip_difficult: bool, crowd: str) -> tuple[np.ndarray, np.ndarray]:
-    """Which boxes go into the txt.  Returns ``(kept_idx, dropped_reason)`` where
-    ``dropped_reason`` is ``(N,)`` with ``""`` for kept boxes, else ``"difficult"``
-    or ``"crowd"``."""
-    drop_d = skip_difficult and ann.is_difficult.any()
-    drop_c = crowd == "skip" and ann.is_crowd.any()
-    if not (drop_d or drop_c):
-        return np.arange(len(ann)), np.full(len(ann), "", dtype="<U9")
-    reason = np.full(len(ann), "", dtype="<U9")
-    if crowd == "skip":
-        reason[ann.is_crowd] = "crowd"
-    if skip_difficult:
-        reason[ann.is_difficult] = "difficult"
-    return np.flatnonzero(reason == ""), reason
-
-
 def new_staging(out: Path, split: str) -> Path:
     """A fresh staging folder for label files inside ``out``; stale ones from
     killed runs are removed first."""

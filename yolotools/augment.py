@@ -281,20 +281,6 @@ def load_sample(record) -> Sample:
     return Sample(img, np.clip(xyxy, 0, [w, h, w, h]), a.class_ids, a.is_difficult, a.is_crowd)
 
 
-def draw_boxes(img: np.ndarray, xyxy: np.ndarray, class_ids: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """A copy of ``img`` with boxes and class names drawn."""
-    from PIL import Image, ImageDraw
-
-    im = Image.fromarray(img)
-    d = ImageDraw.Draw(im)
-    palette = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
-    for (x1, y1, x2, y2), c in zip(xyxy.tolist(), class_ids.tolist()):
-        col = palette[c % len(palette)]
-        d.rectangle([x1, y1, x2, y2], outline=col, width=2)
-        d.text((x1 + 2, y1 + 1), names[c] if c < len(names) else str(c), fill=col)
-    return np.asarray(im)
-
-
 def preview_grid(images: list[np.ndarray], cols: int = 4) -> np.ndarray:
     h, w = images[0].shape[:2]
     rows = (len(images) + cols - 1) // cols
@@ -339,6 +325,7 @@ def run_augment(data, out, *, recipe: str = "ultralytics", n: int = 16, seed: in
     import cv2
     from tqdm.auto import tqdm
 
+    from .draw import draw_boxes
     from .errors import YoloToolsError
     from .io import load_dataset
     from .io.files import atomic_write_bytes, atomic_write_text

@@ -58,19 +58,12 @@ def _images(paths) -> list[Path]:
 def _draw(img: np.ndarray, dets: np.ndarray, names: list[str]) -> bytes:
     import io
 
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
-    im = Image.fromarray(img)
-    d = ImageDraw.Draw(im)
-    rng = np.random.default_rng(7)
-    colors = [tuple(int(c) for c in rng.integers(40, 256, 3)) for _ in range(max(len(names), 1))]
-    for x1, y1, x2, y2, sc, c in dets.tolist():
-        col = colors[int(c) % len(colors)]
-        d.rectangle([x1, y1, x2, y2], outline=col, width=2)
-        label = f"{names[int(c)] if int(c) < len(names) else int(c)} {sc:.2f}"
-        d.text((x1 + 2, max(0, y1 - 11)), label, fill=col)
+    from ..draw import draw_boxes
+
     buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=90)
+    Image.fromarray(draw_boxes(img, dets[:, :4], dets[:, 5], names, scores=dets[:, 4])).save(buf, format="JPEG", quality=90)
     return buf.getvalue()
 
 

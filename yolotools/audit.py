@@ -145,33 +145,40 @@ def validate(
     line_maps: dict = {}
     ds, problems = load_dataset(source, split=split, strict=False, line_numbers=line_maps if fmt == "yolo" else None)
     findings = [Finding.of(p) for p in problems]
-    label_file = {r.image_id: _label_path(r, fmt) for r in ds.records}
-    for r in ds.records:
-        a = r.annotations
-        lf = label_file[r.image_id]
-        if len(a):
-            h, w = r.image_hw
-            bw, bh = a.boxes.wh[:, 0], a.boxes.wh[:, 1]
-            s = train_size / max(h, w)
-            for j in np.flatnonzero((np.minimum(bw, bh) * s) < min_px):
-                findings.append(Finding("warning", "tiny_box", lf, _line_of(r, j, line_maps),
-                                        f"box {bw[j]:.1f}x{bh[j]:.1f} px is under {min_px:g} px at training size {train_size}", FIXES["tiny_box"]))
-            asp = np.maximum(bw / np.maximum(bh, 1e-9), bh / np.maximum(bw, 1e-9))
-            for j in np.flatnonzero(asp > max_aspect):
-                findings.append(Finding("warning", "extreme_aspect", lf, _line_of(r, j, line_maps), f"aspect ratio {asp[j]:.1f} > {max_aspect:g}",
-                                        FIXES["extreme_aspect"]))
-            if len(a) > 1:
-                iou = box_iou(a.boxes.xyxy, a.boxes.xyxy)
-                same = a.class_ids[:, None] == a.class_ids[None, :]
-                iu, ju = np.nonzero(np.triu(same & (iou >= near_dup_iou), 1))
-                for i, j in zip(iu, ju):
-                    exact = np.allclose(a.boxes.xyxy[i], a.boxes.xyxy[j], atol=1e-6)
-                    kind = "duplicate_box" if exact else "near_duplicate_box"
-                    findings.append(Finding("warning", kind, lf, _line_of(r, j, line_maps),
-                                            f"{'same box as' if exact else f'IoU {iou[i, j]:.3f} with'} {_line_of(r, i, line_maps)} (same class)", FIXES[kind]))
-        if r.path is not None:
-            # YOLO sizes come from the header itself: only other formats can disagree with it
-            findings += _image_checks(r.path, r.image_hw if fmt != "yolo" else None, decode)
+    recs = ds.records
+    # every box of the dataset at once: image index, xyxy, class, training-size scale
+    n_per = np.array([len(r.annotations) for r in recs], np.int64)
+    img = np.repeat(np.arange(len(recs)), n_per)
+    if len(img):
+        xyxy = np.concatenate([r.annotations.boxes.xyxy for r in recs if len(r.annotations)])
+        cls = np.concatenate([r.annotations.class_ids for r in recs if len(r.annotations)])
+        scale = np.array([train_size / max(r.image_hw) for r in recs])[img]
+        j_in = np.arange(len(img)) - np.repeat(np.cumsum(n_per) - n_per, n_per)  # box index within its image
+        bw, bh = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+        label_file: dict[int, str] = {}
+
+        def where(i: int, j: int) -> tuple[str, str]:
+            if i not in label_file:
+                label_file[i] = _label_path(recs[i], fmt)
+            return label_file[i], _line_of(recs[i], j, line_maps)
+
+        for b in np.flatnonzero(np.minimum(bw, bh) * scale < min_px):
+            f, w_ = where(img[b], j_in[b])
+            findings.append(Finding("warning", "tiny_box", f, w_, f"box {bw[b]:.1f}x{bh[b]:.1f} px is under {min_px:g} px at training size {train_size}",
+                                    FIXES["tiny_box"]))
+        asp = np.maximum(bw / np.maximum(bh, 1e-9), bh / np.maximum(bw, 1e-9))
+        for b in np.flatnonzero(asp > max_aspect):
+            f, w_ = where(img[b], j_in[b])
+            findings.append(Finding("warning", "extreme_aspect", f, w_, f"aspect ratio {asp[b]:.1f} > {max_aspect:g}", FIXES["extreme_aspect"]))
+        for p, q in _same_class_pairs(img, cls):
+            iou = _pair_iou(xyxy[p], xyxy[q])
+            for a_, b_, v in zip(p[iou >= near_dup_iou], q[iou >= near_dup_iou], iou[iou >= near_dup_iou]):
+                exact = np.allclose(xyxy[a_], xyxy[b_], atol=1e-6)
+                kind = "duplicate_box" if exact else "near_duplicate_box"
+                f, w_ = where(img[b_], j_in[b_])
+                _, w_a = where(img[a_], j_in[a_])
+                findings.append(Finding("warning", kind, f, w_, f"{'same box as' if exact else f'IoU {v:.3f} with'} {w_a} (same class)", FIXES[kind]))
+    findings += _map_image_checks([(r.path, r.image_hw if fmt != "yolo" else None) for r in recs if r.path is not None], decode)
     counts = ds.counts_per_class()
     for k, n in enumerate(counts):
         if n < min_samples:
@@ -180,6 +187,57 @@ def validate(
     order = {"error": 0, "warning": 1, "info": 2}
     findings.sort(key=lambda f: (order.get(f.severity, 3), f.file, f.where))
     return ValidationReport(str(source), len(ds), ds.num_boxes, findings), ds
+
+
+def _same_class_pairs(img: np.ndarray, cls: np.ndarray):
+    """Yield ``(p, q)`` index arrays of every pair of boxes (p < q in file order)
+    that share image and class; vectorised per group size."""
+    key = img * (int(cls.max()) + 1 if len(cls) else 1) + cls
+    o = np.argsort(key, kind="stable")
+    ks = key[o]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    sizes = np.diff(np.r_[starts, len(ks)])
+    for m in np.unique(sizes[sizes > 1]):
+        st = starts[sizes == m]
+        groups = o[st[:, None] + np.arange(m)[None, :]]  # (G, m) original indices, file order within image
+        pi, qi = np.triu_indices(m, 1)
+        yield groups[:, pi].ravel(), groups[:, qi].ravel()
+
+
+def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = w * h
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def _checks_chunk(args) -> list[Finding]:
+    items, decode = args
+    out = []
+    for path, hw in items:
+        out += _image_checks(path, hw, decode)
+    return out
+
+
+def _map_image_checks(items: list, decode: bool) -> list[Finding]:
+    """Image-file checks, in a process pool (fork) above 2,000 images."""
+    import math
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .io.voc import _mp_context
+
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < 2000 or workers == 1 or _mp_context() is None:
+        return _checks_chunk((items, decode))
+    size = max(256, math.ceil(len(items) / (workers * 8)))
+    chunks = [(items[s : s + size], decode) for s in range(0, len(items), size)]
+    out: list[Finding] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as ex:
+        for res in ex.map(_checks_chunk, chunks):
+            out += res
+    return out
 
 
 def _label_path(rec, fmt: str) -> str:

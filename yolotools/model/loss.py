@@ -1,0 +1,191 @@
+"""YOLOv3 / YOLOv2 loss: target assignment and the three loss terms.
+
+Assignment (YOLOv3): each ground truth goes to the anchor whose shape best
+matches it (IoU of centre-aligned w, h) among *all* anchors of all heads; that
+fixes the head, the anchor slot and the cell (``floor(cx * W), floor(cy * H)``).
+A later ground truth on the same cell and anchor replaces an earlier one, as in
+Darknet.  For a ``region`` (YOLOv2) head the best anchor is chosen within it.
+
+Terms (each a *sum* over its elements, divided by the batch size: per image,
+never a mean over the ~10k cells, whose gradient would vanish):
+
+- objectness: BCE-with-logits; target 1 at assigned cells, 0 elsewhere, except
+  predictions whose decoded box overlaps any ground truth of the image by more
+  than ``ignore_thresh`` (0.7), which are not penalised as background;
+- classes: at assigned cells, BCE-with-logits on one-hot targets (``yolo``:
+  independent sigmoids, multi-label) or cross-entropy (``region``: softmax);
+- box: ``ciou`` (default) or ``giou``: ``1 - (C|G)IoU`` of the decoded box and the
+  ground truth; ``darknet``: squared error on the sigmoid offsets and on
+  ``tw, th`` against ``log(gt / anchor)``, weighted by ``2 - w*h`` (w, h
+  normalised), as Darknet.
+
+``targets``: ``(n, 6)`` rows ``[image index, class, cx, cy, w, h]`` normalised to
+the network input (the data loader's format).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .darknet import HeadSpec
+
+__all__ = ["bbox_iou", "Assignment", "assign_targets", "YoloLoss"]
+
+
+def bbox_iou(a: torch.Tensor, b: torch.Tensor, *, kind: str = "iou", eps: float = 1e-7) -> torch.Tensor:
+    """Element-wise IoU / GIoU / CIoU of xyxy boxes ``a`` and ``b`` (same shape ``(..., 4)``).
+    ``eps`` is 1e-7, not smaller: in float32 ``1 + 1e-9 == 1`` and CIoU's alpha
+    would be 0/0 for a perfect box."""
+    iw = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
+    ih = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1])).clamp(min=0)
+    inter = iw * ih
+    wa, ha = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
+    wb, hb = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
+    union = wa * ha + wb * hb - inter + eps
+    iou = inter / union
+    if kind == "iou":
+        return iou
+    cw = torch.maximum(a[..., 2], b[..., 2]) - torch.minimum(a[..., 0], b[..., 0])
+    ch = torch.maximum(a[..., 3], b[..., 3]) - torch.minimum(a[..., 1], b[..., 1])
+    if kind == "giou":
+        c_area = cw * ch + eps
+        return iou - (c_area - union) / c_area
+    if kind != "ciou":
+        raise ValueError(f"kind must be iou, giou or ciou, got {kind!r}")
+    c2 = cw**2 + ch**2 + eps
+    rho2 = ((a[..., 0] + a[..., 2] - b[..., 0] - b[..., 2]) ** 2 + (a[..., 1] + a[..., 3] - b[..., 1] - b[..., 3]) ** 2) / 4
+    v = (4 / math.pi**2) * (torch.atan(wb / (hb + eps)) - torch.atan(wa / (ha + eps))) ** 2
+    with torch.no_grad():
+        alpha = v / (v - iou + (1 + eps))
+    return iou - (rho2 / c2 + v * alpha)
+
+
+@dataclass
+class Assignment:
+    """Positive predictions of one head: ``b, a, gy, gx`` index the
+    ``(B, A, H, W)`` grid; ``cls`` the class; ``box`` the ground truth in grid
+    units ``(cx, cy, w, h)``; ``anchor`` its anchor in grid units."""
+
+    b: torch.Tensor
+    a: torch.Tensor
+    gy: torch.Tensor
+    gx: torch.Tensor
+    cls: torch.Tensor
+    box: torch.Tensor
+    anchor: torch.Tensor
+
+
+def _anchors_grid(spec: HeadSpec, h: int, w: int, input_hw, device) -> torch.Tensor:
+    anc = torch.tensor(spec.anchors, dtype=torch.float32, device=device)
+    if spec.kind == "region":
+        return anc  # already grid cells
+    return anc / torch.tensor([input_hw[1] / w, input_hw[0] / h], device=device)
+
+
+def assign_targets(targets: torch.Tensor, heads: list[HeadSpec], shapes: list[tuple[int, int]], input_hw) -> list[Assignment]:
+    """Assign every ground truth to one head, anchor and cell (see module doc)."""
+    device = targets.device
+    H_in, W_in = input_hw
+    out = []
+    # all anchors in input pixels, to pick the best across heads (YOLOv3)
+    all_px = []
+    owner = []
+    for hi, (spec, (h, w)) in enumerate(zip(heads, shapes)):
+        anc = torch.tensor(spec.anchors, dtype=torch.float32, device=device)
+        if spec.kind == "region":
+            anc = anc * torch.tensor([W_in / w, H_in / h], device=device)
+        all_px.append(anc)
+        owner += [(hi, k) for k in range(len(spec.anchors))]
+    all_px = torch.cat(all_px) if all_px else torch.zeros(0, 2, device=device)
+    n = len(targets)
+    if n:
+        gwh = targets[:, 4:6] * torch.tensor([W_in, H_in], device=device)
+        inter = torch.minimum(gwh[:, None, 0], all_px[None, :, 0]) * torch.minimum(gwh[:, None, 1], all_px[None, :, 1])
+        iou = inter / (gwh[:, None, 0] * gwh[:, None, 1] + all_px[None, :, 0] * all_px[None, :, 1] - inter)
+        best = iou.argmax(1)  # a region head is alone: its best anchor is the global best
+        owner_t = torch.tensor(owner, device=device)
+        best_head, best_slot = owner_t[best, 0], owner_t[best, 1]
+    for hi, (spec, (h, w)) in enumerate(zip(heads, shapes)):
+        anc_g = _anchors_grid(spec, h, w, input_hw, device)
+        if not n:
+            e = torch.zeros(0, dtype=torch.long, device=device)
+            out.append(Assignment(e, e, e, e, e, torch.zeros(0, 4, device=device), torch.zeros(0, 2, device=device)))
+            continue
+        m = best_head == hi
+        t = targets[m]
+        a = best_slot[m]
+        box = t[:, 2:6] * torch.tensor([w, h, w, h], device=device, dtype=t.dtype)
+        gx = box[:, 0].long().clamp(0, w - 1)
+        gy = box[:, 1].long().clamp(0, h - 1)
+        out.append(Assignment(t[:, 0].long(), a, gy, gx, t[:, 1].long(), box, anc_g[a]))
+    return out
+
+
+class YoloLoss:
+    """``YoloLoss(heads, box_loss="ciou")(outputs, targets, input_hw)`` ->
+    ``(total, {"box", "obj", "cls"})``; all terms are per-image sums."""
+
+    def __init__(self, heads: list[HeadSpec], *, box_loss: str = "ciou", ignore_thresh: float | None = None,
+                 box_gain: float = 1.0, obj_gain: float = 1.0, cls_gain: float = 1.0):
+        if box_loss not in ("ciou", "giou", "darknet"):
+            raise ValueError(f"box_loss must be ciou, giou or darknet, got {box_loss!r}")
+        self.heads, self.box_loss = heads, box_loss
+        self.ignore = ignore_thresh
+        self.gains = (box_gain, obj_gain, cls_gain)
+
+    def __call__(self, outputs: list[torch.Tensor], targets: torch.Tensor, input_hw) -> tuple[torch.Tensor, dict[str, float]]:
+        B = outputs[0].shape[0]
+        shapes = [tuple(o.shape[-2:]) for o in outputs]
+        assigned = assign_targets(targets, self.heads, shapes, input_hw)
+        l_box = outputs[0].new_zeros(())
+        l_obj = outputs[0].new_zeros(())
+        l_cls = outputs[0].new_zeros(())
+        for out, spec, asg, (h, w) in zip(outputs, self.heads, assigned, shapes):
+            A, C = len(spec.anchors), spec.classes
+            p = out.float().view(B, A, 5 + C, h, w).permute(0, 1, 3, 4, 2)  # (B, A, H, W, 5+C)
+            anc = _anchors_grid(spec, h, w, input_hw, out.device)
+            gy, gx = torch.meshgrid(torch.arange(h, device=out.device), torch.arange(w, device=out.device), indexing="ij")
+            k = spec.scale_x_y
+            pxy = torch.sigmoid(p[..., :2]) * k - 0.5 * (k - 1) + torch.stack([gx, gy], -1)
+            pwh = torch.exp(p[..., 2:4].clamp(max=10)) * anc.view(1, A, 1, 1, 2)
+            pbox = torch.cat([pxy - pwh / 2, pxy + pwh / 2], -1)  # grid units, xyxy
+            obj_t = torch.zeros_like(p[..., 4])
+            noobj = torch.ones_like(p[..., 4], dtype=torch.bool)
+            thr = self.ignore if self.ignore is not None else spec.ignore_thresh
+            if len(targets) and thr < 1.0:
+                tb = targets[:, 2:6] * torch.tensor([w, h, w, h], device=out.device, dtype=targets.dtype)
+                txy = torch.cat([tb[:, :2] - tb[:, 2:] / 2, tb[:, :2] + tb[:, 2:] / 2], -1)
+                with torch.no_grad():
+                    for bi in range(B):
+                        g = txy[targets[:, 0].long() == bi]
+                        if len(g):
+                            pb = pbox[bi].reshape(-1, 1, 4)
+                            best = bbox_iou(pb.expand(-1, len(g), 4), g[None].expand(pb.shape[0], -1, 4)).max(1).values
+                            noobj[bi] &= (best <= thr).view(A, h, w)
+            if len(asg.b):
+                ps = p[asg.b, asg.a, asg.gy, asg.gx]
+                pb = pbox[asg.b, asg.a, asg.gy, asg.gx]
+                gbox = torch.cat([asg.box[:, :2] - asg.box[:, 2:] / 2, asg.box[:, :2] + asg.box[:, 2:] / 2], -1)
+                if self.box_loss == "darknet":
+                    scale = 2 - (asg.box[:, 2] / w) * (asg.box[:, 3] / h)
+                    txy_t = asg.box[:, :2] - torch.stack([asg.gx, asg.gy], -1)
+                    twh_t = torch.log(asg.box[:, 2:] / asg.anchor + 1e-9)
+                    l_box = l_box + (scale[:, None] * ((torch.sigmoid(ps[:, :2]) - txy_t) ** 2 + (ps[:, 2:4] - twh_t) ** 2)).sum()
+                else:
+                    l_box = l_box + (1 - bbox_iou(pb, gbox, kind=self.box_loss)).sum()
+                obj_t[asg.b, asg.a, asg.gy, asg.gx] = 1.0
+                if spec.kind == "region":
+                    l_cls = l_cls + F.cross_entropy(ps[:, 5:], asg.cls, reduction="sum")
+                else:
+                    onehot = F.one_hot(asg.cls, C).to(ps.dtype)
+                    l_cls = l_cls + F.binary_cross_entropy_with_logits(ps[:, 5:], onehot, reduction="sum")
+            bce = F.binary_cross_entropy_with_logits(p[..., 4], obj_t, reduction="none")
+            l_obj = l_obj + (bce * (noobj | (obj_t > 0))).sum()
+        gb, go, gc = self.gains
+        l_box, l_obj, l_cls = gb * l_box / B, go * l_obj / B, gc * l_cls / B
+        total = l_box + l_obj + l_cls
+        return total, {"box": float(l_box.detach()), "obj": float(l_obj.detach()), "cls": float(l_cls.detach())}

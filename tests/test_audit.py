@@ -175,3 +175,19 @@ def test_html_shows_changed_images_for_two_versions(tmp_path):
     rep = run_audit(s.voc_root, against=v2, split="train", html=str(tmp_path / "r.html"))
     assert rep.diff.shared_images == 40 and sum(rep.diff.moved.values()) + sum(rep.diff.added.values()) > 0
     assert (tmp_path / "r.html").read_text().count("data:image/jpeg;base64,") == 4
+
+
+def test_findings_name_the_voc_xml_and_the_coco_json(tmp_path):
+    from tests.conftest import voc_object, write_voc_xml
+    from yolotools.io.coco import write_coco
+    from yolotools.io.voc import read_voc
+
+    root = write_voc_xml(tmp_path / "VOC", "a", voc_object("dog", (10, 10, 50, 50)) + voc_object("dog", (10, 10, 50, 50)) + voc_object("cat", (1, 1, 200, 5)))
+    rep, ds = validate(root, split="all")
+    kinds = {(f.kind, f.file, f.where) for f in rep.findings if f.kind in ("duplicate_box", "extreme_aspect")}
+    xml = str(root / "Annotations" / "a.xml")
+    assert kinds == {("duplicate_box", xml, "box 1"), ("extreme_aspect", xml, "box 2")}
+    write_coco(ds, tmp_path / "c.json")
+    rep, _ = validate(tmp_path / "c.json")
+    kinds = {(f.kind, f.file, f.where) for f in rep.findings if f.kind in ("duplicate_box", "extreme_aspect")}
+    assert kinds == {("duplicate_box", str(tmp_path / "c.json"), "image a box 1"), ("extreme_aspect", str(tmp_path / "c.json"), "image a box 2")}

@@ -159,7 +159,9 @@ def validate(
 
         def where(i: int, j: int) -> tuple[str, str]:
             if i not in label_file:
-                label_file[i] = _label_path(recs[i], fmt)
+                label_file[i] = _label_path(recs[i], fmt, source)
+            if fmt == "coco":
+                return label_file[i], f"image {recs[i].image_id} box {j}"
             return label_file[i], _line_of(recs[i], j, line_maps)
 
         for b in np.flatnonzero(np.minimum(bw, bh) * scale < min_px):
@@ -240,13 +242,18 @@ def _map_image_checks(items: list, decode: bool) -> list[Finding]:
     return out
 
 
-def _label_path(rec, fmt: str) -> str:
-    """The file a finding about this record's boxes names (string ops: this runs per image)."""
+def _label_path(rec, fmt: str, source) -> str:
+    """The file a finding about this record's boxes names: the YOLO txt, the VOC
+    XML, or the COCO JSON (string ops: this runs per image)."""
     import os
 
+    if fmt == "coco":
+        return str(source)
     if rec.path is None:
         return rec.image_id
     p = os.fspath(rec.path)
+    if fmt == "voc":
+        return os.path.join(os.path.dirname(os.path.dirname(p)), "Annotations", rec.image_id + ".xml")
     if fmt != "yolo":
         return p
     for marker in ("/images/", "/JPEGImages/"):

@@ -408,6 +408,42 @@ def detect(images, cfg, weights, out, names, classes, anchors, img_size, conf, i
     _emit(res, as_json)
 
 
+# ---------------------------------------------------------------- train
+
+
+@main.command()
+@click.option("--data", "data", required=True, type=click.Path(exists=True), help="data.yaml (train and val splits), or any dataset the readers load.")
+@click.option("--model", "model_name", type=click.Choice(["yolov3", "yolov3-tiny", "yolov3-spp", "yolov2"]), default="yolov3-tiny", show_default=True)
+@click.option("--cfg", "cfg_path", default=None, help="A Darknet .cfg instead of --model (heads are resized to the dataset's classes).")
+@click.option("--weights", default=None, type=click.Path(exists=True, dir_okay=False), help="Starting weights: .weights (full or a backbone prefix) or .pt.")
+@click.option("--num-layers", type=int, default=None, help="Load only layers 0..N-1 from --weights (74 for darknet53.conv.74).")
+@click.option("--anchors", default=None, help='"w,h, ..." or "auto" (our k-means on the training labels).')
+@click.option("--epochs", type=int, default=100, show_default=True)
+@click.option("--img-size", type=int, default=416, show_default=True)
+@click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--nominal-batch", type=int, default=64, show_default=True, help="Gradient accumulation up to this batch.")
+@click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), default="sgd", show_default=True)
+@click.option("--lr", type=float, default=0.01, show_default=True)
+@click.option("--box-loss", type=click.Choice(["ciou", "giou", "darknet"]), default="ciou", show_default=True)
+@click.option("--recipe", type=click.Choice(["ultralytics", "darknet", "letterbox"]), default="ultralytics", show_default=True)
+@click.option("--workers", type=int, default=0, show_default=True, help="Data loader processes.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out", default="runs/train", show_default=True, type=click.Path(file_okay=False))
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt with the same schedule.")
+@click.option("--json", "as_json", is_flag=True)
+@_user_errors
+def train(data, model_name, cfg_path, weights, num_layers, anchors, epochs, img_size, batch, nominal_batch, optimizer, lr, box_loss, recipe,
+          workers, device, seed, out, resume, as_json):
+    """Train a YOLO on DATA; writes OUT/results.csv, OUT/last.pt, OUT/best.pt."""
+    from .train.trainer import run_train
+
+    res = run_train(data, model=model_name, cfg_path=cfg_path, weights=weights, num_layers=num_layers, anchors=anchors, out=out, resume=resume,
+                    progress=_progress_enabled(False), epochs=epochs, img_size=img_size, batch=batch, nominal_batch=nominal_batch,
+                    optimizer=optimizer, lr=lr, box_loss=box_loss, recipe=recipe, workers=workers, device=device, seed=seed)
+    _emit(res, as_json)
+
+
 # ---------------------------------------------------------------- demo
 
 

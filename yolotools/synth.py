@@ -105,7 +105,7 @@ def generate_shapes(
     """Render the shapes dataset into ``root`` (idempotent for the same arguments).
 
     Layout: ``root/VOCdevkit/VOC2026/{Annotations,ImageSets/Main,JPEGImages}``
-    (PNG images, VOC XML in the exact 1-based convention) and
+    (PNG images, VOC XML in the exact 1-based convention, ``classes.txt``) and
     ``root/annotations/instances_{train,val}.json`` (COCO, file names relative to
     ``JPEGImages``)."""
     from PIL import Image
@@ -139,6 +139,7 @@ def generate_shapes(
             records.append(ImageRecord(image_id, path, image_hw, ann, source_id=counter))
         ds = DetectionDataset(class_map, tuple(records))
         write_voc(ds, voc_root, split, convention="exact")
+        atomic_write_bytes(voc_root / "classes.txt", "".join(f"{n}\n" for n in SHAPE_CLASSES).encode())
         coco[split] = root / "annotations" / f"instances_{split}.json"
         write_coco(ds, coco[split])
         truth[split] = ds

@@ -157,3 +157,14 @@ def test_voc2007_official_object_counts(voc2007):
         assert len(probs) == 0
         assert (len(ds), ds.num_boxes) == (n_img, n_obj)
         assert sum(int(r.annotations.is_difficult.sum()) for r in ds) == n_diff
+
+
+def test_classes_txt_fixes_the_order_for_every_split(tmp_path):
+    root = write_voc_xml(tmp_path / "VOC", "a", voc_object("zebra", (1, 1, 10, 10)))
+    write_voc_xml(root, "b", voc_object("ant", (1, 1, 10, 10)))
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    (root / "ImageSets" / "Main" / "train.txt").write_text("a\n")
+    (root / "ImageSets" / "Main" / "val.txt").write_text("b\n")
+    assert read_voc([root], "train")[0].class_map.names == ("zebra",)  # no list: this split's names
+    (root / "classes.txt").write_text("zebra\nant\n")
+    assert read_voc([root], "train")[0].class_map.names == read_voc([root], "val")[0].class_map.names == ("zebra", "ant")

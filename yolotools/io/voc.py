@@ -321,8 +321,10 @@ def read_voc(
     Returns every object (difficult ones flagged, not dropped) as a dataset whose
     boxes are continuous xyxy pixels per ``convention``; boxes partly outside the
     image are clipped (warning), empty or fully outside ones skipped (error).
-    ``classes`` fixes the class order; by default it is the 20 VOC classes in the
-    standard order when every name is one of them, else the names sorted.
+    ``classes`` fixes the class order; by default it is ``<root>/classes.txt``
+    (one name per line) when the root has one, else the 20 VOC classes in the
+    standard order when every name is one of them, else the names of this split
+    sorted (give ``classes`` so that every split of a custom dataset agrees).
 
     Files are parsed by a process pool.  ``stage_labels=(folder, skip_difficult, decimals)``
     also makes the workers write each image's YOLO txt into ``folder`` (used by
@@ -331,7 +333,12 @@ def read_voc(
     """
     offs = _offsets(convention)
     items: list[tuple[str, str, str]] = []
-    for root in find_voc_roots(roots):
+    found_roots = find_voc_roots(roots)
+    if classes is None:
+        lists = [r / "classes.txt" for r in found_roots if (r / "classes.txt").is_file()]
+        if lists:
+            classes = [l.strip() for l in lists[0].read_text(encoding="utf-8").splitlines() if l.strip()]
+    for root in found_roots:
         jpeg_dir = str(root / "JPEGImages")
         ann_dir = os.path.join(str(root), "Annotations")
         for image_id in _split_ids(root, split):

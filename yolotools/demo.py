@@ -3,8 +3,9 @@
 Stages run through the same library calls as the CLI commands:
 generate -> convert VOC and COCO (they must agree) -> YOLO back to COCO JSON
 (must give the generated boxes again) -> k-means anchors (+ plot) ->
-augmentation preview -> audit of train vs val (+ HTML) -> ``report.html``.
-Training and evaluation join when the trainer lands.
+augmentation preview -> audit of train vs val (+ HTML) -> train a small
+detector on CPU -> evaluate on val (PR curves, confusion matrix, detections
+drawn) -> ``report.html``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class DemoResult:
     bpr: float = 0.0
     audit_drift: list = field(default_factory=list)
     audit_findings: int = 0
+    epochs: int = 0
+    train_seconds: float = 0.0
+    map50: float = 0.0
+    map50_95: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
 
@@ -55,6 +60,8 @@ class DemoResult:
             f"anchors (k={len(self.anchors)})          " + ", ".join(f"{a:.0f}x{b:.0f}" for a, b in self.anchors),
             f"anchor avg IoU / BPR   {self.avg_iou:.4f} / {self.bpr:.4f}",
             f"audit train vs val     {len(self.audit_drift)} drift flags, {self.audit_findings} validation findings",
+            f"trained                {self.epochs} epochs in {self.train_seconds:.0f} s on CPU",
+            f"val mAP@0.5 / @.5:.95  {self.map50:.3f} / {self.map50_95:.3f}",
         ]
         lines += [f"stage {k:<16} {v:6.2f} s" for k, v in self.stages.items()]
         lines += [f"{k:<22} {v}" for k, v in self.files.items()]
@@ -77,7 +84,7 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     out.mkdir(parents=True, exist_ok=True)
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
-    n_train, n_val = (48, 16) if fast else (240, 60)
+    n_train, n_val = (64, 16) if fast else (240, 60)
     shapes = generate_shapes(out / "data", n_train=n_train, n_val=n_val, seed=seed)
     stages["generate"] = time.perf_counter() - t0
 
@@ -124,6 +131,10 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     aud = run_audit(voc_out / "data.yaml", against=voc_out / "data.yaml", split="train", split_b="val", html=str(out / "audit.html"))
     stages["audit"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    tr_res = _train_and_eval(out, voc_out / "data.yaml", fast=fast, seed=seed)
+    stages["train+eval"] = time.perf_counter() - t0
+
     res = DemoResult(
         out=str(out),
         images={s: len(d) for s, d in shapes.truth.items()},
@@ -139,10 +150,140 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
         bpr=km.result.bpr,
         audit_drift=aud.drift.flagged if aud.drift else [],
         audit_findings=len(aud.validation.findings),
+        **tr_res,
     )
     atomic_write_text(out / "summary.json", json.dumps(res.to_dict(), indent=2))
     _report(out, res)
     return res
+
+
+# a 5-layer detector for the shapes: fast enough to train on a laptop CPU in minutes
+DEMO_CFG = """[net]
+width=128
+height=128
+channels=3
+[convolutional]
+batch_normalize=1
+filters=16
+size=3
+stride=2
+pad=1
+activation=leaky
+[convolutional]
+batch_normalize=1
+filters=32
+size=3
+stride=2
+pad=1
+activation=leaky
+[convolutional]
+batch_normalize=1
+filters=64
+size=3
+stride=2
+pad=1
+activation=leaky
+[convolutional]
+batch_normalize=1
+filters=64
+size=3
+stride=1
+pad=1
+activation=leaky
+[convolutional]
+filters=24
+size=1
+stride=1
+pad=1
+activation=linear
+[yolo]
+mask=0,1,2
+anchors=16,16, 32,32, 56,56
+classes=3
+num=3
+"""
+
+
+def _train_and_eval(out: Path, data_yaml: Path, *, fast: bool, seed: int) -> dict:
+    """Train the demo detector, evaluate it on val, draw PR curves, loss/mAP curves
+    and detections.  Returns the summary fields."""
+    import torch
+
+    from .eval import evaluate_coco, from_arrays
+    from .eval.plots import write_eval_plots
+    from .io import load_dataset
+    from .model.cfg import parse_cfg_text
+    from .model.darknet import DarknetNet
+    from .train.trainer import Trainer, TrainConfig, evaluate_model
+
+    train_ds, _ = load_dataset(data_yaml, split="train")
+    val_ds, _ = load_dataset(data_yaml, split="val")
+    torch.manual_seed(seed)
+    net = DarknetNet(sections=parse_cfg_text(DEMO_CFG))
+    cfg = TrainConfig(epochs=40 if fast else 50, img_size=128, batch=16, nominal_batch=16, optimizer="adamw", lr=0.01, momentum=0.9,
+                      ema_decay=0.98, ema_tau=20, warmup_epochs=1, recipe="letterbox" if fast else "darknet", seed=seed)
+    t0 = time.perf_counter()
+    hist = Trainer(net, train_ds, val_ds, cfg, out / "train").fit()
+    secs = time.perf_counter() - t0
+    res = evaluate_model(net, val_ds, 128)
+    _curves(out / "train", hist)
+    # PR curves and confusion matrix on val, and detections drawn on a few val images
+    from .augment import load_sample
+    from .draw import draw_boxes
+    from .letterbox import from_letterbox, letterbox_image
+    from .model.decode import decode, postprocess
+
+    per, drawn = {}, []
+    net.eval()
+    with torch.no_grad():
+        for r in val_ds.records:
+            img = load_sample(r).image
+            lb, info = letterbox_image(img, 128)
+            d = postprocess(decode(net(torch.from_numpy(lb).permute(2, 0, 1)[None].float() / 255), net.heads, (128, 128)), conf_thres=0.001)[0]
+            d = d.double().numpy()
+            per[r.image_id] = (from_letterbox(d[:, :4], info), d[:, 5].astype(np.int64), d[:, 4])
+            if len(drawn) < 8:
+                keep = d[:, 4] >= 0.3
+                drawn.append(draw_boxes(img, per[r.image_id][0][keep], d[keep, 5], val_ds.class_map.names, scores=d[keep, 4]))
+    pred = from_arrays(val_ds, per)
+    write_eval_plots(out / "eval", val_ds, pred, evaluate_coco(val_ds, pred))
+    from .augment import preview_grid
+    from .io.files import atomic_write_bytes
+
+    import io as _io
+
+    from PIL import Image
+
+    buf = _io.BytesIO()
+    Image.fromarray(preview_grid(drawn)).save(buf, format="PNG")
+    atomic_write_bytes(out / "eval" / "detections.png", buf.getvalue())
+    return {"epochs": len(hist), "train_seconds": secs, "map50": res.stats["AP50"], "map50_95": res.stats["AP"]}
+
+
+def _curves(run: Path, hist) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .report import png_data_uri
+
+    e = [h.epoch + 1 for h in hist]
+    fig, axs = plt.subplots(1, 2, figsize=(9, 3))
+    for k in ("box", "obj", "cls"):
+        axs[0].plot(e, [getattr(h, k) for h in hist], label=k)
+    axs[0].set_title("training loss (per image)")
+    axs[0].legend(fontsize=7)
+    axs[1].plot(e, [h.map50 for h in hist], label="mAP@0.5")
+    axs[1].plot(e, [h.map50_95 for h in hist], label="mAP@.5:.95")
+    axs[1].set_title("val (EMA weights)")
+    axs[1].legend(fontsize=7)
+    uri = png_data_uri(fig)
+    import base64
+
+    from .io.files import atomic_write_bytes
+
+    atomic_write_bytes(run / "curves.png", base64.b64decode(uri.split(",", 1)[1]))
 
 
 def _report(out: Path, res: DemoResult) -> None:
@@ -160,6 +301,9 @@ def _report(out: Path, res: DemoResult) -> None:
         f"<h1>yolotools demo</h1><table>{rows}</table>"
         f"<h2>Anchors</h2>{img(out / 'anchors.png', 'image/png')}"
         f"<h2>Augmentation preview (ultralytics recipe)</h2>{img(out / 'augment' / 'preview.jpg', 'image/jpeg')}"
+        f"<h2>Training</h2>{img(out / 'train' / 'curves.png', 'image/png')}"
+        f"<h2>Evaluation on val</h2>{img(out / 'eval' / 'pr_curves.png', 'image/png')}{img(out / 'eval' / 'confusion_matrix.png', 'image/png')}"
+        f"<h2>Detections on val images</h2>{img(out / 'eval' / 'detections.png', 'image/png')}"
         f"<h2>Audit</h2><p>train vs val drift flags: {html.escape(', '.join(res.audit_drift) or 'none')}; "
         f"full report: <a href='audit.html'>audit.html</a></p></body></html>"
     )

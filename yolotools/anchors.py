@@ -500,14 +500,12 @@ def run_kmeans(
 
 def plot_anchors(wh: np.ndarray, anchors: np.ndarray, path, *, title: str = "", units: str = "", max_points: int = 20000) -> None:
     """Scatter of box sizes with the anchors, written atomically to ``path``."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io.files import atomic_write_bytes
+    from .report import save_png
 
     rng = np.random.default_rng(0)
     pts = wh if len(wh) <= max_points else wh[rng.choice(len(wh), max_points, replace=False)]
@@ -522,8 +520,4 @@ def plot_anchors(wh: np.ndarray, anchors: np.ndarray, path, *, title: str = "", 
     ax.set_ylabel(f"height ({units})")
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    save_png(fig, Path(path))

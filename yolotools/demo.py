@@ -214,7 +214,7 @@ def _train_and_eval(out: Path, data_yaml: Path, *, fast: bool, seed: int) -> dic
     from .io import load_dataset
     from .model.cfg import parse_cfg_text
     from .model.darknet import DarknetNet
-    from .train.trainer import Trainer, TrainConfig, evaluate_model
+    from .train.trainer import Trainer, TrainConfig, predict
 
     train_ds, _ = load_dataset(data_yaml, split="train")
     val_ds, _ = load_dataset(data_yaml, split="val")
@@ -225,34 +225,25 @@ def _train_and_eval(out: Path, data_yaml: Path, *, fast: bool, seed: int) -> dic
     t0 = time.perf_counter()
     hist = Trainer(net, train_ds, val_ds, cfg, out / "train").fit()
     secs = time.perf_counter() - t0
-    res = evaluate_model(net, val_ds, 128)
     _curves(out / "train", hist)
-    # PR curves and confusion matrix on val, and detections drawn on a few val images
-    from .augment import load_sample
+    # one inference pass on val feeds the metrics, the PR curves/confusion matrix and the drawings
+    from .augment import load_sample, preview_grid
     from .draw import draw_boxes
-    from .letterbox import from_letterbox, letterbox_image
-    from .model.decode import decode, postprocess
 
-    per, drawn = {}, []
-    net.eval()
-    with torch.no_grad():
-        for r in val_ds.records:
-            img = load_sample(r).image
-            lb, info = letterbox_image(img, 128)
-            d = postprocess(decode(net(torch.from_numpy(lb).permute(2, 0, 1)[None].float() / 255), net.heads, (128, 128)), conf_thres=0.001)[0]
-            d = d.double().numpy()
-            per[r.image_id] = (from_letterbox(d[:, :4], info), d[:, 5].astype(np.int64), d[:, 4])
-            if len(drawn) < 8:
-                keep = d[:, 4] >= 0.3
-                drawn.append(draw_boxes(img, per[r.image_id][0][keep], d[keep, 5], val_ds.class_map.names, scores=d[keep, 4]))
+    per = predict(net, val_ds, 128)
     pred = from_arrays(val_ds, per)
-    write_eval_plots(out / "eval", val_ds, pred, evaluate_coco(val_ds, pred))
-    from .augment import preview_grid
-    from .io.files import atomic_write_bytes
-
+    res = evaluate_coco(val_ds, pred)
+    write_eval_plots(out / "eval", val_ds, pred, res)
+    drawn = []
+    for r in val_ds.records[:8]:
+        xyxy, cls, sc = per[r.image_id]
+        keep = sc >= 0.3
+        drawn.append(draw_boxes(load_sample(r).image, xyxy[keep], cls[keep], val_ds.class_map.names, scores=sc[keep]))
     import io as _io
 
     from PIL import Image
+
+    from .io.files import atomic_write_bytes
 
     buf = _io.BytesIO()
     Image.fromarray(preview_grid(drawn)).save(buf, format="PNG")
@@ -266,7 +257,7 @@ def _curves(run: Path, hist) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .report import png_data_uri
+    from .report import save_png
 
     e = [h.epoch + 1 for h in hist]
     fig, axs = plt.subplots(1, 2, figsize=(9, 3))
@@ -278,12 +269,7 @@ def _curves(run: Path, hist) -> None:
     axs[1].plot(e, [h.map50_95 for h in hist], label="mAP@.5:.95")
     axs[1].set_title("val (EMA weights)")
     axs[1].legend(fontsize=7)
-    uri = png_data_uri(fig)
-    import base64
-
-    from .io.files import atomic_write_bytes
-
-    atomic_write_bytes(run / "curves.png", base64.b64decode(uri.split(",", 1)[1]))
+    save_png(fig, run / "curves.png", dpi=90)
 
 
 def _report(out: Path, res: DemoResult) -> None:

@@ -11,17 +11,30 @@ import numpy as np
 
 from .io.files import atomic_write_text
 
-__all__ = ["png_data_uri", "write_audit_html"]
+__all__ = ["png_bytes", "save_png", "png_data_uri", "write_audit_html"]
 
 
-def png_data_uri(fig) -> str:
+def png_bytes(fig, dpi: int = 100) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return buf.getvalue()
+
+
+def save_png(fig, path: Path, dpi: int = 100) -> str:
+    """Write a figure as PNG, atomically; returns the path."""
+    from .io.files import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), png_bytes(fig, dpi))
+    return str(path)
+
+
+def png_data_uri(fig) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(fig, dpi=90)).decode()
 
 
 def _hist_figs(ta, tb, props, name_a, name_b):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
 from ..annotations import DetectionDataset
 from ..boxes import box_iou
-from ..io.files import atomic_write_bytes
+from ..report import save_png
 
 __all__ = ["confusion_matrix", "write_eval_plots"]
 
@@ -56,17 +55,6 @@ def confusion_matrix(gt: DetectionDataset, pred: DetectionDataset, *, iou: float
     return m
 
 
-def _save(fig, path: Path) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return str(path)
-
-
 def write_eval_plots(out: Path, gt: DetectionDataset, pred: DetectionDataset, res, *, iou: float = 0.5) -> list[str]:
     """PR curves (``pr_curves.png``) and confusion matrix (``confusion_matrix.png``)."""
     import matplotlib
@@ -103,7 +91,7 @@ def write_eval_plots(out: Path, gt: DetectionDataset, pred: DetectionDataset, re
     ax.set_title(title, fontsize=10)
     if len(names) <= 20:
         ax.legend(fontsize=7, loc="lower left")
-    made.append(_save(fig, out / "pr_curves.png"))
+    made.append(save_png(fig, out / "pr_curves.png"))
 
     cm = confusion_matrix(gt, pred, iou=iou)
     K = len(names)
@@ -121,5 +109,5 @@ def write_eval_plots(out: Path, gt: DetectionDataset, pred: DetectionDataset, re
     ax.set_xlabel("true")
     ax.set_ylabel("predicted")
     ax.set_title(f"confusion matrix (IoU {iou:g}, conf 0.25), columns normalised", fontsize=9)
-    made.append(_save(fig, out / "confusion_matrix.png"))
+    made.append(save_png(fig, out / "confusion_matrix.png"))
     return made

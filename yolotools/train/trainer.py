@@ -25,7 +25,7 @@ import torch
 from ..errors import YoloToolsError
 from ..io.files import atomic_write_bytes, atomic_write_text
 
-__all__ = ["TrainConfig", "Trainer", "evaluate_model"]
+__all__ = ["TrainConfig", "Trainer", "predict", "evaluate_model"]
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,10 @@ class ModelEMA:
 
 
 @torch.no_grad()
-def evaluate_model(model, dataset, img_size: int, *, device="cpu", batch: int = 16, conf: float = 0.001, iou: float = 0.6, max_det: int = 300):
-    """COCO metrics of ``model`` on ``dataset`` (letterboxed inference, boxes mapped
-    back to original pixels); returns :class:`yolotools.eval.CocoEvalResult`."""
+def predict(model, dataset, img_size: int, *, device="cpu", batch: int = 16, conf: float = 0.001, iou: float = 0.6, max_det: int = 300) -> dict:
+    """Letterboxed inference on every image of ``dataset``: ``image_id -> (xyxy in
+    original pixels, class_ids, scores)`` (the input of ``eval.from_arrays``)."""
     from ..augment import load_sample
-    from ..eval import evaluate_coco, from_arrays
     from ..letterbox import from_letterbox, letterbox_image
     from ..model.decode import decode, postprocess
 
@@ -106,7 +105,15 @@ def evaluate_model(model, dataset, img_size: int, *, device="cpu", batch: int = 
             rh, rw = r.image_hw
             xyxy = xyxy * [rw / sw, rh / sh, rw / sw, rh / sh]
             per[r.image_id] = (xyxy, d[:, 5].astype(np.int64), d[:, 4])
-    return evaluate_coco(dataset, from_arrays(dataset, per))
+    return per
+
+
+def evaluate_model(model, dataset, img_size: int, **kw):
+    """COCO metrics of ``model`` on ``dataset`` (see :func:`predict`); returns
+    :class:`yolotools.eval.CocoEvalResult`."""
+    from ..eval import evaluate_coco, from_arrays
+
+    return evaluate_coco(dataset, from_arrays(dataset, predict(model, dataset, img_size, **kw)))
 
 
 @dataclass

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -411,7 +412,38 @@ def detect(images, cfg, weights, out, names, classes, anchors, img_size, conf, i
 # ---------------------------------------------------------------- train
 
 
+def _load_config(ctx, param, value):
+    """``--config FILE``: a YAML of option names (as on the command line, with
+    dashes or underscores) that become the defaults; flags given on the command
+    line still win."""
+    if value is None:
+        return None
+    import yaml
+
+    try:
+        doc = yaml.safe_load(Path(value).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise click.BadParameter(f"{value}: {e}") from None
+    if not isinstance(doc, dict):
+        raise click.BadParameter(f"{value}: expected a mapping of option: value")
+    names = {p.name: p for p in ctx.command.params}
+    alias = {o.lstrip("-").replace("-", "_"): p.name for p in ctx.command.params for o in p.opts if o.startswith("--")}
+    dm = {}
+    for k, v in doc.items():
+        key = str(k).replace("-", "_")
+        key = alias.get(key, key)
+        if key not in names or key == "config":
+            raise click.BadParameter(f"{value}: unknown option {k!r} (known: {', '.join(sorted(alias))})")
+        if key == "data" and isinstance(v, str) and not Path(v).exists() and (Path(value).parent / v).exists():
+            v = str(Path(value).parent / v)  # relative to the working directory first, then to the config file
+        dm[key] = v
+    ctx.default_map = {**(ctx.default_map or {}), **dm}
+    return value
+
+
 @main.command()
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), callback=_load_config, is_eager=True, expose_value=False,
+              help="YAML file of option defaults (e.g. recipes/voc416.yaml); command-line flags override it.")
 @click.option("--data", "data", required=True, type=click.Path(exists=True), help="data.yaml (train and val splits), or any dataset the readers load.")
 @click.option("--model", "model_name", type=click.Choice(["yolov3", "yolov3-tiny", "yolov3-spp", "yolov2"]), default="yolov3-tiny", show_default=True)
 @click.option("--cfg", "cfg_path", default=None, help="A Darknet .cfg instead of --model (heads are resized to the dataset's classes).")
@@ -419,29 +451,51 @@ def detect(images, cfg, weights, out, names, classes, anchors, img_size, conf, i
 @click.option("--num-layers", type=int, default=None, help="Load only layers 0..N-1 from --weights (74 for darknet53.conv.74).")
 @click.option("--anchors", default=None, help='"w,h, ..." or "auto" (our k-means on the training labels).')
 @click.option("--epochs", type=int, default=100, show_default=True)
-@click.option("--img-size", type=int, default=416, show_default=True)
-@click.option("--batch", type=int, default=16, show_default=True)
-@click.option("--nominal-batch", type=int, default=64, show_default=True, help="Gradient accumulation up to this batch.")
+@click.option("--img-size", type=int, default=416, show_default=True, help="Training size (multiple of 32).")
+@click.option("--batch", type=int, default=16, show_default=True, help="Images per step and per process.")
+@click.option("--nominal-batch", type=int, default=64, show_default=True, help="Gradient accumulation up to this batch (all processes together).")
 @click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), default="sgd", show_default=True)
 @click.option("--lr", type=float, default=0.01, show_default=True)
+@click.option("--momentum", type=float, default=0.937, show_default=True, help="SGD momentum / AdamW beta1.")
+@click.option("--weight-decay", type=float, default=5e-4, show_default=True, help="At the nominal batch; not applied to biases and BN.")
+@click.option("--warmup-epochs", type=float, default=3.0, show_default=True, help="Linear learning-rate warm-up (Darknet burn_in).")
+@click.option("--schedule", type=click.Choice(["cosine", "step"]), default="cosine", show_default=True, help="step: x0.1 at 80% and 90% of the epochs (Darknet steps).")
 @click.option("--box-loss", type=click.Choice(["ciou", "giou", "darknet"]), default="ciou", show_default=True)
-@click.option("--recipe", type=click.Choice(["ultralytics", "darknet", "letterbox"]), default="ultralytics", show_default=True)
+@click.option("--recipe", type=click.Choice(["ultralytics", "darknet", "letterbox"]), default="ultralytics", show_default=True, help="Augmentation recipe.")
+@click.option("--multi-scale", is_flag=True, help="A new size per step: multiples of 32 in [0.75, 1.5] x --img-size (320-608 at 416).")
+@click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default="auto", show_default=True, help="Mixed precision on CUDA (auto: bf16 where supported).")
+@click.option("--channels-last", is_flag=True, help="NHWC memory format (faster convolutions with AMP on recent GPUs).")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the network (slow first epoch).")
+@click.option("--eval-every", type=int, default=1, show_default=True, help="Evaluate on val every N epochs (and after the last).")
 @click.option("--workers", type=int, default=0, show_default=True, help="Data loader processes.")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1; under torchrun each process takes cuda:LOCAL_RANK.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out", default="runs/train", show_default=True, type=click.Path(file_okay=False))
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt with the same schedule.")
+@click.option("--strict", is_flag=True, help="Fail if any image or label file has errors, instead of leaving it out and counting it.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def train(data, model_name, cfg_path, weights, num_layers, anchors, epochs, img_size, batch, nominal_batch, optimizer, lr, box_loss, recipe,
-          workers, device, seed, out, resume, as_json):
-    """Train a YOLO on DATA; writes OUT/results.csv, OUT/last.pt, OUT/best.pt."""
+def train(data, model_name, cfg_path, weights, num_layers, anchors, epochs, img_size, batch, nominal_batch, optimizer, lr, momentum, weight_decay,
+          warmup_epochs, schedule, box_loss, recipe, multi_scale, amp, channels_last, compile_, eval_every, workers, device, seed, out, resume, strict,
+          as_json, quiet):
+    """Train a YOLO on DATA; writes OUT/results.csv, results.png, last.pt, best.pt.
+
+    More than one GPU: the same command under ``torchrun --nproc_per_node N -m yolotools.cli train ...``."""
+    import os
+
     from .train.trainer import run_train
 
+    rank0 = os.environ.get("RANK", "0") == "0"
+    if not quiet and rank0:
+        logging.getLogger("yolotools.train").setLevel(logging.INFO)  # a line per epoch
     res = run_train(data, model=model_name, cfg_path=cfg_path, weights=weights, num_layers=num_layers, anchors=anchors, out=out, resume=resume,
-                    progress=_progress_enabled(False), epochs=epochs, img_size=img_size, batch=batch, nominal_batch=nominal_batch,
-                    optimizer=optimizer, lr=lr, box_loss=box_loss, recipe=recipe, workers=workers, device=device, seed=seed)
-    _emit(res, as_json)
+                    progress=_progress_enabled(quiet), strict=strict, epochs=epochs, img_size=img_size, batch=batch, nominal_batch=nominal_batch,
+                    optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, warmup_epochs=warmup_epochs, schedule=schedule,
+                    box_loss=box_loss, recipe=recipe, multi_scale=multi_scale, amp=amp, channels_last=channels_last, compile=compile_,
+                    eval_every=eval_every, workers=workers, device=device, seed=seed)
+    if rank0:
+        _emit(res, as_json)
 
 
 # ---------------------------------------------------------------- demo

@@ -127,7 +127,8 @@ def assign_targets(targets: torch.Tensor, heads: list[HeadSpec], shapes: list[tu
 
 class YoloLoss:
     """``YoloLoss(heads, box_loss="ciou")(outputs, targets, input_hw)`` ->
-    ``(total, {"box", "obj", "cls"})``; all terms are per-image sums."""
+    ``(total, {"box", "obj", "cls"})`` (the parts as detached 0-d tensors); all
+    terms are per-image sums."""
 
     def __init__(self, heads: list[HeadSpec], *, box_loss: str = "ciou", ignore_thresh: float | None = None,
                  box_gain: float = 1.0, obj_gain: float = 1.0, cls_gain: float = 1.0):
@@ -188,4 +189,4 @@ class YoloLoss:
         gb, go, gc = self.gains
         l_box, l_obj, l_cls = gb * l_box / B, go * l_obj / B, gc * l_cls / B
         total = l_box + l_obj + l_cls
-        return total, {"box": float(l_box.detach()), "obj": float(l_obj.detach()), "cls": float(l_cls.detach())}
+        return total, {"box": l_box.detach(), "obj": l_obj.detach(), "cls": l_cls.detach()}  # tensors: no device sync per step

@@ -84,7 +84,7 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     out.mkdir(parents=True, exist_ok=True)
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
-    n_train, n_val = (64, 16) if fast else (240, 60)
+    n_train, n_val = (128, 32) if fast else (240, 60)
     shapes = generate_shapes(out / "data", n_train=n_train, n_val=n_val, seed=seed)
     stages["generate"] = time.perf_counter() - t0
 
@@ -116,7 +116,7 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     t0 = time.perf_counter()
     from .anchors import run_kmeans
 
-    km = run_kmeans(voc_out / "data.yaml", 6, split="train", mode="img-size", size=160, plot=str(out / "anchors.png"), restarts=4)
+    km = run_kmeans(voc_out / "data.yaml", 6, split="train", mode="img-size", size=128, plot=str(out / "anchors.png"), restarts=4)
     stages["kmeans"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -132,7 +132,7 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     stages["audit"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    tr_res = _train_and_eval(out, voc_out / "data.yaml", fast=fast, seed=seed)
+    tr_res = _train_and_eval(out, voc_out / "data.yaml", km.result.anchors, fast=fast, seed=seed)
     stages["train+eval"] = time.perf_counter() - t0
 
     res = DemoResult(
@@ -157,8 +157,10 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     return res
 
 
-# a 5-layer detector for the shapes: fast enough to train on a laptop CPU in minutes
-DEMO_CFG = """[net]
+# a 7-layer, two-head detector for the shapes (stride 8 for small shapes, stride
+# 16 for large ones): trains on a laptop CPU in a few minutes.  Anchors are
+# filled in from the demo's own k-means (6 anchors, 3 per head).
+DEMO_CFG_TEMPLATE = """[net]
 width=128
 height=128
 channels=3
@@ -191,6 +193,33 @@ stride=1
 pad=1
 activation=leaky
 [convolutional]
+batch_normalize=1
+filters=128
+size=3
+stride=2
+pad=1
+activation=leaky
+[convolutional]
+batch_normalize=1
+filters=128
+size=3
+stride=1
+pad=1
+activation=leaky
+[convolutional]
+filters=24
+size=1
+stride=1
+pad=1
+activation=linear
+[yolo]
+mask=3,4,5
+anchors={anchors}
+classes=3
+num=6
+[route]
+layers=-5
+[convolutional]
 filters=24
 size=1
 stride=1
@@ -198,15 +227,18 @@ pad=1
 activation=linear
 [yolo]
 mask=0,1,2
-anchors=16,16, 32,32, 56,56
+anchors={anchors}
 classes=3
-num=3
+num=6
 """
+DEMO_ANCHORS = "14,14, 22,22, 30,30, 38,38, 48,48, 62,62"
+DEMO_CFG = DEMO_CFG_TEMPLATE.format(anchors=DEMO_ANCHORS)
 
 
-def _train_and_eval(out: Path, data_yaml: Path, *, fast: bool, seed: int) -> dict:
-    """Train the demo detector, evaluate it on val, draw PR curves, loss/mAP curves
-    and detections.  Returns the summary fields."""
+def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: int) -> dict:
+    """Train the demo detector with the demo's k-means anchors, evaluate it on
+    val, draw PR curves, training curves and detections.  Returns the summary
+    fields."""
     import torch
 
     from .eval import evaluate_coco, from_arrays
@@ -219,13 +251,13 @@ def _train_and_eval(out: Path, data_yaml: Path, *, fast: bool, seed: int) -> dic
     train_ds, _ = load_dataset(data_yaml, split="train")
     val_ds, _ = load_dataset(data_yaml, split="val")
     torch.manual_seed(seed)
-    net = DarknetNet(sections=parse_cfg_text(DEMO_CFG))
-    cfg = TrainConfig(epochs=40 if fast else 50, img_size=128, batch=16, nominal_batch=16, optimizer="adamw", lr=0.01, momentum=0.9,
-                      ema_decay=0.98, ema_tau=20, warmup_epochs=1, recipe="letterbox" if fast else "darknet", seed=seed)
+    anchor_text = ", ".join(f"{round(w)},{round(h)}" for w, h in anchors)
+    net = DarknetNet(sections=parse_cfg_text(DEMO_CFG_TEMPLATE.format(anchors=anchor_text)))
+    cfg = TrainConfig(epochs=50 if fast else 60, img_size=128, batch=16, nominal_batch=16, optimizer="adamw", lr=0.01, momentum=0.9,
+                      ema_decay=0.98, ema_tau=20, warmup_epochs=1, recipe="letterbox" if fast else "darknet", seed=seed, eval_every=10)
     t0 = time.perf_counter()
     hist = Trainer(net, train_ds, val_ds, cfg, out / "train").fit()
     secs = time.perf_counter() - t0
-    _curves(out / "train", hist)
     # one inference pass on val feeds the metrics, the PR curves/confusion matrix and the drawings
     from .augment import load_sample, preview_grid
     from .draw import draw_boxes
@@ -251,27 +283,6 @@ def _train_and_eval(out: Path, data_yaml: Path, *, fast: bool, seed: int) -> dic
     return {"epochs": len(hist), "train_seconds": secs, "map50": res.stats["AP50"], "map50_95": res.stats["AP"]}
 
 
-def _curves(run: Path, hist) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .report import save_png
-
-    e = [h.epoch + 1 for h in hist]
-    fig, axs = plt.subplots(1, 2, figsize=(9, 3))
-    for k in ("box", "obj", "cls"):
-        axs[0].plot(e, [getattr(h, k) for h in hist], label=k)
-    axs[0].set_title("training loss (per image)")
-    axs[0].legend(fontsize=7)
-    axs[1].plot(e, [h.map50 for h in hist], label="mAP@0.5")
-    axs[1].plot(e, [h.map50_95 for h in hist], label="mAP@.5:.95")
-    axs[1].set_title("val (EMA weights)")
-    axs[1].legend(fontsize=7)
-    save_png(fig, run / "curves.png", dpi=90)
-
-
 def _report(out: Path, res: DemoResult) -> None:
     """One self-contained page: summary, anchor plot, augmentation preview, audit link."""
     import base64
@@ -287,7 +298,7 @@ def _report(out: Path, res: DemoResult) -> None:
         f"<h1>yolotools demo</h1><table>{rows}</table>"
         f"<h2>Anchors</h2>{img(out / 'anchors.png', 'image/png')}"
         f"<h2>Augmentation preview (ultralytics recipe)</h2>{img(out / 'augment' / 'preview.jpg', 'image/jpeg')}"
-        f"<h2>Training</h2>{img(out / 'train' / 'curves.png', 'image/png')}"
+        f"<h2>Training</h2>{img(out / 'train' / 'results.png', 'image/png')}"
         f"<h2>Evaluation on val</h2>{img(out / 'eval' / 'pr_curves.png', 'image/png')}{img(out / 'eval' / 'confusion_matrix.png', 'image/png')}"
         f"<h2>Detections on val images</h2>{img(out / 'eval' / 'detections.png', 'image/png')}"
         f"<h2>Audit</h2><p>train vs val drift flags: {html.escape(', '.join(res.audit_drift) or 'none')}; "

@@ -16,7 +16,7 @@ from yolotools.model.darknet import DarknetNet
 from yolotools.synth import generate_shapes
 from yolotools.train.trainer import Trainer, TrainConfig, evaluate_model
 
-from yolotools.demo import DEMO_CFG as TINY  # the same 5-layer detector the demo trains
+from .nets import TINY
 
 
 def _data(tmp_path, n_train, n_val):

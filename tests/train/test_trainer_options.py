@@ -18,7 +18,7 @@ from yolotools.model.darknet import DarknetNet
 from yolotools.synth import generate_shapes
 from yolotools.train.trainer import Trainer, TrainConfig, evaluate_model, multi_scale_range
 
-from yolotools.demo import DEMO_CFG as TINY
+from .nets import TINY
 
 CLI = [sys.executable, "-m", "yolotools.cli"]
 

@@ -241,15 +241,18 @@ def _fmt(v: float, decimals: int) -> str:
     return str(int(round(v))) if decimals == 0 else f"{v:.{decimals}f}"
 
 
-def cfg_lines(anchors: np.ndarray, decimals: int) -> dict:
+def cfg_lines(anchors: np.ndarray, decimals: int, heads: int | None = None) -> dict:
+    """``anchors =``, ``mask =`` and Ultralytics YAML lines.  ``heads``: number of
+    ``[yolo]`` layers (default 2 for k=6 as YOLOv3-tiny, else 3 as YOLOv3)."""
     k = len(anchors)
     flat = ", ".join(f"{_fmt(a[0], decimals)},{_fmt(a[1], decimals)}" for a in anchors)
-    masks = yolov3_masks(k) if k >= 3 else [list(range(k))]
-    mask_lines = "\n".join(f"mask = {','.join(map(str, m))}   # [yolo] layer {i + 1} (stride {32 >> i})" for i, m in enumerate(masks))
+    heads = heads or (2 if k == 6 else 3)
+    masks = yolov3_masks(k, heads) if k >= heads else [list(range(k))]
+    mask_lines = "\n".join(f"mask = {','.join(map(str, m))}   # [yolo] layer {i + 1} (stride {32 >> i} in YOLOv3/-tiny)" for i, m in enumerate(masks))
     ul = ["anchors:"]
-    strides = [8, 16, 32]
     for i, m in enumerate(masks[::-1]):
-        ul.append(f"  - [{', '.join(f'{_fmt(anchors[j][0], decimals)},{_fmt(anchors[j][1], decimals)}' for j in m)}]  # P{i + 3}/{strides[i]}")
+        st = 32 >> (len(masks) - 1 - i)
+        ul.append(f"  - [{', '.join(f'{_fmt(anchors[j][0], decimals)},{_fmt(anchors[j][1], decimals)}' for j in m)}]  # P{st.bit_length() - 1}/{st}")
     return {"darknet": f"anchors = {flat}", "masks": mask_lines, "ultralytics": "\n".join(ul), "mask_indices": masks}
 
 
@@ -466,6 +469,7 @@ def run_kmeans(
     min_px: float = 2.0,
     anchor_t: float = 4.0,
     plot: str | None = None,
+    heads: int | None = None,
     **kmeans_kw,
 ) -> KMeansRun:
     """Load a dataset, scale its boxes (:func:`dataset_wh`), cluster or evaluate.
@@ -490,9 +494,9 @@ def run_kmeans(
     if factor != 1.0:
         scaled = np.array(res.anchors) * factor
         res.anchors = scaled.tolist()
-        res.cfg = cfg_lines(scaled, decimals)
+        res.cfg = cfg_lines(scaled, decimals, heads)
     else:
-        res.cfg = cfg_lines(np.array(res.anchors), decimals)
+        res.cfg = cfg_lines(np.array(res.anchors), decimals, heads)
     if plot:
         plot_anchors(wh * factor, np.array(res.anchors), plot, title=f"{Path(str(source)).name}: k={len(res.anchors)}, avg IoU {res.avg_iou:.3f}, BPR {res.bpr:.3f}", units=units)
     return KMeansRun(res, mode, size, grid, str(source), [p.to_dict() for p in problems])

@@ -197,9 +197,10 @@ def convert_yolo_cmd(source, to, out, split, names, images, strict, as_json, qui
 @click.option("--min-px", type=float, default=2.0, show_default=True, help="Drop boxes with a side under this many pixels at the training size (counted).")
 @click.option("--evaluate", default=None, help='Score these anchors ("10,13, 16,30, ...", in the output units) instead of clustering.')
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a scatter plot of boxes and anchors (PNG).")
+@click.option("--heads", type=int, default=None, help="[yolo] layers for the mask lines (default: 2 for -k 6 as YOLOv3-tiny, else 3).")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (keys anchors, avg_iou, bpr, ...).")
 @_user_errors
-def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, restarts, no_refine, seed, anchor_t, min_px, evaluate, plot, as_json):
+def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, restarts, no_refine, seed, anchor_t, min_px, evaluate, plot, heads, as_json):
     """IoU-distance k-means anchors for DATA (VOC root, COCO JSON, YOLO data.yaml or labels folder).
 
     Prints anchors sorted by area, average IoU, best-possible recall, boxes per
@@ -212,7 +213,7 @@ def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, re
     mode = mode or ("stretch" if stretch else "img-size")
     res = run_kmeans(
         data, k, split=split, convention=convention, mode=mode, size=size, grid=grid, evaluate=evaluate, min_px=min_px,
-        anchor_t=anchor_t, plot=plot, seed=seed, restarts=restarts, update=update, refine=not no_refine,
+        anchor_t=anchor_t, plot=plot, heads=heads, seed=seed, restarts=restarts, update=update, refine=not no_refine,
     )
     _emit(res, as_json)
 
@@ -369,6 +370,13 @@ def model_convert_cmd(src, dst, cfg, classes, anchors):
         net, ckpt = load_checkpoint(src)
         h = ckpt.get("header") or [0, 2, 0, 0]
         n = save_darknet_weights(net, dst, seen=int(h[3]), header=tuple(h[:3]))
+        cfg_out = Path(dst).with_suffix(".cfg")
+        if not cfg_out.exists():  # Darknet needs the cfg with this model's classes and anchors
+            from .io.files import atomic_write_text
+            from .model.cfg import cfg_text
+
+            atomic_write_text(cfg_out, cfg_text(net.sections))
+            click.echo(f"wrote {cfg_out}")
     elif src.endswith(".weights") and dst.endswith(".pt"):
         if not cfg:
             raise click.UsageError("--cfg is needed to read a .weights file")
@@ -383,7 +391,7 @@ def model_convert_cmd(src, dst, cfg, classes, anchors):
 
 @main.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--cfg", "cfg", required=True, help="Network .cfg or model name.")
+@click.option("--cfg", "cfg", default=None, help="Network .cfg or model name (not needed with a yolotools .pt: it carries its cfg and class names).")
 @click.option("--weights", "weights", required=True, type=click.Path(exists=True, dir_okay=False), help=".weights or .pt")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False))
 @click.option("--names", default=None, help="Class names file (one per line).")
@@ -399,7 +407,7 @@ def model_convert_cmd(src, dst, cfg, classes, anchors):
 @click.option("--json", "as_json", is_flag=True)
 @_user_errors
 def detect(images, cfg, weights, out, names, classes, anchors, img_size, conf, iou, max_det, device, coco80, no_draw, as_json):
-    """Detect objects in IMAGES (files or folders): OUT/labels/*.txt (YOLO + conf),
+    """Detect objects in IMAGES (files, folders or .txt image lists): OUT/labels/*.txt (YOLO + conf),
     OUT/detections.json (COCO results), OUT/images/*.jpg (boxes drawn)."""
     from .model.detect import run_detect
 
@@ -434,8 +442,8 @@ def _load_config(ctx, param, value):
         key = alias.get(key, key)
         if key not in names or key == "config":
             raise click.BadParameter(f"{value}: unknown option {k!r} (known: {', '.join(sorted(alias))})")
-        if key == "data" and isinstance(v, str) and not Path(v).exists() and (Path(value).parent / v).exists():
-            v = str(Path(value).parent / v)  # relative to the working directory first, then to the config file
+        if key in ("data", "cfg_path", "weights") and isinstance(v, str) and not Path(v).exists() and (Path(value).parent / v).exists():
+            v = str(Path(value).parent / v)  # paths: relative to the working directory first, then to the config file
         dm[key] = v
     ctx.default_map = {**(ctx.default_map or {}), **dm}
     return value
@@ -445,7 +453,7 @@ def _load_config(ctx, param, value):
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), callback=_load_config, is_eager=True, expose_value=False,
               help="YAML file of option defaults (e.g. recipes/voc416.yaml); command-line flags override it.")
 @click.option("--data", "data", required=True, type=click.Path(exists=True), help="data.yaml (train and val splits), or any dataset the readers load.")
-@click.option("--model", "model_name", type=click.Choice(["yolov3", "yolov3-tiny", "yolov3-spp", "yolov2"]), default="yolov3-tiny", show_default=True)
+@click.option("--model", "model_name", type=click.Choice(["yolov3", "yolov3-tiny", "yolov3-spp", "yolov2", "shapes-tiny"]), default="yolov3-tiny", show_default=True)
 @click.option("--cfg", "cfg_path", default=None, help="A Darknet .cfg instead of --model (heads are resized to the dataset's classes).")
 @click.option("--weights", default=None, type=click.Path(exists=True, dir_okay=False), help="Starting weights: .weights (full or a backbone prefix) or .pt.")
 @click.option("--num-layers", type=int, default=None, help="Load only layers 0..N-1 from --weights (74 for darknet53.conv.74).")
@@ -499,6 +507,24 @@ def train(data, model_name, cfg_path, weights, num_layers, anchors, epochs, img_
 
 
 # ---------------------------------------------------------------- demo
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--train", "n_train", type=int, default=160, show_default=True, help="Training images.")
+@click.option("--val", "n_val", type=int, default=40, show_default=True, help="Validation images.")
+@click.option("--size", type=int, default=160, show_default=True, help="Image side, pixels.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_user_errors
+def shapes(out, n_train, n_val, size, seed, as_json):
+    """Generate the shapes dataset (circles, squares, triangles with exact boxes) as
+    VOC XML and COCO JSON under OUT: something to try every command on."""
+    from .synth import generate_shapes
+
+    _emit(generate_shapes(out, n_train=n_train, n_val=n_val, image_hw=(size, size), seed=seed).summary(), as_json)
+
+
 
 
 @main.command()

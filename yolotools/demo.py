@@ -157,84 +157,6 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     return res
 
 
-# a 7-layer, two-head detector for the shapes (stride 8 for small shapes, stride
-# 16 for large ones): trains on a laptop CPU in a few minutes.  Anchors are
-# filled in from the demo's own k-means (6 anchors, 3 per head).
-DEMO_CFG_TEMPLATE = """[net]
-width=128
-height=128
-channels=3
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=2
-pad=1
-activation=leaky
-[convolutional]
-batch_normalize=1
-filters=32
-size=3
-stride=2
-pad=1
-activation=leaky
-[convolutional]
-batch_normalize=1
-filters=64
-size=3
-stride=2
-pad=1
-activation=leaky
-[convolutional]
-batch_normalize=1
-filters=64
-size=3
-stride=1
-pad=1
-activation=leaky
-[convolutional]
-batch_normalize=1
-filters=128
-size=3
-stride=2
-pad=1
-activation=leaky
-[convolutional]
-batch_normalize=1
-filters=128
-size=3
-stride=1
-pad=1
-activation=leaky
-[convolutional]
-filters=24
-size=1
-stride=1
-pad=1
-activation=linear
-[yolo]
-mask=3,4,5
-anchors={anchors}
-classes=3
-num=6
-[route]
-layers=-5
-[convolutional]
-filters=24
-size=1
-stride=1
-pad=1
-activation=linear
-[yolo]
-mask=0,1,2
-anchors={anchors}
-classes=3
-num=6
-"""
-DEMO_ANCHORS = "14,14, 22,22, 30,30, 38,38, 48,48, 62,62"
-DEMO_CFG = DEMO_CFG_TEMPLATE.format(anchors=DEMO_ANCHORS)
-
-
 def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: int) -> dict:
     """Train the demo detector with the demo's k-means anchors, evaluate it on
     val, draw PR curves, training curves and detections.  Returns the summary
@@ -244,15 +166,13 @@ def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: in
     from .eval import evaluate_coco, from_arrays
     from .eval.plots import write_eval_plots
     from .io import load_dataset
-    from .model.cfg import parse_cfg_text
-    from .model.darknet import DarknetNet
+    from .model.zoo import build_model
     from .train.trainer import Trainer, TrainConfig, predict
 
     train_ds, _ = load_dataset(data_yaml, split="train")
     val_ds, _ = load_dataset(data_yaml, split="val")
     torch.manual_seed(seed)
-    anchor_text = ", ".join(f"{round(w)},{round(h)}" for w, h in anchors)
-    net = DarknetNet(sections=parse_cfg_text(DEMO_CFG_TEMPLATE.format(anchors=anchor_text)))
+    net = build_model("shapes-tiny", classes=len(train_ds.class_map), anchors=[round(v) for wh in anchors for v in wh], size=128)
     cfg = TrainConfig(epochs=50 if fast else 60, img_size=128, batch=16, nominal_batch=16, optimizer="adamw", lr=0.01, momentum=0.9,
                       ema_decay=0.98, ema_tau=20, warmup_epochs=1, recipe="letterbox" if fast else "darknet", seed=seed, eval_every=10)
     t0 = time.perf_counter()

@@ -8,7 +8,7 @@ exact extent of its object's pixels.  Written as Pascal VOC XML *and* COCO JSON
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +91,26 @@ class ShapesDataset:
     coco_json: dict[str, Path]
     images_dir: Path
     truth: dict[str, DetectionDataset]
+
+    def summary(self) -> "ShapesSummary":
+        return ShapesSummary(str(self.voc_root), {k: str(v) for k, v in self.coco_json.items()}, str(self.images_dir),
+                             {k: {"images": len(d), "boxes": d.num_boxes} for k, d in self.truth.items()})
+
+
+@dataclass
+class ShapesSummary:
+    voc_root: str
+    coco_json: dict
+    images: str
+    counts: dict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_table(self) -> str:
+        return "\n".join([f"VOC root      {self.voc_root}  (ImageSets/Main/train.txt, val.txt)",
+                          *[f"COCO {k:<8} {v}" for k, v in self.coco_json.items()], f"images        {self.images}",
+                          *[f"{k:<13} {c['images']} images, {c['boxes']} boxes" for k, c in self.counts.items()]])
 
 
 def generate_shapes(

@@ -59,6 +59,19 @@ def read_coco_results(path: Path | str, gt: DetectionDataset, *, strict: bool = 
     # map COCO image ids -> record index, category ids -> class index (unknown -> -1)
     rec_idx = _lookup(np.array(iids, dtype=np.int64), img)
     cls = _lookup(np.array(gt.class_map.source_ids, dtype=np.int64), cat)
+    if (rec_idx < 0).any() and data and all(isinstance(d, dict) and isinstance(d.get("file_name"), str) for d in data):
+        # `yolotools detect` names each image; when its ids (file stems) are not the
+        # ground truth's (e.g. a COCO export of VOC labels numbers images 1..N), match by file
+        by_stem = {}
+        for i, r in enumerate(gt.records):
+            by_stem.setdefault(Path(str(r.path)).stem if r.path is not None else str(r.image_id), i)
+            by_stem.setdefault(Path(str(r.image_id)).stem, i)
+        named = np.array([by_stem.get(Path(d["file_name"]).stem, -1) for d in data], dtype=np.int64)
+        if len(named) == len(rec_idx):
+            fix = (rec_idx < 0) & (named >= 0)
+            if fix.any():
+                problems.add("info", "matched_by_file_name", path, f"{int(fix.sum())} detections matched to the ground truth by file_name (their image ids are not its ids)")
+                rec_idx = np.where(fix, named, rec_idx)
     bad_img, bad_cat = int((rec_idx < 0).sum()), int(((rec_idx >= 0) & (cls < 0)).sum())
     if bad_img:
         problems.warning("unknown_image", path, f"{bad_img} detections name image ids not in the ground truth; ignored")

@@ -57,8 +57,11 @@ def save_checkpoint(model, path: Path | str, *, header=(0, 2, 0, 0), extra: dict
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def load_checkpoint(path: Path | str):
-    """``(model, checkpoint dict)`` from a yolotools ``.pt`` (safe: weights_only)."""
+def load_checkpoint(path: Path | str, *, ema: bool = True):
+    """``(model, checkpoint dict)`` from a yolotools ``.pt`` (safe: weights_only).
+    A training checkpoint holds the raw and the EMA weights; the EMA ones (those
+    the trainer evaluated and picked ``best.pt`` by) are loaded unless
+    ``ema=False``."""
     import pickle
 
     import torch
@@ -77,7 +80,7 @@ def load_checkpoint(path: Path | str):
         raise YoloToolsError(f"{p}: not a yolotools checkpoint (no 'format': 'yolotools-darknet')")
     model = DarknetNet(sections=parse_cfg_text(ckpt["cfg"], str(p)))
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(ckpt["ema"] if ema and isinstance(ckpt.get("ema"), dict) else ckpt["model"])
     except RuntimeError as e:
         raise YoloToolsError(f"{p}: weights do not fit its cfg: {str(e).splitlines()[0][:300]}") from None
     return model, ckpt

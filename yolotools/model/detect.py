@@ -48,6 +48,11 @@ def _images(paths) -> list[Path]:
     for p in map(Path, paths):
         if p.is_dir():
             out += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTS)
+        elif p.suffix.lower() == ".txt":  # a Darknet list file (e.g. OUT/val.txt from convert): one image path per line
+            for line in p.read_text(encoding="utf-8").splitlines():
+                q = Path(line.strip())
+                if line.strip():
+                    out.append(q if q.is_absolute() or q.exists() else p.parent / q)
         else:
             out.append(p)
     if not out:
@@ -95,8 +100,16 @@ def run_detect(
     from . import load_network, load_weights_any
     from .decode import decode, postprocess
 
-    model = load_network(cfg, classes=classes, anchors=anchors, size=img_size)
-    load_weights_any(model, weights)
+    if cfg is None:  # a yolotools checkpoint carries its cfg and class names
+        if Path(weights).suffix != ".pt":
+            raise YoloToolsError(f"{weights}: a Darknet .weights file needs --cfg")
+        from . import load_checkpoint
+
+        model, ck = load_checkpoint(weights)
+        names = names or ck.get("class_names")
+    else:
+        model = load_network(cfg, classes=classes, anchors=anchors, size=img_size)
+        load_weights_any(model, weights)
     model.eval().to(device)
     size = img_size or model.input_hw[0]
     n_cls = model.heads[0].classes

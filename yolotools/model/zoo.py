@@ -110,6 +110,22 @@ def yolov2_sections(classes: int = 80, anchors=YOLOV2_ANCHORS, *, size: int = 41
     return s
 
 
+SHAPES_TINY_ANCHORS = (14, 14, 22, 22, 30, 30, 38, 38, 48, 48, 62, 62)
+
+
+def shapes_tiny_sections(classes: int = 3, anchors=SHAPES_TINY_ANCHORS, *, size: int = 128) -> list[Section]:
+    """The demo's detector for small, simple datasets (the generated shapes): six
+    plain 3x3 convolutions, a head at stride 16 (large objects) and one at
+    stride 8; ~0.3 M parameters, trains on a laptop CPU in minutes."""
+    from ..anchors import yolov3_masks
+
+    masks = yolov3_masks(len(anchors) // 2, 2)
+    s = [_net(size), _conv(16, 3, 2), _conv(32, 3, 2), _conv(64, 3, 2), _conv(64, 3), _conv(128, 3, 2), _conv(128, 3)]
+    s += [_conv(len(masks[0]) * (classes + 5), 1, bn=False, act="linear"), _yolo(masks[0], anchors, classes)]
+    s += [_S("route", layers=-5), _conv(len(masks[1]) * (classes + 5), 1, bn=False, act="linear"), _yolo(masks[1], anchors, classes)]
+    return s
+
+
 MODELS: dict[str, Callable[..., list[Section]]] = {}
 
 
@@ -123,6 +139,7 @@ register("yolov3", yolov3_sections)
 register("yolov3-spp", lambda classes=80, anchors=YOLOV3_ANCHORS, size=416: yolov3_sections(classes, anchors, spp=True, size=size))
 register("yolov3-tiny", yolov3_tiny_sections)
 register("yolov2", yolov2_sections)
+register("shapes-tiny", shapes_tiny_sections)
 
 
 def cfg_sections(name: str, *, classes: int = 80, anchors=None, size: int = 416) -> list[Section]:

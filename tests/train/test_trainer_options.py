@@ -157,3 +157,17 @@ def test_torchrun_two_processes_equal_one_process_with_the_same_total_batch(tmp_
     assert len(ra) == len(rb) == 3
     for x, y in zip(ra[1:], rb[1:]):  # mean losses across processes = losses of the whole batch
         np.testing.assert_allclose([float(v) for v in x.split(",")[1:5]], [float(v) for v in y.split(",")[1:5]], rtol=1e-5)
+
+
+def test_channels_last_trains_and_a_truncated_checkpoint_is_a_clear_error(tmp_path):
+    s = generate_shapes(tmp_path / "d", n_train=8, n_val=2, image_hw=(128, 128), seed=0)
+    tr, va = read_voc([s.voc_root], "train")[0], read_voc([s.voc_root], "val")[0]
+    torch.manual_seed(0)
+    hist = Trainer(DarknetNet(sections=parse_cfg_text(TINY)), tr, va, _cfg(1, channels_last=True), tmp_path / "run").fit()
+    assert len(hist) == 1 and np.isfinite(hist[0].box)
+    ck = tmp_path / "run" / "last.pt"
+    ck.write_bytes(ck.read_bytes()[:1000])  # a disk-full or killed copy
+    from yolotools.errors import YoloToolsError
+
+    with pytest.raises(YoloToolsError, match="last.pt: not a readable checkpoint"):
+        Trainer(DarknetNet(sections=parse_cfg_text(TINY)), tr, va, _cfg(2), tmp_path / "run", resume=True)

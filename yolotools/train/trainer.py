@@ -323,6 +323,7 @@ class Trainer:
             self.model.train()
             t0, seen = time.perf_counter(), 0
             sums = torch.zeros(3, device=self.device)
+            bad = torch.zeros((), dtype=torch.bool, device=self.device)  # a non-finite loss since the last check
             self.opt.zero_grad(set_to_none=True)
             bar = tqdm(loader, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not (progress and self.main), leave=False, unit="batch")
             lr = self.lr_at(self.step, steps_per_epoch)
@@ -342,7 +343,7 @@ class Trainer:
                     with torch.autocast(self.device.type, enabled=self.amp_dtype is not None, dtype=self.amp_dtype or torch.float32):
                         out = self.forward(x)
                     loss, parts = self.loss([o.float() for o in out], t, (x.shape[2], x.shape[3]))
-                    self._check_finite(loss, epoch)
+                    bad = bad | ~torch.isfinite(loss.detach())
                     self.scaler.scale(loss / self.accumulate).backward()
                 if stepping:
                     self.scaler.unscale_(self.opt)
@@ -354,8 +355,10 @@ class Trainer:
                 self.step += 1
                 seen += len(x)
                 sums += torch.stack([parts["box"], parts["obj"], parts["cls"]])
-                if bar.disable is False and i % 5 == 0:
-                    bar.set_postfix(loss=f"{loss.item():.3f}", size=size, img_s=f"{seen * self.world / (time.perf_counter() - t0):.1f}")
+                if i % 10 == 0 or i + 1 == steps_per_epoch:  # one device sync per 10 steps, not per step
+                    self._check_finite(bad, loss, epoch)
+                    if not bar.disable:
+                        bar.set_postfix(loss=f"{loss.item():.3f}", size=size, img_s=f"{seen * self.world / (time.perf_counter() - t0):.1f}")
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             dt = time.perf_counter() - t0
@@ -384,13 +387,15 @@ class Trainer:
             self._barrier()
         return self.history
 
-    def _check_finite(self, loss: torch.Tensor, epoch: int) -> None:
-        bad = (~torch.isfinite(loss.detach())).float()
+    def _check_finite(self, bad: torch.Tensor, loss: torch.Tensor, epoch: int) -> None:
+        """Stop (before anything is saved) if a loss since the last check was NaN/inf."""
+        flag = bad.float()
         if self.world > 1:  # every process stops together, none is left waiting in an all-reduce
-            torch.distributed.all_reduce(bad)
-        if bad.item():
-            raise YoloToolsError(f"loss became {loss.item()} at epoch {epoch + 1}, step {self.step}; training stopped, the last good "
-                                 f"checkpoint is {self.out / 'last.pt'} (try a lower --lr or --box-loss ciou, then --resume)")
+            torch.distributed.all_reduce(flag)
+        if flag.item():
+            v = "nan" if torch.isnan(loss).item() else "inf" if torch.isinf(loss).item() else "nan/inf"  # this loss or one of the last 10
+            raise YoloToolsError(f"loss became {v} at epoch {epoch + 1} (by step {self.step}); "
+                                 f"training stopped, the last good checkpoint is {self.out / 'last.pt'} (try a lower --lr, then --resume)")
 
     def _write_results(self) -> None:
         buf = io.StringIO()

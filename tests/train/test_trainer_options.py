@@ -18,7 +18,7 @@ from yolotools.model.darknet import DarknetNet
 from yolotools.synth import generate_shapes
 from yolotools.train.trainer import Trainer, TrainConfig, evaluate_model, multi_scale_range
 
-from .nets import TINY
+from .nets import TINY, tiny_cfg
 
 CLI = [sys.executable, "-m", "yolotools.cli"]
 
@@ -111,22 +111,7 @@ def test_yolov2_region_head_learns(tmp_path):
     assert (tmp_path / "run" / "best.pt").exists()  # no val split: best = last
 
 
-NOBN = """[net]
-width=96
-height=96
-channels=3
-""" + "".join(f"[convolutional]\nfilters={f}\nsize=3\nstride=2\npad=1\nactivation=leaky\n" for f in (8, 16, 16)) + """[convolutional]
-filters=24
-size=1
-stride=1
-pad=1
-activation=linear
-[yolo]
-mask=0,1,2
-anchors=16,16, 32,32, 56,56
-classes=3
-num=3
-"""
+NOBN = tiny_cfg(((8, 2), (16, 2), (16, 2)), bn=False, size=96)
 
 
 def test_torchrun_two_processes_equal_one_process_with_the_same_total_batch(tmp_path):

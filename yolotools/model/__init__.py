@@ -86,18 +86,27 @@ def load_checkpoint(path: Path | str, *, ema: bool = True):
     return model, ckpt
 
 
-def load_weights_any(model, path: Path | str, *, num_layers: int | None = None) -> dict:
-    """Load ``.weights`` (Darknet) or ``.pt`` (yolotools checkpoint) into ``model``."""
+def load_weights_any(model, path: Path | str, *, num_layers: int | None = None, resize_heads: bool = False) -> dict:
+    """Load ``.weights`` (Darknet) or ``.pt`` (yolotools checkpoint) into ``model``.
+    ``resize_heads``: a file made for another number of classes loads every layer
+    but the head convolutions (for fine-tuning on your classes)."""
     p = Path(path)
     if p.suffix == ".pt":
         src, ckpt = load_checkpoint(p)
         try:
+            if resize_heads:
+                own = model.state_dict()
+                sd = {k: v for k, v in src.state_dict().items() if k in own and own[k].shape == v.shape}
+                model.load_state_dict(sd, strict=False)
+                return {"header": ckpt.get("header"), "initialised": sorted(set(own) - set(sd))}
             model.load_state_dict(src.state_dict())
         except RuntimeError as e:
             raise YoloToolsError(f"{p}: weights do not fit the network: {str(e).splitlines()[0][:300]}") from None
         return {"header": ckpt.get("header")}
-    from .weights import load_darknet_weights
+    from .weights import load_darknet_weights, load_darknet_weights_resized
 
+    if resize_heads and num_layers is None:
+        return load_darknet_weights_resized(model, p)
     return load_darknet_weights(model, p, num_layers=num_layers)
 
 

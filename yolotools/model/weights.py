@@ -9,6 +9,7 @@ convolution weights ``(out, in, k, k)``; all float32 little-endian.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ import torch
 from ..errors import YoloToolsError
 from ..io.files import atomic_write_bytes
 from .layers import ConvBNAct
+
+log = logging.getLogger(__name__)
 
 __all__ = ["darknet_value_count", "load_darknet_weights", "save_darknet_weights"]
 
@@ -122,3 +125,47 @@ def save_darknet_weights(model, path: Path | str, *, seen: int = 0, num_layers: 
             n += a.size
     atomic_write_bytes(Path(path), b"".join(parts))
     return n
+
+
+def load_darknet_weights_resized(model, path: Path | str) -> dict:
+    """Load a full-model ``.weights`` file trained for another number of classes
+    (e.g. Darknet's 80-class ``yolov3.weights`` into a 20-class network): the
+    file's class count is solved from its size, the file is read into that
+    network, and every layer whose shape matches is copied; the convolutions
+    feeding the heads keep their initialisation.  A file for this very network
+    loads as :func:`load_darknet_weights` does."""
+    from .cfg import override_heads
+    from .darknet import DarknetNet
+
+    path = Path(path)
+    try:
+        return load_darknet_weights(model, path)
+    except YoloToolsError as first:
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as f:
+                _, off = _read_header(f.read(20), path)
+        except OSError:
+            raise first from None
+
+        def need(classes: int) -> int:
+            with torch.device("meta"):  # shapes only, nothing allocated
+                return darknet_value_count(DarknetNet(sections=override_heads(model.sections, classes=classes)).darknet_convs())
+
+        have, base, per_class = (size - off) // 4, need(0), need(1) - need(0)
+        if per_class <= 0 or (have - base) % per_class or not 0 < (have - base) // per_class <= 100_000:
+            raise YoloToolsError(f"{path}: {have:,} float32 values fit neither this network nor it with any other number of classes "
+                                 f"({base:,} + {per_class:,} per class); a truncated file, or weights of another architecture?") from None
+        classes = (have - base) // per_class
+        src = DarknetNet(sections=override_heads(model.sections, classes=classes))
+        info = load_darknet_weights(src, path)
+    own = model.state_dict()
+    copied, kept = {}, []
+    for k, v in src.state_dict().items():
+        if k in own and own[k].shape == v.shape:
+            copied[k] = v
+        else:
+            kept.append(k)
+    model.load_state_dict(copied, strict=False)
+    log.info("%s: weights for %d classes; %d tensors loaded, %d head tensors left initialised", path, classes, len(copied), len(kept))
+    return {**info, "file_classes": classes, "initialised": kept}

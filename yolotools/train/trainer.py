@@ -523,7 +523,9 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
         torch.manual_seed(cfg.seed)
         net = load_network(cfg_path or model, classes=k, anchors=anc.reshape(-1).tolist(), size=cfg.img_size)
     if weights and not resume:
-        load_weights_any(net, weights, num_layers=num_layers)
+        info = load_weights_any(net, weights, num_layers=num_layers, resize_heads=True)
+        if info.get("initialised"):
+            log.warning("%s: made for other classes; %d head tensors start from scratch", weights, len(info["initialised"]))
     t0 = time.perf_counter()
     tr = Trainer(net, train_ds, val_ds, cfg, out, resume=resume)
     if anc is not None and tr.main:

@@ -452,7 +452,7 @@ def _load_config(ctx, param, value):
 @main.command()
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), callback=_load_config, is_eager=True, expose_value=False,
               help="YAML file of option defaults (e.g. recipes/voc416.yaml); command-line flags override it.")
-@click.option("--data", "data", required=True, type=click.Path(exists=True), help="data.yaml (train and val splits), or any dataset the readers load.")
+@click.option("--data", "data", default=None, type=click.Path(exists=True), help="data.yaml (train and val splits), or any dataset the readers load.")
 @click.option("--model", "model_name", type=click.Choice(["yolov3", "yolov3-tiny", "yolov3-spp", "yolov2", "shapes-tiny"]), default="yolov3-tiny", show_default=True)
 @click.option("--cfg", "cfg_path", default=None, help="A Darknet .cfg instead of --model (heads are resized to the dataset's classes).")
 @click.option("--weights", default=None, type=click.Path(exists=True, dir_okay=False), help="Starting weights: .weights (full or a backbone prefix) or .pt.")
@@ -479,7 +479,9 @@ def _load_config(ctx, param, value):
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1; under torchrun each process takes cuda:LOCAL_RANK.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out", default="runs/train", show_default=True, type=click.Path(file_okay=False))
-@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt with the same schedule.")
+@click.option("--resume", "resume", default=None, is_flag=False, flag_value="", metavar="[RUN_DIR]",
+              help="Continue RUN_DIR/last.pt (or OUT's) after a kill: network, data path and schedule come from the checkpoint; "
+                   "--device/--workers/--eval-every may change.")
 @click.option("--strict", is_flag=True, help="Fail if any image or label file has errors, instead of leaving it out and counting it.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -497,11 +499,19 @@ def train(data, model_name, cfg_path, weights, num_layers, anchors, epochs, img_
     rank0 = os.environ.get("RANK", "0") == "0"
     if not quiet and rank0:
         logging.getLogger("yolotools.train").setLevel(logging.INFO)  # a line per epoch
-    res = run_train(data, model=model_name, cfg_path=cfg_path, weights=weights, num_layers=num_layers, anchors=anchors, out=out, resume=resume,
-                    progress=_progress_enabled(quiet), strict=strict, epochs=epochs, img_size=img_size, batch=batch, nominal_batch=nominal_batch,
-                    optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, warmup_epochs=warmup_epochs, schedule=schedule,
-                    box_loss=box_loss, recipe=recipe, multi_scale=multi_scale, amp=amp, channels_last=channels_last, compile=compile_,
-                    eval_every=eval_every, workers=workers, device=device, seed=seed)
+    kw = dict(epochs=epochs, img_size=img_size, batch=batch, nominal_batch=nominal_batch, optimizer=optimizer, lr=lr, momentum=momentum,
+              weight_decay=weight_decay, warmup_epochs=warmup_epochs, schedule=schedule, box_loss=box_loss, recipe=recipe,
+              multi_scale=multi_scale, amp=amp, channels_last=channels_last, compile=compile_, eval_every=eval_every, workers=workers,
+              device=device, seed=seed)
+    if resume is not None:
+        out = resume or out
+        ctx = click.get_current_context()
+        given = {"compile": "compile_"}
+        kw = {k: v for k, v in kw.items() if ctx.get_parameter_source(given.get(k, k)) != click.core.ParameterSource.DEFAULT}
+    elif data is None:
+        raise click.UsageError("--data is required (unless --resume)")
+    res = run_train(data, model=model_name, cfg_path=cfg_path, weights=weights, num_layers=num_layers, anchors=anchors, out=out,
+                    resume=resume is not None, progress=_progress_enabled(quiet), strict=strict, **kw)
     if rank0:
         _emit(res, as_json)
 

@@ -123,7 +123,10 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_result(tmp_path):
     proc.wait()
     first = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["epoch"]
     assert first < 2  # it really died before the end
-    p = subprocess.run(base + ["--out", str(tmp_path / "b"), "--resume"], capture_output=True, text=True, timeout=600)
+    # the form: nothing but the run folder (network, data and schedule come from last.pt)
+    p = subprocess.run([sys.executable, "-m", "yolotools.cli", "train", "--resume", str(tmp_path / "b"), "--lr", "0.5"], capture_output=True,
+                       text=True, timeout=600)
+    assert "resuming" in p.stderr and "lr (given values ignored)" in p.stderr  # the schedule is the run's own
     assert p.returncode == 0, p.stderr
     a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)

@@ -178,11 +178,12 @@ class Trainer:
     continues from ``out/last.pt``.  Under ``torchrun`` (``WORLD_SIZE`` > 1) it
     joins the process group itself (NCCL on CUDA, gloo on CPU)."""
 
-    def __init__(self, model, train_ds, val_ds, cfg: TrainConfig, out: Path | str, *, resume: bool = False):
+    def __init__(self, model, train_ds, val_ds, cfg: TrainConfig, out: Path | str, *, resume: bool = False, run_args: dict | None = None):
         from ..model.loss import YoloLoss
         from .data import YoloDataset
 
         self.cfg, self.out = cfg, Path(out)
+        self.run_args = dict(run_args or {})  # what `train --resume RUN_DIR` needs besides the config (the data path)
         self.world, self.rank = 1, 0
         device = torch.device(cfg.device)
         if _dist_world() > 1:
@@ -271,7 +272,7 @@ class Trainer:
             "ema": {k: v.detach().cpu() for k, v in self.ema.ema.state_dict().items()}, "ema_updates": self.ema.updates,
             "optimizer": self.opt.state_dict(), "scaler": self.scaler.state_dict(), "epoch": epoch, "step": self.step,
             "best": self.best, "train_config": asdict(self.cfg), "torch_rng": torch.get_rng_state(),
-            "class_names": list(self.train_ds.class_map.names), "world_size": self.world,
+            "class_names": list(self.train_ds.class_map.names), "world_size": self.world, "run_args": self.run_args,
         }
 
     def _save(self, path: Path, epoch: int) -> None:
@@ -501,6 +502,8 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
     from ..anchors import dataset_wh, kmeans_anchors, parse_anchor_list
     from ..model import load_network, load_weights_any
 
+    if resume:
+        return _resume(data, out, progress=progress, strict=strict, **kw)
     cfg = TrainConfig(**kw)
     train_ds, train_err = _load_split(data, "train", strict, required=True)
     val_ds, val_err = _load_split(data, "val", strict, required=False)
@@ -527,10 +530,56 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
         if info.get("initialised"):
             log.warning("%s: made for other classes; %d head tensors start from scratch", weights, len(info["initialised"]))
     t0 = time.perf_counter()
-    tr = Trainer(net, train_ds, val_ds, cfg, out, resume=resume)
+    tr = Trainer(net, train_ds, val_ds, cfg, out, run_args={"data": str(Path(data).resolve())})
     if anc is not None and tr.main:
         atomic_write_text(Path(out) / "anchors.txt", ", ".join(f"{a:g},{b:g}" for a, b in anc) + "\n")
+    return _fit_report(tr, progress, t0, [] if anc is None else anc.tolist(), train_err, val_err)
+
+
+def _fit_report(tr: Trainer, progress: bool, t0: float, anchors: list, train_err: list, val_err: list) -> TrainReport:
     hist = tr.fit(progress=progress)
-    return TrainReport(str(out), len(hist), tr.best, asdict(hist[-1]) if hist else {}, [] if anc is None else anc.tolist(),
-                       time.perf_counter() - t0, {"train": len(train_err), "val": len(val_err)},
-                       [p.to_dict() for p in (train_err + val_err)[:100]], tr.world)
+    return TrainReport(str(tr.out), len(hist), tr.best, asdict(hist[-1]) if hist else {}, anchors, time.perf_counter() - t0,
+                       {"train": len(train_err), "val": len(val_err)}, [p.to_dict() for p in (train_err + val_err)[:100]], tr.world)
+
+
+# options a resumed run may change (another machine); everything else is the run's own
+RESUME_MAY_CHANGE = ("device", "workers", "eval_every", "plots")
+
+
+def _resume(data, out, *, progress: bool, strict: bool, **given) -> TrainReport:
+    """Continue ``out/last.pt``: the network (its cfg, classes and anchors), the
+    training config and the data path come from the checkpoint, so
+    ``train --resume RUN_DIR`` needs nothing else.  ``given`` options other than
+    :data:`RESUME_MAY_CHANGE` that differ from the run's are ignored with a
+    warning (the schedule must stay the same)."""
+    from ..model.cfg import parse_cfg_text
+    from ..model.darknet import DarknetNet
+
+    path = Path(out) / "last.pt"
+    if not path.exists():
+        raise YoloToolsError(f"{path}: no checkpoint to resume from (is {out} a run folder?)")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        saved, cfg_text = dict(ck["train_config"]), ck["cfg"]
+    except Exception as e:
+        raise YoloToolsError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
+    changed = {k: v for k, v in given.items() if k in saved and saved[k] != v}
+    ignored = sorted(k for k in changed if k not in RESUME_MAY_CHANGE)
+    if ignored:
+        log.warning("resuming %s with its own %s (given values ignored)", out, ", ".join(ignored))
+    cfg = TrainConfig(**{**saved, **{k: v for k, v in changed.items() if k in RESUME_MAY_CHANGE}})
+    data = data or (ck.get("run_args") or {}).get("data")
+    if not data:
+        raise YoloToolsError(f"{path}: the checkpoint does not name its data; give --data")
+    train_ds, train_err = _load_split(data, "train", strict, required=True)
+    val_ds, val_err = _load_split(data, "val", strict, required=False)
+    if list(train_ds.class_map.names) != list(ck.get("class_names", train_ds.class_map.names)):
+        raise YoloToolsError(f"{data}: its classes {list(train_ds.class_map.names)} are not the run's {ck.get('class_names')}")
+    net = DarknetNet(sections=parse_cfg_text(cfg_text, str(path)))
+    t0 = time.perf_counter()
+    tr = Trainer(net, train_ds, val_ds, cfg, out, resume=True, run_args={"data": str(Path(data).resolve())})
+    from ..anchors import parse_anchor_list
+
+    txt = Path(out) / "anchors.txt"
+    anchors = parse_anchor_list(txt.read_text()).tolist() if txt.exists() else []
+    return _fit_report(tr, progress, t0, anchors, train_err, val_err)

@@ -422,6 +422,7 @@ def plot_results(run: Path | str, history: list[EpochLog]) -> Path:
     for k in ("box", "obj", "cls"):
         axs[0].plot(e, [getattr(h, k) for h in history], label=k)
     axs[0].set_title("training loss (per image)")
+    axs[0].set_yscale("log")  # obj starts orders of magnitude above box and cls
     axs[0].legend(fontsize=7)
     m50 = np.array([h.map50 for h in history])
     m = np.array([h.map50_95 for h in history])

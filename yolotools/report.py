@@ -124,12 +124,13 @@ def write_audit_html(path: Path, rep, ds_a, ds_b=None) -> str:
     if rep.drift is not None:
         d = rep.drift
         parts.append(f"<h2>Drift: {esc(d.a)} vs {esc(d.b)}</h2><p>flagged: {esc(', '.join(d.flagged) or 'none')}</p>")
-        parts.append("<table><tr><th>property</th><th>PSI</th><th>90% CI</th><th>KS</th><th>p</th><th>EMD</th></tr>")
+        parts.append("<table><tr><th>property</th><th>PSI</th><th title='PSI that two resamples of A reach at these sizes (95th percentile)'>"
+                     "noise95</th><th>KS</th><th>p</th><th>EMD</th><th>perm p</th></tr>")
         for k, s in d.properties.items():
             if s.get("psi") is None:
                 continue
-            parts.append(f"<tr class='{'flag' if s['flag'] else ''}'><td>{k}</td><td>{s['psi']:.4f}</td><td>{s['psi_ci90'][0]:.4f}..{s['psi_ci90'][1]:.4f}</td>"
-                         f"<td>{s['ks']:.3f}</td><td>{s['ks_p']:.2e}</td><td>{s['wasserstein']:.4f}</td></tr>")
+            parts.append(f"<tr class='{'flag' if s['flag'] else ''}'><td>{k}</td><td>{s['psi']:.4f}</td><td>{s['psi_noise95']:.4f}</td>"
+                         f"<td>{s['ks']:.3f}</td><td>{s['ks_p']:.2e}</td><td>{s['wasserstein']:.4f}</td><td>{s['p_perm']:.4f}</td></tr>")
         parts.append("</table>")
         for p, uri in _hist_figs(ta, tb, [*PROPS, "per_image"], "A", "B"):
             parts.append(f"<img src='{uri}' title='{p}'>")

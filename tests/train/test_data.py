@@ -34,3 +34,22 @@ def test_workers_do_not_repeat_augmentations_and_runs_are_reproducible(tmp_path)
     assert not torch.equal(d[0][0], imgs[0])
     flat = imgs.reshape(len(imgs), -1)
     assert len({tuple(r[:200].tolist()) for r in flat}) == len(imgs)
+
+
+def test_one_loader_with_persistent_workers_serves_every_epoch(tmp_path):
+    """The trainer keeps its spawned workers for the whole run: the sampler's
+    (epoch, index) keys must give each epoch's own samples, exactly those of a
+    fresh single-process loader for that epoch."""
+    from yolotools.train.data import EpochSampler
+
+    d = _ds(tmp_path, "darknet")
+    sampler = EpochSampler(len(d))
+    loader = make_loader(d, batch_size=4, workers=2, sampler=sampler)
+    got = {}
+    for epoch, order in ((0, [3, 1, 0, 2, 4, 5, 6, 7]), (1, [7, 6, 5, 4, 3, 2, 1, 0])):
+        sampler.set(epoch, order)
+        got[epoch] = torch.cat([x for x, _ in loader])
+        d.set_epoch(epoch)
+        want = torch.stack([d[i][0] for i in order])
+        assert torch.equal(got[epoch], want), epoch
+    assert not torch.equal(got[0][2], got[1][7])  # image 0 in epoch 0 vs epoch 1: another augmentation

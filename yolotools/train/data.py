@@ -2,8 +2,10 @@
 load, applying an augmentation recipe and ending at the training size.
 
 Each item is decided by ``sample_rng(seed, epoch, index)`` alone, so two
-workers never repeat an augmentation and a resumed run sees the same samples;
-call :meth:`YoloDataset.set_epoch` each epoch.  Items are
+workers never repeat an augmentation and a resumed run sees the same samples.
+The trainer's :class:`EpochSampler` yields ``(epoch, index)`` keys, so one
+loader with persistent workers serves every epoch (spawned workers start only
+once per run); plain integer keys use :meth:`YoloDataset.set_epoch`.  Items are
 ``(image (3, S, S) float32 0..1, targets (n, 6) [0, class, cx, cy, w, h]
 normalised)``; :func:`collate` stacks a batch and writes the image index into
 column 0.
@@ -18,7 +20,7 @@ from torch.utils.data import Dataset
 from ..augment import AugmentConfig, Augmenter, Sample, load_sample, sample_rng
 from ..boxes import BoxFormat, Boxes
 
-__all__ = ["YoloDataset", "collate", "worker_init", "make_loader"]
+__all__ = ["YoloDataset", "EpochSampler", "collate", "worker_init", "make_loader"]
 
 
 class YoloDataset(Dataset):
@@ -57,8 +59,9 @@ class YoloDataset(Dataset):
             return self._cache[i]
         return load_sample(self.records[i])
 
-    def __getitem__(self, i: int):
-        rng = sample_rng(self.seed, self.epoch, i)
+    def __getitem__(self, key):
+        epoch, i = key if isinstance(key, tuple) else (self.epoch, key)
+        rng = sample_rng(self.seed, epoch, i)
         res = self.aug(self._load(i), rng, lambda g: self._load(int(g.integers(len(self.records)))))
         s = res.sample
         h, w = s.image.shape[:2]
@@ -68,6 +71,24 @@ class YoloDataset(Dataset):
         t[:, 2:] = cxcywh
         img = torch.from_numpy(np.ascontiguousarray(s.image.transpose(2, 0, 1))).float().div_(255.0)
         return img, torch.from_numpy(t)
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Yields ``(epoch, index)`` for the order set by :meth:`set`; the loader
+    reads it afresh each epoch in the main process, so persistent workers need
+    no restart to see a new epoch."""
+
+    def __init__(self, length: int):
+        self.epoch, self.order = 0, list(range(length))
+
+    def set(self, epoch: int, order: list[int]) -> None:
+        self.epoch, self.order = epoch, list(order)
+
+    def __iter__(self):
+        return ((self.epoch, i) for i in self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
 
 
 def collate(batch):

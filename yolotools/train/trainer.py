@@ -56,7 +56,7 @@ class TrainConfig:
     final_lr_ratio: float = 0.01
     box_loss: str = "ciou"
     recipe: str = "ultralytics"
-    workers: int = 0
+    workers: int = 0  # data loader processes; -1 = auto (0 on CPU, min(8, cores - 1) on CUDA)
     device: str = "cpu"
     amp: str = "auto"  # auto (bf16 where supported, else fp16; CUDA only) | bf16 | fp16 | off
     multi_scale: bool = False  # a new square size per optimiser step, multiple of 32 in [0.75, 1.5] x img_size
@@ -82,6 +82,8 @@ class TrainConfig:
         for k in ("epochs", "img_size", "batch", "nominal_batch", "eval_every"):
             if getattr(self, k) < 1:
                 raise YoloToolsError(f"{k} must be at least 1, got {getattr(self, k)}")
+        if self.workers < 0:  # auto: the loader in this process on CPU; on a GPU, enough processes to keep it fed
+            object.__setattr__(self, "workers", 0 if not self.device.startswith("cuda") else max(1, min(8, (os.cpu_count() or 2) - 1)))
         if self.img_size % 32:
             raise YoloToolsError(f"img_size must be a multiple of 32, got {self.img_size}")
 
@@ -312,15 +314,17 @@ class Trainer:
         between epochs would; the schedule is still that of ``cfg.epochs``)."""
         from tqdm.auto import tqdm
 
-        from .data import make_loader
+        from .data import EpochSampler, make_loader
 
         c = self.cfg
         last = c.epochs if stop_after is None else min(c.epochs, stop_after)
+        sampler = EpochSampler(len(self.epoch_order(self.start_epoch)))
+        # one loader for the whole run: its (spawned, persistent) workers start once
+        loader = make_loader(self.data, batch_size=c.batch, workers=c.workers, sampler=sampler, pin_memory=self.device.type == "cuda")
         for epoch in range(self.start_epoch, last):
-            self.data.set_epoch(epoch)
             order = self.epoch_order(epoch)
+            sampler.set(epoch, order)
             steps_per_epoch = math.ceil(len(order) / c.batch)
-            loader = make_loader(self.data, batch_size=c.batch, workers=c.workers, sampler=order, pin_memory=self.device.type == "cuda")
             self.model.train()
             t0, seen = time.perf_counter(), 0
             sums = torch.zeros(3, device=self.device)

@@ -6,7 +6,7 @@ workers never repeat an augmentation and a resumed run sees the same samples.
 The trainer's :class:`EpochSampler` yields ``(epoch, index)`` keys, so one
 loader with persistent workers serves every epoch (spawned workers start only
 once per run); plain integer keys use :meth:`YoloDataset.set_epoch`.  Items are
-``(image (3, S, S) float32 0..1, targets (n, 6) [0, class, cx, cy, w, h]
+``(image (3, S, S) float32 0..1 (uint8 0..255 with ``uint8=True``), targets (n, 6) [0, class, cx, cy, w, h]
 normalised)``; :func:`collate` stacks a batch and writes the image index into
 column 0.
 """
@@ -25,7 +25,7 @@ __all__ = ["YoloDataset", "EpochSampler", "collate", "worker_init", "make_loader
 
 class YoloDataset(Dataset):
     def __init__(self, dataset, *, recipe: str = "ultralytics", img_size: int = 416, seed: int = 0,
-                 config: AugmentConfig | None = None, cache_images: bool = False):
+                 config: AugmentConfig | None = None, cache_images: bool = False, uint8: bool = False):
         from dataclasses import replace
 
         import cv2
@@ -43,6 +43,7 @@ class YoloDataset(Dataset):
         self.img_size = img_size
         self.aug = Augmenter(recipe, replace(config or AugmentConfig(), img_size=img_size))
         self.seed = seed
+        self.uint8 = uint8  # items as uint8 0..255 (a quarter of the bytes through worker IPC and to the GPU)
         self.epoch = 0
         self._cache: dict[int, Sample] | None = {} if cache_images else None
 
@@ -69,8 +70,8 @@ class YoloDataset(Dataset):
         t = np.zeros((len(cxcywh), 6), np.float32)
         t[:, 1] = s.class_ids
         t[:, 2:] = cxcywh
-        img = torch.from_numpy(np.ascontiguousarray(s.image.transpose(2, 0, 1))).float().div_(255.0)
-        return img, torch.from_numpy(t)
+        img = torch.from_numpy(np.ascontiguousarray(s.image.transpose(2, 0, 1)))
+        return (img if self.uint8 else img.float().div_(255.0)), torch.from_numpy(t)
 
 
 class EpochSampler(torch.utils.data.Sampler):

@@ -212,7 +212,7 @@ class Trainer:
         if cfg.compile:
             self.forward = torch.compile(self.forward)
         self.train_ds, self.val_ds = train_ds, val_ds
-        self.data = YoloDataset(train_ds, recipe=cfg.recipe, img_size=cfg.img_size, seed=cfg.seed)
+        self.data = YoloDataset(train_ds, recipe=cfg.recipe, img_size=cfg.img_size, seed=cfg.seed, uint8=True)
         self.loss = YoloLoss(model.heads, box_loss=cfg.box_loss)
         self.accumulate = max(1, round(cfg.nominal_batch / (cfg.batch * self.world)))
         decay, no_decay = [], []
@@ -333,7 +333,7 @@ class Trainer:
             bar = tqdm(loader, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not (progress and self.main), leave=False, unit="batch")
             lr = self.lr_at(self.step, steps_per_epoch)
             for i, (x, t) in enumerate(bar):
-                x, t = x.to(self.device, non_blocking=True), t.to(self.device, non_blocking=True)
+                x, t = x.to(self.device, non_blocking=True).float().div_(255.0), t.to(self.device, non_blocking=True)
                 size = self.size_at(epoch, i)
                 if size != x.shape[-1]:
                     x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)

@@ -476,7 +476,7 @@ def _load_config(ctx, param, value):
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the network (slow first epoch).")
 @click.option("--eval-every", type=int, default=1, show_default=True, help="Evaluate on val every N epochs (and after the last).")
 @click.option("--workers", type=int, default=-1, show_default=True, help="Data loader processes (spawned once per run); -1: 0 on CPU, min(8, cores-1) on CUDA.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1; under torchrun each process takes cuda:LOCAL_RANK.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda if available), cpu, cuda, cuda:1; under torchrun each process takes cuda:LOCAL_RANK.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out", default="runs/train", show_default=True, type=click.Path(file_okay=False))
 @click.option("--resume", "resume", default=None, is_flag=False, flag_value="", metavar="[RUN_DIR]",

@@ -82,6 +82,8 @@ class TrainConfig:
         for k in ("epochs", "img_size", "batch", "nominal_batch", "eval_every"):
             if getattr(self, k) < 1:
                 raise YoloToolsError(f"{k} must be at least 1, got {getattr(self, k)}")
+        if self.device == "auto":
+            object.__setattr__(self, "device", "cuda" if torch.cuda.is_available() else "cpu")
         if self.workers < 0:  # auto: the loader in this process on CPU; on a GPU, enough processes to keep it fed
             object.__setattr__(self, "workers", 0 if not self.device.startswith("cuda") else max(1, min(8, (os.cpu_count() or 2) - 1)))
         if self.img_size % 32:

@@ -184,7 +184,9 @@ class Augmenter:
             h0, w0 = it.image.shape[:2]
             r = S / max(h0, w0)
             h, w = max(1, int(round(h0 * r))), max(1, int(round(w0 * r)))
-            img = cv2.resize(it.image, (w, h), interpolation=cv2.INTER_LINEAR if r > 1 else cv2.INTER_AREA)
+            # bilinear also when shrinking (INTER_AREA cost 4x more here, 2 ms per COCO image): training
+            # augmentation, as Ultralytics' loader does; letterbox for evaluation keeps INTER_AREA
+            img = cv2.resize(it.image, (w, h), interpolation=cv2.INTER_LINEAR)
             if k == 0:
                 x1a, y1a, x2a, y2a = max(xc - w, 0), max(yc - h, 0), xc, yc
                 x1b, y1b, x2b, y2b = w - (x2a - x1a), h - (y2a - y1a), w, h

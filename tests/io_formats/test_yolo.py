@@ -192,3 +192,23 @@ def test_same_ground_truth_in_voc_yolo_coco_loads_to_same_boxes(review_db, tmp_p
     kv = key(v)
     assert len(kv) == 100 and sum(map(len, kv.values())) == 273
     assert kv == key(y) == key(c2) == key(c1)
+
+
+def test_voc_protocol_trainval_then_test_validates_on_test_and_a_real_val_wins(tmp_path):
+    """Train on trainval, evaluate on test (the VOC protocol, Ultralytics' VOC.yaml):
+    adding a test split replaces the placeholder val (a copy of train); a val
+    split converted later takes its place; a real val is never replaced by test."""
+    root = _voc_root(tmp_path)
+    (root / "ImageSets" / "Main" / "test.txt").write_text("000002\n")
+    (root / "ImageSets" / "Main" / "val.txt").write_text("000002\n")
+    out = tmp_path / "out"
+    convert_voc([root], out, split="trainval", images="none")
+    assert yaml.safe_load((out / "data.yaml").read_text())["val"] == "trainval.txt"  # placeholder, with a note
+    rep = convert_voc([root], out, split="test", images="none")
+    data = yaml.safe_load((out / "data.yaml").read_text())
+    assert (data["train"], data["val"], data["test"]) == ("trainval.txt", "test.txt", "test.txt")
+    assert any("'val' now points at test.txt" in n for n in rep.notes)
+    convert_voc([root], out, split="val", images="none")
+    convert_voc([root], out, split="test", images="none")
+    data = yaml.safe_load((out / "data.yaml").read_text())
+    assert (data["train"], data["val"], data["test"]) == ("trainval.txt", "val.txt", "test.txt")

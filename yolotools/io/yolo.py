@@ -377,6 +377,11 @@ def write_yolo(
             new[k] = f"{split}.txt"
         elif k in data:
             new[k] = data[k]
+    if key == "test" and "train" in new and new.get("val") == new["train"]:
+        # val was only the placeholder copy of train: validate on the test split instead, as the VOC
+        # protocol (train on trainval, evaluate on 2007 test) and Ultralytics' VOC.yaml do
+        new["val"] = new["test"]
+        rep.notes.append(f"'val' now points at {new['test']} (it was a copy of train); convert a val split to change it")
     if "val" not in new and "train" in new:
         new["val"] = new["train"]
         rep.notes.append(f"data.yaml has no val split yet; 'val' points at {new['train']} until you convert one into {out}")

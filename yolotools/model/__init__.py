@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import YoloToolsError
 
-__all__ = ["load_network", "load_weights_any", "save_checkpoint", "load_checkpoint", "model_summary", "ModelSummary"]
+__all__ = ["load_network", "load_weights_any", "save_checkpoint", "read_checkpoint", "load_checkpoint", "model_summary", "ModelSummary"]
 
 
 def load_network(cfg: str | Path, *, classes: int | None = None, anchors: list[float] | None = None, size: int | None = None):
@@ -57,17 +57,12 @@ def save_checkpoint(model, path: Path | str, *, header=(0, 2, 0, 0), extra: dict
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def load_checkpoint(path: Path | str, *, ema: bool = True):
-    """``(model, checkpoint dict)`` from a yolotools ``.pt`` (safe: weights_only).
-    A training checkpoint holds the raw and the EMA weights; the EMA ones (those
-    the trainer evaluated and picked ``best.pt`` by) are loaded unless
-    ``ema=False``."""
+def read_checkpoint(path: Path | str) -> dict:
+    """The dict of a yolotools ``.pt`` (``torch.load(weights_only=True)``: safe
+    for untrusted files); a missing, truncated or foreign file is a clear error."""
     import pickle
 
     import torch
-
-    from .cfg import parse_cfg_text
-    from .darknet import DarknetNet
 
     p = Path(path)
     try:
@@ -78,6 +73,19 @@ def load_checkpoint(path: Path | str, *, ema: bool = True):
         raise YoloToolsError(f"{p}: not a readable checkpoint ({str(e).splitlines()[0][:200]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != "yolotools-darknet":
         raise YoloToolsError(f"{p}: not a yolotools checkpoint (no 'format': 'yolotools-darknet')")
+    return ckpt
+
+
+def load_checkpoint(path: Path | str, *, ema: bool = True):
+    """``(model, checkpoint dict)`` from a yolotools ``.pt`` (see
+    :func:`read_checkpoint`).  A training checkpoint holds the raw and the EMA
+    weights; the EMA ones (those the trainer evaluated and picked ``best.pt``
+    by) are loaded unless ``ema=False``."""
+    from .cfg import parse_cfg_text
+    from .darknet import DarknetNet
+
+    p = Path(path)
+    ckpt = read_checkpoint(p)
     model = DarknetNet(sections=parse_cfg_text(ckpt["cfg"], str(p)))
     try:
         model.load_state_dict(ckpt["ema"] if ema and isinstance(ckpt.get("ema"), dict) else ckpt["model"])
@@ -95,10 +103,9 @@ def load_weights_any(model, path: Path | str, *, num_layers: int | None = None, 
         src, ckpt = load_checkpoint(p)
         try:
             if resize_heads:
-                own = model.state_dict()
-                sd = {k: v for k, v in src.state_dict().items() if k in own and own[k].shape == v.shape}
-                model.load_state_dict(sd, strict=False)
-                return {"header": ckpt.get("header"), "initialised": sorted(set(own) - set(sd))}
+                from .weights import load_matching
+
+                return {"header": ckpt.get("header"), "initialised": load_matching(model, src.state_dict())}
             model.load_state_dict(src.state_dict())
         except RuntimeError as e:
             raise YoloToolsError(f"{p}: weights do not fit the network: {str(e).splitlines()[0][:300]}") from None

@@ -159,13 +159,15 @@ def load_darknet_weights_resized(model, path: Path | str) -> dict:
         classes = (have - base) // per_class
         src = DarknetNet(sections=override_heads(model.sections, classes=classes))
         info = load_darknet_weights(src, path)
-    own = model.state_dict()
-    copied, kept = {}, []
-    for k, v in src.state_dict().items():
-        if k in own and own[k].shape == v.shape:
-            copied[k] = v
-        else:
-            kept.append(k)
-    model.load_state_dict(copied, strict=False)
-    log.info("%s: weights for %d classes; %d tensors loaded, %d head tensors left initialised", path, classes, len(copied), len(kept))
+    kept = load_matching(model, src.state_dict())
+    log.info("%s: weights for %d classes; %d head tensors left initialised", path, classes, len(kept))
     return {**info, "file_classes": classes, "initialised": kept}
+
+
+def load_matching(model, state: dict) -> list[str]:
+    """Copy every tensor of ``state`` whose name and shape match ``model``'s;
+    returns the names of ``model``'s tensors left as they were (sorted)."""
+    own = model.state_dict()
+    copied = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(copied, strict=False)
+    return sorted(set(own) - set(copied))

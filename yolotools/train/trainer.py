@@ -182,7 +182,8 @@ class Trainer:
     continues from ``out/last.pt``.  Under ``torchrun`` (``WORLD_SIZE`` > 1) it
     joins the process group itself (NCCL on CUDA, gloo on CPU)."""
 
-    def __init__(self, model, train_ds, val_ds, cfg: TrainConfig, out: Path | str, *, resume: bool = False, run_args: dict | None = None):
+    def __init__(self, model, train_ds, val_ds, cfg: TrainConfig, out: Path | str, *, resume: bool = False, run_args: dict | None = None,
+                 checkpoint: dict | None = None):
         from ..model.loss import YoloLoss
         from .data import YoloDataset
 
@@ -234,8 +235,8 @@ class Trainer:
         self.ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau)
         self.start_epoch, self.step, self.best = 0, 0, -1.0
         self.history: list[EpochLog] = []
-        if resume:
-            self._load(self.out / "last.pt")
+        if resume:  # ``checkpoint``: out/last.pt already read by the caller
+            self._load(self.out / "last.pt", checkpoint)
 
     # ------------------------------------------------------------ schedule
     def lr_at(self, step: int, steps_per_epoch: int) -> float:
@@ -284,13 +285,13 @@ class Trainer:
         torch.save(self._state(epoch), buf)
         atomic_write_bytes(path, buf.getvalue())
 
-    def _load(self, path: Path) -> None:
-        if not path.exists():
-            raise YoloToolsError(f"{path}: no checkpoint to resume from")
-        try:
-            ck = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # truncated or foreign file
-            raise YoloToolsError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
+    def _load(self, path: Path, ck: dict | None = None) -> None:
+        if ck is None:
+            if not path.exists():
+                raise YoloToolsError(f"{path}: no checkpoint to resume from")
+            from ..model import read_checkpoint
+
+            ck = read_checkpoint(path)
         if ck.get("world_size", 1) != self.world:
             log.warning("%s was written by %d process(es), resuming with %d: the sample order differs from an uninterrupted run",
                         path, ck.get("world_size", 1), self.world)
@@ -499,6 +500,15 @@ def _load_split(data, split: str, strict: bool, required: bool):
     return ds, errors
 
 
+def _load_splits(data, strict: bool):
+    """``(train, val or None, train errors, val errors)``."""
+    train_ds, train_err = _load_split(data, "train", strict, required=True)
+    val_ds, val_err = _load_split(data, "val", strict, required=False)
+    if val_ds is None:
+        log.warning("%s: no val split; training without evaluation (best.pt = last epoch)", data)
+    return train_ds, val_ds, train_err, val_err
+
+
 def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, weights: str | None = None, num_layers: int | None = None,
               anchors: str | None = None, out: str = "runs/train", resume: bool = False, progress: bool = False, strict: bool = False,
               **kw) -> TrainReport:
@@ -512,10 +522,7 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
     if resume:
         return _resume(data, out, progress=progress, strict=strict, **kw)
     cfg = TrainConfig(**kw)
-    train_ds, train_err = _load_split(data, "train", strict, required=True)
-    val_ds, val_err = _load_split(data, "val", strict, required=False)
-    if val_ds is None:
-        log.warning("%s: no val split; training without evaluation (best.pt = last epoch)", data)
+    train_ds, val_ds, train_err, val_err = _load_splits(data, strict)
     k = len(train_ds.class_map)
     torch.manual_seed(cfg.seed)  # the initial weights are part of the run
     net = load_network(cfg_path or model, classes=k, size=cfg.img_size)
@@ -559,17 +566,17 @@ def _resume(data, out, *, progress: bool, strict: bool, **given) -> TrainReport:
     ``train --resume RUN_DIR`` needs nothing else.  ``given`` options other than
     :data:`RESUME_MAY_CHANGE` that differ from the run's are ignored with a
     warning (the schedule must stay the same)."""
+    from ..model import read_checkpoint
     from ..model.cfg import parse_cfg_text
     from ..model.darknet import DarknetNet
 
     path = Path(out) / "last.pt"
     if not path.exists():
         raise YoloToolsError(f"{path}: no checkpoint to resume from (is {out} a run folder?)")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-        saved, cfg_text = dict(ck["train_config"]), ck["cfg"]
-    except Exception as e:
-        raise YoloToolsError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
+    ck = read_checkpoint(path)  # read once: the Trainer restores its state from this dict
+    if not isinstance(ck.get("train_config"), dict):
+        raise YoloToolsError(f"{path}: a model checkpoint, not a training run's (no train_config)")
+    saved, cfg_text = dict(ck["train_config"]), ck["cfg"]
     changed = {k: v for k, v in given.items() if k in saved and saved[k] != v}
     ignored = sorted(k for k in changed if k not in RESUME_MAY_CHANGE)
     if ignored:
@@ -578,13 +585,12 @@ def _resume(data, out, *, progress: bool, strict: bool, **given) -> TrainReport:
     data = data or (ck.get("run_args") or {}).get("data")
     if not data:
         raise YoloToolsError(f"{path}: the checkpoint does not name its data; give --data")
-    train_ds, train_err = _load_split(data, "train", strict, required=True)
-    val_ds, val_err = _load_split(data, "val", strict, required=False)
+    train_ds, val_ds, train_err, val_err = _load_splits(data, strict)
     if list(train_ds.class_map.names) != list(ck.get("class_names", train_ds.class_map.names)):
         raise YoloToolsError(f"{data}: its classes {list(train_ds.class_map.names)} are not the run's {ck.get('class_names')}")
     net = DarknetNet(sections=parse_cfg_text(cfg_text, str(path)))
     t0 = time.perf_counter()
-    tr = Trainer(net, train_ds, val_ds, cfg, out, resume=True, run_args={"data": str(Path(data).resolve())})
+    tr = Trainer(net, train_ds, val_ds, cfg, out, resume=True, run_args={"data": str(Path(data).resolve())}, checkpoint=ck)
     from ..anchors import parse_anchor_list
 
     txt = Path(out) / "anchors.txt"

@@ -68,6 +68,8 @@ def test_eval_every_and_results_plot(tmp_path):
     assert math.isnan(hist[0].map50) and not math.isnan(hist[1].map50) and not math.isnan(hist[2].map50)  # epoch 2, and the last
     rows = (tmp_path / "run" / "results.csv").read_text().splitlines()
     assert rows[1].split(",")[5] == "nan"
+    best = max(h.map50_95 for h in hist if not math.isnan(h.map50_95))
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["best"] == best  # a resume compares against the true best
     png = (tmp_path / "run" / "results.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 

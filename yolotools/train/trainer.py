@@ -280,10 +280,10 @@ class Trainer:
             "class_names": list(self.train_ds.class_map.names), "world_size": self.world, "run_args": self.run_args,
         }
 
-    def _save(self, path: Path, epoch: int) -> None:
+    def _serialize(self, epoch: int) -> bytes:
         buf = io.BytesIO()
         torch.save(self._state(epoch), buf)
-        atomic_write_bytes(path, buf.getvalue())
+        return buf.getvalue()
 
     def _load(self, path: Path, ck: dict | None = None) -> None:
         if ck is None:
@@ -334,7 +334,6 @@ class Trainer:
             bad = torch.zeros((), dtype=torch.bool, device=self.device)  # a non-finite loss since the last check
             self.opt.zero_grad(set_to_none=True)
             bar = tqdm(loader, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not (progress and self.main), leave=False, unit="batch")
-            lr = self.lr_at(self.step, steps_per_epoch)
             for i, (x, t) in enumerate(bar):
                 x, t = x.to(self.device, non_blocking=True).float().div_(255.0), t.to(self.device, non_blocking=True)
                 size = self.size_at(epoch, i)
@@ -388,10 +387,13 @@ class Trainer:
                 self._write_results()
                 if c.plots and (evaluate or epoch + 1 == last):
                     plot_results(self.out, self.history)
-                self._save(self.out / "last.pt", epoch)
-                if evaluate and not math.isnan(m) and m > self.best or (self.val_ds is None and epoch + 1 == last):
-                    self.best = m if not math.isnan(m) else self.best
-                    self._save(self.out / "best.pt", epoch)
+                improved = evaluate and not math.isnan(m) and m > self.best
+                if improved:
+                    self.best = m  # before saving: last.pt must carry it, or a resumed run compares against a stale best
+                blob = self._serialize(epoch)  # one serialisation for last.pt and best.pt
+                atomic_write_bytes(self.out / "last.pt", blob)
+                if improved or (self.val_ds is None and epoch + 1 == last):
+                    atomic_write_bytes(self.out / "best.pt", blob)
             self._barrier()
         return self.history
 

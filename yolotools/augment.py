@@ -330,9 +330,12 @@ def run_augment(data, out, *, recipe: str = "ultralytics", n: int = 16, seed: in
     from .draw import draw_boxes
     from .errors import YoloToolsError
     from .io import load_dataset
-    from .io.files import atomic_write_bytes, atomic_write_text
+    from .io.files import atomic_write_bytes, atomic_write_text, check_output
     from .io.yolo import yolo_lines
 
+    from .io import dataset_inputs
+
+    check_output(out, dataset_inputs(data))
     ds, _ = load_dataset(data, split=split)
     recs = [r for r in ds.records if r.path is not None and Path(r.path).exists()]
     if not recs:

@@ -52,6 +52,14 @@ def _progress_enabled(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def _check_out(out, inputs, what: str) -> None:
+    """Refuse an output that is, or holds, one of the inputs (see io.files.check_output)."""
+    from .io import dataset_inputs
+    from .io.files import check_output
+
+    check_output(out, [q for i in inputs if i and Path(str(i)).exists() for q in dataset_inputs(i)], what=what)
+
+
 def _strict_exit(result, strict: bool) -> None:
     if strict and any(p["severity"] == "error" for p in result.problems):
         sys.exit(1)
@@ -209,6 +217,8 @@ def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, re
 
     if sum(x is not None for x in (mode, img_size, stretch)) > 1:
         raise click.UsageError("choose one of --normalized, --img-size, --stretch")
+    if plot:
+        _check_out(plot, [data], "--plot")
     size = img_size or stretch or 416
     mode = mode or ("stretch" if stretch else "img-size")
     res = run_kmeans(
@@ -236,6 +246,8 @@ def eval_cmd(gt, pred, metric, iou, pixels, split, convention, plots, as_json):
     """Evaluate predictions: COCO mAP@[.5:.95] as pycocotools, or VOC AP as the devkit."""
     from .eval import run_eval
 
+    if plots:
+        _check_out(plots, [gt, pred], "--plots")
     res = run_eval(gt, pred, metric=metric, iou=iou, split=split, convention=convention, inclusive=pixels == "inclusive", plots=plots)
     _emit(res, as_json)
 
@@ -264,6 +276,8 @@ def audit(data, against, split, split_b, anchors, html, decode, strict, as_json)
         from .anchors import parse_anchor_list
 
         anc = parse_anchor_list(anchors)
+    if html:
+        _check_out(html, [data, against], "--html")
     rep = run_audit(data, against=against, split=split, split_b=split_b, anchors=anc, html=html, decode=decode)
     _emit(rep, as_json)
     if strict and rep.validation.errors:
@@ -344,6 +358,7 @@ def model_init_cmd(cfg, out, seed, classes, anchors):
     from .model import load_network, save_checkpoint
     from .model.weights import save_darknet_weights
 
+    _check_out(out, [cfg], "--out")
     torch.manual_seed(seed)
     net = load_network(cfg, classes=classes, anchors=_anchors_opt(anchors))
     if out.endswith(".pt"):
@@ -366,6 +381,7 @@ def model_convert_cmd(src, dst, cfg, classes, anchors):
     from .model import load_checkpoint, load_network, save_checkpoint
     from .model.weights import load_darknet_weights, save_darknet_weights
 
+    _check_out(dst, [src, cfg], "DST")
     if src.endswith(".pt") and dst.endswith(".weights"):
         net, ckpt = load_checkpoint(src)
         h = ckpt.get("header") or [0, 2, 0, 0]
@@ -426,12 +442,12 @@ def _load_config(ctx, param, value):
     line still win."""
     if value is None:
         return None
-    import yaml
+    from .io.files import load_yaml
 
     try:
-        doc = yaml.safe_load(Path(value).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise click.BadParameter(f"{value}: {e}") from None
+        doc = load_yaml(value, what="config") or {}
+    except YoloToolsError as e:
+        raise click.BadParameter(str(e)) from None
     if not isinstance(doc, dict):
         raise click.BadParameter(f"{value}: expected a mapping of option: value")
     names = {p.name: p for p in ctx.command.params}

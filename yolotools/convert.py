@@ -15,6 +15,8 @@ from typing import Sequence
 
 from .annotations import DetectionDataset
 from .errors import Problems
+from .io import dataset_inputs
+from .io.files import check_output
 from .io.yolo import write_yolo
 
 __all__ = ["ConvertReport", "convert_voc", "convert_coco", "convert_yolo_to_coco"]
@@ -115,6 +117,7 @@ def convert_voc(
     from .io.yolo import new_staging
 
     out = Path(out).absolute()
+    check_output(out, roots)
     split_name = split or "all"
     staging = new_staging(out, split_name)
     try:
@@ -147,6 +150,7 @@ def convert_coco(
     from .io.coco import read_coco
 
     annotations = Path(annotations)
+    check_output(out, [annotations, images])
     split = split or annotations.stem.replace("instances_", "") or "train"
     ds, problems = read_coco(annotations, images, class_order=class_order, strict=strict, check_images=check_images)
     wr = write_yolo(ds, out, split, crowd=crowd, images=link_images if images is not None else "none", progress=progress,
@@ -193,6 +197,8 @@ def convert_yolo_to_coco(
     from .io.coco import write_coco
     from .io.yolo import read_yolo
 
+    check_output(out_json, dataset_inputs(source, images))
     ds, problems = read_yolo(source, split, names=names, images=images, strict=strict, progress=progress)
     counts = write_coco(ds, out_json)
     return CocoExportReport(str(source), str(out_json), problems=[p.to_dict() for p in problems], **counts)
+

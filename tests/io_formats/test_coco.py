@@ -77,9 +77,15 @@ def test_malformed_json_and_not_coco(tmp_path):
 
 
 def test_file_name_escaping_the_image_folder_is_refused(tmp_path):
-    imgs = [{"id": 1, "file_name": "../../etc/passwd.jpg", "width": 10, "height": 10}]
+    imgs = [{"id": 1, "file_name": "../../etc/passwd.jpg", "width": 10, "height": 10},
+            {"id": 2, "file_name": "ok.jpg", "width": 10, "height": 10}]
+    path = _coco(tmp_path, images=imgs, annotations=[])
+    ds, probs = read_coco(path)  # an error for that image; the rest is read
+    assert [r.image_id for r in ds.records] == ["ok"]
+    assert [(p.kind, p.where) for p in probs] == [("path_outside_dataset", "images[0]")]
+    assert "outside the image folder" in probs.items[0].message
     with pytest.raises(YoloToolsError, match="outside the image folder"):
-        read_coco(_coco(tmp_path, images=imgs, annotations=[]))
+        read_coco(path, strict=True)
 
 
 def test_write_read_round_trip_is_identity(tmp_path):

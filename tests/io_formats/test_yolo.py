@@ -98,8 +98,10 @@ def test_image_id_escaping_out_is_refused(tmp_path):
     imgs = [{"id": 1, "file_name": "a/../../b.jpg", "width": 10, "height": 10}]
     p = tmp_path / "c.json"
     p.write_text(json.dumps({"images": imgs, "annotations": [], "categories": [{"id": 1, "name": "x"}]}))
+    rep = convert_coco(p, tmp_path / "out")  # that image is an error, reported; nothing written outside
+    assert rep.images == 0 and rep.problems[0]["kind"] == "path_outside_dataset"
     with pytest.raises(YoloToolsError, match="outside"):
-        convert_coco(p, tmp_path / "out")
+        convert_coco(p, tmp_path / "out2", strict=True)
     assert not (tmp_path / "b.txt").exists()
 
 

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from ..errors import YoloToolsError
 
-__all__ = ["load_dataset", "detect_format"]
+__all__ = ["load_dataset", "detect_format", "dataset_inputs"]
 
 
 def detect_format(source: Path | str) -> str:
@@ -56,3 +56,33 @@ def load_dataset(
     from .yolo import read_yolo
 
     return read_yolo(source, split, names=names, images=images, strict=strict, progress=progress, line_numbers=line_numbers)
+
+
+def dataset_inputs(source: Path | str | None, images: Path | str | None = None) -> list[Path]:
+    """The files and folders a dataset is read from, which no output may
+    replace (see :func:`yolotools.io.files.check_output`): a COCO JSON itself; a
+    VOC root's Annotations/, ImageSets/ and JPEGImages/; a data.yaml with the
+    list, names and sidecar files beside it and its labels/ and images/; a labels
+    folder itself."""
+    if source is None:
+        return []
+    p = Path(source)
+    out: list[Path] = [p] + ([Path(images)] if images is not None else [])
+    if not p.exists():
+        return out
+    if p.is_file():
+        if p.suffix.lower() in (".yaml", ".yml"):
+            for pat in ("*.yaml", "*.yml", "*.txt", "*.names", "*.yolotools.json"):
+                out.extend(p.parent.glob(pat))
+            out += [p.parent / "labels", p.parent / "images"]
+        return [q for q in out if q.exists()]
+    if (p / "Annotations").is_dir() or any((c / "Annotations").is_dir() for c in p.iterdir() if c.is_dir()):
+        from .voc import find_voc_roots
+
+        try:
+            roots = find_voc_roots([p])
+        except YoloToolsError:
+            roots = []
+        for r in roots:
+            out += [r / "Annotations", r / "ImageSets", r / "JPEGImages", r / "classes.txt"]
+    return [q for q in out if q.exists()]

@@ -21,7 +21,7 @@ import numpy as np
 from ..annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ..boxes import BoxFormat, Boxes
 from ..errors import Problems, YoloToolsError
-from .files import atomic_write_text, image_size_hw, load_json
+from .files import atomic_write_text, image_size_hw, inside_root, load_json
 
 __all__ = ["read_coco", "write_coco", "coco_dict", "CLASS_ORDERS"]
 
@@ -96,8 +96,16 @@ def read_coco(
             continue
         fname = im["file_name"].replace("\\", "/")
         pp = PurePosixPath(fname)
-        if pp.is_absolute() or ".." in pp.parts:
-            raise YoloToolsError(f"{path}: {where}: file_name {im['file_name']!r} points outside the image folder; refusing")
+        if "\x00" in fname or not fname.strip() or pp.is_absolute() or ".." in pp.parts or (len(fname) > 1 and fname[1] == ":"):
+            problems.error("path_outside_dataset", path, f"file_name {im['file_name']!r} points outside the image folder "
+                           "(absolute, '..', drive or NUL); image and its boxes skipped", where)
+            continue
+        if img_dir is not None:
+            try:  # links followed: a symlinked folder must not lead out either
+                inside_root(img_dir, fname, what="file_name")
+            except YoloToolsError as e:
+                problems.error("path_outside_dataset", path, f"{e}; image and its boxes skipped", where)
+                continue
         image_id = str(pp.with_suffix(""))
         if im["id"] in info or image_id in ids_seen:
             problems.error("duplicate_image", path, f"duplicate image id {im['id']} / file_name {fname!r}; skipped", where)

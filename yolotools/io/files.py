@@ -11,6 +11,10 @@ from ..errors import YoloToolsError
 
 __all__ = [
     "atomic_write_text",
+    "inside_root",
+    "is_regular_file",
+    "check_output",
+    "load_yaml",
     "atomic_write_bytes",
     "confined_path",
     "load_json",
@@ -77,6 +81,116 @@ def confined_path(root: Path, relative: str, *, what: str = "path") -> Path:
     if out_r != root_r and not out_r.startswith(root_r.rstrip(os.sep) + os.sep):
         raise YoloToolsError(f"{what} {relative!r} resolves outside the output folder {root} (symlink?); refusing")
     return out
+
+
+def _norm(p) -> str:
+    return os.path.normpath(os.path.abspath(os.fspath(p)))
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def inside_root(root: Path | str, name: str, *, what: str = "file name", follow_links: bool = True) -> Path:
+    """The path that ``name`` (read from a data file: an image file name, an
+    image-set id, a list-file line) names below ``root``, or a
+    :class:`YoloToolsError` saying why it is refused.
+
+    Refused: empty names, NUL bytes, and anything that leaves ``root``:
+    ``..`` parts, absolute paths elsewhere, drive letters, backslash tricks, and
+    (``follow_links=True``) a symlink, at any level, that resolves outside
+    ``root``.  An absolute name inside ``root`` is accepted (Darknet list files
+    hold absolute paths).  ``follow_links=False`` is for datasets whose images
+    are links to their sources by design (``convert --images link`` output):
+    the name is then checked as written."""
+    s = str(name)
+    if not s.strip():
+        raise YoloToolsError(f"empty {what}")
+    if "\x00" in s:
+        raise YoloToolsError(f"{what} {s!r} contains a NUL byte; refused")
+    s = s.replace("\\", "/")
+    root_n = _norm(root)
+    if len(s) > 1 and s[1] == ":" and s[0].isalpha():
+        raise YoloToolsError(f"{what} {name!r} is a drive path outside {root}; refused")
+    cand = _norm(s if os.path.isabs(s) else os.path.join(root_n, s))
+    if not _within(cand, root_n):
+        raise YoloToolsError(f"{what} {name!r} points outside {root}; refused")
+    if follow_links:
+        real_root = os.path.realpath(root_n)
+        if not _within(os.path.realpath(cand), real_root):
+            raise YoloToolsError(f"{what} {name!r} resolves outside {root} (through a symlink); refused")
+    return Path(cand)
+
+
+def is_regular_file(path: Path | str) -> bool:
+    """True for a regular file (links followed); False for folders, devices,
+    FIFOs, sockets and missing paths: only regular files are read as images or
+    copied/linked into an output."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def check_output(out: Path | str, inputs, *, what: str = "--out") -> None:
+    """Refuse an output path that is one of the inputs or a folder that holds
+    one (writing there could replace what is being read).  ``inputs``: paths of
+    input files or folders; ``None`` entries are ignored."""
+    o = _norm(out)
+    o_real = os.path.realpath(o)
+    o_is_file = os.path.isfile(o_real)
+    for i in inputs:
+        if i is None:
+            continue
+        for cand in {_norm(i), os.path.realpath(_norm(i))}:
+            if cand in (o, o_real):
+                raise YoloToolsError(f"{what} {out} is an input ({i}); choose another output path")
+            if _within(cand, o) or _within(cand, o_real):
+                raise YoloToolsError(f"{what} {out} contains the input {i}; choose an output folder outside the inputs")
+            if o_is_file and os.path.isdir(cand) and _within(o_real, cand):
+                raise YoloToolsError(f"{what} {out} is an input (a file inside {i}); choose another output path")
+
+
+MAX_YAML_BYTES = 16 << 20
+
+
+def load_yaml(path: Path | str, *, what: str = "YAML file"):
+    """Parse a YAML file safely: ``yaml.SafeLoader`` (no Python objects), at most
+    16 MiB, and no aliases (``*name``): data files never need them and nested
+    aliases expand exponentially (the "billion laughs" of YAML).  Errors are
+    one line naming the file."""
+    import yaml
+
+    class _NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                ev = self.peek_event()
+                raise YoloToolsError(
+                    f"{path}: line {ev.start_mark.line + 1}: YAML alias *{ev.anchor} refused "
+                    f"(aliases can expand without bound; write the values out)")
+            return super().compose_node(parent, index)
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_YAML_BYTES + 1)
+    except FileNotFoundError:
+        raise YoloToolsError(f"{path}: file not found") from None
+    except OSError as e:
+        raise YoloToolsError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_YAML_BYTES:
+        raise YoloToolsError(f"{path}: {what} larger than {MAX_YAML_BYTES >> 20} MiB; refused")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise YoloToolsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        raise YoloToolsError(f"{path}: malformed YAML: {str(e).splitlines()[0]}") from None
+    except RecursionError:
+        raise YoloToolsError(f"{path}: YAML nested too deeply; refused") from None
 
 
 def load_json(path: Path):

@@ -31,7 +31,7 @@ import numpy as np
 from ..annotations import VOC_CLASSES, Annotations, ClassMap, DetectionDataset, ImageRecord
 from ..boxes import Boxes
 from ..errors import Problems, YoloToolsError
-from .files import atomic_write_text, confined_path
+from .files import atomic_write_text, confined_path, inside_root
 
 __all__ = ["CONVENTIONS", "read_voc", "write_voc", "voc_to_xyxy", "xyxy_to_voc", "find_voc_roots"]
 
@@ -284,22 +284,23 @@ def find_voc_roots(paths: Iterable[Path]) -> list[Path]:
     return roots
 
 
-def _split_ids(root: Path, split: str | None) -> list[str]:
+def _split_ids(root: Path, split: str | None) -> tuple[list[tuple[str, int]], Path | None]:
+    """``(image id, line)`` pairs of a split (line 0 for ``all``) and the list file read."""
     ann = root / "Annotations"
     if split in (None, "all"):
-        return sorted(f[:-4] for f in os.listdir(ann) if f.endswith(".xml"))
+        return [(f[:-4], 0) for f in sorted(os.listdir(ann)) if f.endswith(".xml")], None
     lst = root / "ImageSets" / "Main" / f"{split}.txt"
     if not lst.is_file():
         main = root / "ImageSets" / "Main"
         avail = sorted(f[:-4] for f in os.listdir(main) if f.endswith(".txt") and "_" not in f) if main.is_dir() else []
         raise YoloToolsError(f"{lst}: split list not found; available splits: {avail or 'none'} (or use --split all)")
     ids = []
-    with open(lst, encoding="utf-8", errors="replace") as f:
-        for line in f:
+    with open(lst, encoding="utf-8-sig", errors="replace") as f:
+        for ln, line in enumerate(f, 1):
             tok = line.split()
             if tok:
-                ids.append(tok[0])
-    return ids
+                ids.append((tok[0], ln))
+    return ids, lst
 
 
 # ---------------------------------------------------------------- reader
@@ -338,10 +339,18 @@ def read_voc(
         lists = [r / "classes.txt" for r in found_roots if (r / "classes.txt").is_file()]
         if lists:
             classes = [l.strip() for l in lists[0].read_text(encoding="utf-8").splitlines() if l.strip()]
+    early = Problems(strict=strict)
     for root in found_roots:
         jpeg_dir = str(root / "JPEGImages")
         ann_dir = os.path.join(str(root), "Annotations")
-        for image_id in _split_ids(root, split):
+        ids, lst = _split_ids(root, split)
+        for image_id, ln in ids:
+            if lst is not None:  # an id from a list file names a file: it must stay in Annotations/
+                try:
+                    inside_root(ann_dir, f"{image_id}.xml", what="image-set id")
+                except YoloToolsError as e:
+                    early.error("path_outside_dataset", lst, f"{e}; skipped", ln)
+                    continue
             items.append((os.path.join(ann_dir, f"{image_id}.xml"), image_id, jpeg_dir))
     seen: dict[str, str] = {}
     for xml, image_id, _ in items:
@@ -359,7 +368,7 @@ def read_voc(
         # not a VOC-class dataset: the class list is the sorted names; read again with it
         return read_voc(roots, split, convention=convention, classes=sorted(names_seen), strict=strict,
                         workers=workers, progress=progress, stage_labels=stage_labels)
-    problems = Problems(strict=strict)
+    problems = early
     records = []
     for (xml, _, _), (rec, probs, _names) in zip(items, results):
         for sev, kind, where, msg in probs:
@@ -384,6 +393,11 @@ def _convert_chunk(args) -> list:
         p = _parse_one(xml, image_id)
         probs = Problems()
         rec = None
+        if p.filename is not None:
+            try:  # <filename> names a file: it must stay inside JPEGImages/ (links followed)
+                inside_root(jpeg_dir, p.filename, what="<filename>")
+            except YoloToolsError as e:
+                p.problems.append(("error", "path_outside_dataset", "filename", f"{e}; image skipped"))
         if not any(s == "error" and k not in _BOX_LEVEL for s, k, _, _ in p.problems):
             fname = p.filename or f"{image_id}.jpg"
             img_path = os.path.join(jpeg_dir, fname)

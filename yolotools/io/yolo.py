@@ -32,7 +32,8 @@ import numpy as np
 from ..annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ..boxes import BoxFormat, Boxes
 from ..errors import Problems, YoloToolsError
-from .files import IMAGE_EXTS, atomic_write_text, check_relative, confined_path, image_size_hw, load_json
+from .files import (IMAGE_EXTS, atomic_write_text, check_relative, confined_path, image_size_hw, inside_root, is_regular_file,
+                    load_json, load_yaml)
 
 __all__ = [
     "write_yolo",
@@ -159,22 +160,33 @@ def yaml_key_for_split(split: str) -> str:
 
 
 def load_data_yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise YoloToolsError(f"{path}: file not found") from None
-    except yaml.YAMLError as e:
-        raise YoloToolsError(f"{path}: malformed YAML: {e}".splitlines()[0]) from None
+    """The one data.yaml loader (every command reads data.yaml through it): safe,
+    bounded YAML (:func:`~yolotools.io.files.load_yaml`), a mapping, and ``names``
+    (when present) a list or 0..K-1 mapping of plain names."""
+    data = load_yaml(path, what="data.yaml")
     if not isinstance(data, dict):
         raise YoloToolsError(f"{path}: expected a mapping with path/train/val/names")
+    if data.get("names") is not None:
+        _names_from_yaml(data, path)
     return data
+
+
+MAX_CLASSES = 100_000
+
+
+def _class_name(v, path, where) -> str:
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise YoloToolsError(f"{path}: names[{where}] is a {type(v).__name__}, expected a class name (text)")
+    s = str(v).strip()
+    if not s or any(c in s for c in "\n\r\x00"):
+        raise YoloToolsError(f"{path}: names[{where}] {s!r} is empty or holds a line break/NUL (it would shift a .names file)")
+    return s
 
 
 def _names_from_yaml(data: dict, path: Path) -> tuple[str, ...]:
     names = data.get("names")
+    if isinstance(names, (dict, list)) and len(names) > MAX_CLASSES:
+        raise YoloToolsError(f"{path}: {len(names)} names; more than {MAX_CLASSES} classes refused")
     if isinstance(names, dict):
         try:
             keys = sorted(int(k) for k in names)
@@ -182,9 +194,9 @@ def _names_from_yaml(data: dict, path: Path) -> tuple[str, ...]:
             raise YoloToolsError(f"{path}: 'names' keys must be integers 0..K-1") from None
         if keys != list(range(len(keys))):
             raise YoloToolsError(f"{path}: 'names' keys must be 0..{len(keys) - 1} without gaps, got {keys[:10]}...")
-        return tuple(str(names[k] if k in names else names[str(k)]) for k in keys)
+        return tuple(_class_name(names[k] if k in names else names[str(k)], path, k) for k in keys)
     if isinstance(names, list):
-        return tuple(str(n) for n in names)
+        return tuple(_class_name(n, path, i) for i, n in enumerate(names))
     raise YoloToolsError(f"{path}: 'names' missing or not a list/mapping")
 
 
@@ -418,6 +430,10 @@ def _place_image(rec: ImageRecord, images_dir: Path, mode: str, rep: YoloWriteRe
     if src is None or not os.path.exists(src):
         rep.images_missing += 1
         return os.path.join(images_dir, rel)
+    if not is_regular_file(src):  # a device, FIFO or folder is never copied or linked (/dev/zero would copy forever)
+        rep.images_missing += 1
+        rep.notes.append(f"{src}: not a regular file; not {'linked' if mode == 'link' else 'copied'}")
+        return os.path.join(images_dir, rel)
     dst = confined_path(images_dir, rel, what="image id")
     if dst.parent not in made:
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -451,24 +467,56 @@ def _label_path_for_image(img: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _image_list(entry, base: Path, yaml_path: Path) -> list[Path]:
+def _image_list(entry, base: Path, yaml_path: Path, problems: Problems | None = None) -> list[Path]:
+    """Image paths of one data.yaml split entry (a folder, a list file, or a list
+    of those).  Every entry and every list line must stay inside the dataset root
+    ``base`` (data.yaml ``path``): a line that leaves it is an error for that line
+    (reported to ``problems`` with the list file and line number), an entry that
+    leaves it a :class:`YoloToolsError`."""
     entries = entry if isinstance(entry, list) else [entry]
     out: list[Path] = []
+    problems = problems if problems is not None else Problems()
     for e in entries:
-        p = Path(str(e))
-        p = p if p.is_absolute() else base / p
+        if not isinstance(e, (str, int, float)) or isinstance(e, bool):
+            raise YoloToolsError(f"{yaml_path}: split entry {e!r} is not a path")
+        try:
+            p = inside_root(base, str(e), what="split entry", follow_links=False)
+        except YoloToolsError as err:
+            raise YoloToolsError(f"{yaml_path}: {err} (the dataset root is {base})") from None
         if p.is_dir():
             out.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTS))
         elif p.is_file() and p.suffix == ".txt":
-            with open(p, encoding="utf-8") as f:
-                for line in f:
+            with open(p, encoding="utf-8-sig", errors="replace") as f:
+                for ln, line in enumerate(f, 1):
                     s = line.strip()
-                    if s:
-                        q = Path(s)
-                        out.append(q if q.is_absolute() else (p.parent / q if s.startswith("./") else base / q))
+                    if not s:
+                        continue
+                    try:
+                        out.append(inside_root(base, str(p.parent / s) if s.startswith("./") else s, what="list entry",
+                                               follow_links=False))
+                    except YoloToolsError as err:
+                        problems.error("path_outside_dataset", p, f"{err} (the dataset root is {base}); line skipped", ln)
         else:
             raise YoloToolsError(f"{yaml_path}: split entry {e!r} -> {p} is neither an image folder nor a list file")
     return out
+
+
+def _dataset_root(data: dict, yaml_path: Path) -> Path:
+    """The dataset root a data.yaml names: ``path`` (relative to the yaml's
+    folder), else the yaml's folder.  ``path`` is the file's declaration of where
+    its dataset lives (absolute paths elsewhere are allowed, as in Ultralytics);
+    every name *inside* the dataset is then confined to it."""
+    raw = data.get("path")
+    if raw is None or raw == "":
+        return yaml_path.parent.absolute()
+    if not isinstance(raw, str) or "\x00" in raw:
+        raise YoloToolsError(f"{yaml_path}: 'path' {raw!r} is not a folder path")
+    p = Path(raw)
+    p = p if p.is_absolute() else yaml_path.parent.absolute() / p
+    p = Path(os.path.normpath(p))
+    if not p.is_dir():
+        raise YoloToolsError(f"{yaml_path}: 'path' {raw!r} -> {p} is not a folder")
+    return p
 
 
 def read_yolo(
@@ -501,14 +549,13 @@ def read_yolo(
     if source.is_file() and source.suffix in (".yaml", ".yml"):
         data = load_data_yaml(source)
         class_names = tuple(names) if names else _names_from_yaml(data, source)
-        base = Path(str(data.get("path") or "."))
-        base = base if base.is_absolute() else (source.parent / base)
+        base = _dataset_root(data, source)
         if split is None:
             split = "val" if data.get("val") else "train"
         key = yaml_key_for_split(split) if split not in data else split
         if not data.get(key):
             raise YoloToolsError(f"{source}: no {key!r} entry (has: {[k for k in ('train', 'val', 'test') if data.get(k)]})")
-        img_paths = _image_list(data[key], base, source)
+        img_paths = _image_list(data[key], base, source, problems)
         pairs = [(ip, _label_path_for_image(ip)) for ip in img_paths]
         entries = data[key] if isinstance(data[key], list) else [data[key]]
         for e in entries:
@@ -594,6 +641,9 @@ def _read_chunk(args) -> tuple[list[ImageRecord], list[tuple], dict[str, list[in
         if not img.exists() and side.get("source_path") and os.path.exists(side["source_path"]):
             img = Path(side["source_path"])
         if img.exists():
+            if not is_regular_file(img):
+                problems.error("unreadable_image", img, "not a regular file; image skipped")
+                continue
             try:
                 hw = image_size_hw(img)
             except YoloToolsError as e:
@@ -605,7 +655,7 @@ def _read_chunk(args) -> tuple[list[ImageRecord], list[tuple], dict[str, list[in
             problems.error("missing_image", img, "image not found and no size known for its labels; skipped")
             continue
         try:
-            text = lab.read_text(encoding="utf-8")
+            text = lab.read_text(encoding="utf-8-sig")  # a BOM is not part of the first line
         except FileNotFoundError:
             problems.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
             text = ""

@@ -99,7 +99,9 @@ def run_detect(
     from ..letterbox import from_letterbox, letterbox_image
     from . import load_network, load_weights_any
     from .decode import decode, postprocess
+    from ..io.files import check_output
 
+    check_output(out, [*images, weights, cfg if cfg and Path(str(cfg)).exists() else None])
     if cfg is None:  # a yolotools checkpoint carries its cfg and class names
         if Path(weights).suffix != ".pt":
             raise YoloToolsError(f"{weights}: a Darknet .weights file needs --cfg")

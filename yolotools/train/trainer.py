@@ -523,6 +523,10 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
 
     if resume:
         return _resume(data, out, progress=progress, strict=strict, **kw)
+    from ..io import dataset_inputs
+    from ..io.files import check_output
+
+    check_output(out, [*dataset_inputs(data), weights, cfg_path if cfg_path and Path(cfg_path).exists() else None])
     cfg = TrainConfig(**kw)
     train_ds, val_ds, train_err, val_err = _load_splits(data, strict)
     k = len(train_ds.class_map)

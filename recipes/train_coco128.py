@@ -38,7 +38,7 @@ def main() -> int:
     import yaml
 
     from yolotools.io.files import atomic_write_text
-    from yolotools.train.trainer import run_train
+    from yolotools.train.run import run_train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     names = yaml.safe_load((a.root / "config.yaml").read_text())["names"]

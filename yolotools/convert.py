@@ -113,7 +113,7 @@ def convert_voc(
     decimals: int = 6,
 ) -> ConvertReport:
     """VOC XML -> YOLO txt (see :mod:`yolotools.io.voc` for ``convention``)."""
-    from .io.voc import read_voc
+    from .io.voc import LabelStage, read_voc
     from .io.yolo import new_staging
 
     out = Path(out).absolute()
@@ -122,7 +122,7 @@ def convert_voc(
     staging = new_staging(out, split_name)
     try:
         ds, problems = read_voc(roots, split, convention=convention, classes=classes, strict=strict, workers=workers,
-                                progress=progress, stage_labels=(str(staging / "labels"), skip_difficult, decimals))
+                                progress=progress, stage_labels=LabelStage(str(staging / "labels"), skip_difficult, decimals))
         wr = write_yolo(ds, out, split_name, skip_difficult=skip_difficult, images=images, progress=progress, staged=staging,
                         decimals=decimals)
     finally:

@@ -167,7 +167,9 @@ def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: in
     from .eval.plots import write_eval_plots
     from .io import load_dataset
     from .model.zoo import build_model
-    from .train.trainer import Trainer, TrainConfig, predict
+    from .model import load_checkpoint
+    from .model.predict import predict_dataset
+    from .train.trainer import Trainer, TrainConfig
 
     train_ds, _ = load_dataset(data_yaml, split="train")
     val_ds, _ = load_dataset(data_yaml, split="val")
@@ -182,7 +184,10 @@ def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: in
     from .augment import load_sample, preview_grid
     from .draw import draw_boxes
 
-    per = predict(net, val_ds, 128)
+    # best.pt (EMA weights) is what the trainer's validation picked and what `detect` uses:
+    # the summary's mAP is the one `detect --conf 0.001 --iou 0.6` + `eval` give on val
+    best, _ = load_checkpoint(out / "train" / "best.pt")
+    per = predict_dataset(best, val_ds, 128, conf=cfg.conf_thres, iou=cfg.iou_thres, max_det=cfg.max_det).to_arrays()
     pred = from_arrays(val_ds, per)
     res = evaluate_coco(val_ds, pred)
     write_eval_plots(out / "eval", val_ds, pred, res)

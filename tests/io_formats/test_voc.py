@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import voc_object, write_voc_xml
 from yolotools.errors import YoloToolsError
-from yolotools.io import voc as voc_mod
+from yolotools.io.voc import parse as voc_mod
 from yolotools.io.voc import read_voc, write_voc
 
 

@@ -149,78 +149,113 @@ def _segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------- evaluation
 
 
-def evaluate_coco(gt: DetectionDataset, pred: DetectionDataset, params: CocoParams | None = None) -> CocoEvalResult:
-    """Evaluate ``pred`` (annotations with ``scores``) against ``gt``.  Both use
-    ``gt.class_map``; images are matched by ``image_id``."""
-    p = params or CocoParams()
+@dataclass
+class _Dets:
+    """Detections kept for evaluation, sorted by (image, class) then score;
+    ``rank`` is the position within its (image, class) pair (< maxDets[-1])."""
+
+    pair: np.ndarray
+    img: np.ndarray
+    cls: np.ndarray
+    box: np.ndarray
+    score: np.ndarray
+    rank: np.ndarray
+    area: np.ndarray
+
+
+@dataclass
+class _Gts:
+    """Ground truth grouped by (image, class), file order inside each group."""
+
+    pair: np.ndarray
+    cls: np.ndarray
+    box: np.ndarray
+    area: np.ndarray  # the annotation's area (size buckets)
+    crowd: np.ndarray
+    box_area: np.ndarray  # w * h (IoU)
+
+
+@dataclass
+class _Matches:
+    """Greedy matching per area range and IoU threshold: ``dtm[A, T, nd]``
+    (matched), ``dt_ig[A, T, nd]`` (ignored), ``gt_ig[A, ng]``."""
+
+    dtm: np.ndarray
+    dt_ig: np.ndarray
+    gt_ig: np.ndarray
+
+
+def _prepare(gt: DetectionDataset, pred: DetectionDataset, p: CocoParams) -> tuple[_Dets, _Gts, int]:
+    """Flatten both datasets into arrays in pycocotools' orders; returns
+    ``(detections, ground truth, number of images)``."""
     K = len(gt.class_map)
     order = _image_order(gt)
     order_of = {gt.records[i].image_id: n for n, i in enumerate(order)}
-    n_img = len(order)
-    T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_rng), len(p.max_dets)
-    max_det = p.max_dets[-1]
-
     g_img, g_cls, g_box, g_area, g_crowd, _ = _flatten(gt, order_of, False)
     d_img, d_cls, d_box, _d_area, _, d_score = _flatten(pred, order_of, True)
     keep = d_cls < K
     d_img, d_cls, d_box, d_score = d_img[keep], d_cls[keep], d_box[keep], d_score[keep]
-
     # detections: per (image, class) by score, stable on file order; keep the first max_det
     d_pair = d_img * K + d_cls
     o = np.lexsort((-d_score, d_pair))
     d_pair, d_img, d_cls, d_box, d_score = d_pair[o], d_img[o], d_cls[o], d_box[o], d_score[o]
     _, d_rank = _segments(d_pair)
-    keep = d_rank < max_det
-    d_pair, d_img, d_cls, d_box, d_score, d_rank = d_pair[keep], d_img[keep], d_cls[keep], d_box[keep], d_score[keep], d_rank[keep]
-    nd = len(d_pair)
-    d_w, d_h = d_box[:, 2] - d_box[:, 0], d_box[:, 3] - d_box[:, 1]
-    d_area = d_w * d_h
-
-    # ground truth: grouped by (image, class), file order inside
+    keep = d_rank < p.max_dets[-1]
+    d_box = d_box[keep]
+    dets = _Dets(d_pair[keep], d_img[keep], d_cls[keep], d_box, d_score[keep], d_rank[keep],
+                 (d_box[:, 2] - d_box[:, 0]) * (d_box[:, 3] - d_box[:, 1]))
     g_pair = g_img * K + g_cls
     og = np.argsort(g_pair, kind="stable")
-    g_pair, g_cls, g_box, g_area, g_crowd = g_pair[og], g_cls[og], g_box[og], g_area[og], g_crowd[og]
-    ng = len(g_pair)
-    g_w, g_h = g_box[:, 2] - g_box[:, 0], g_box[:, 3] - g_box[:, 1]
-    g_barea = g_w * g_h
-    g_starts_all = np.searchsorted(g_pair, d_pair, side="left")
-    g_ends_all = np.searchsorted(g_pair, d_pair, side="right")
-    cnt = g_ends_all - g_starts_all
+    g_box = g_box[og]
+    gts = _Gts(g_pair[og], g_cls[og], g_box, g_area[og], g_crowd[og], (g_box[:, 2] - g_box[:, 0]) * (g_box[:, 3] - g_box[:, 1]))
+    return dets, gts, len(order)
 
-    # every (detection, ground truth) candidate of the same pair, with its IoU (bbIou)
-    c_det = np.repeat(np.arange(nd), cnt)
+
+def _candidates(d: _Dets, g: _Gts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (detection, ground truth) pair of the same (image, class) with its
+    IoU as pycocotools' ``bbIou`` (a crowd box's union is the detection's area):
+    ``(det index, gt index, iou)``."""
+    starts = np.searchsorted(g.pair, d.pair, side="left")
+    cnt = np.searchsorted(g.pair, d.pair, side="right") - starts
+    c_det = np.repeat(np.arange(len(d.pair)), cnt)
     offs = np.arange(len(c_det)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    c_gt = np.repeat(g_starts_all, cnt) + offs
-    D, G = d_box[c_det], g_box[c_gt]
+    c_gt = np.repeat(starts, cnt) + offs
+    D, G = d.box[c_det], g.box[c_gt]
     iw = np.minimum(D[:, 2], G[:, 2]) - np.maximum(D[:, 0], G[:, 0])
     ih = np.minimum(D[:, 3], G[:, 3]) - np.maximum(D[:, 1], G[:, 1])
     inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    union = np.where(g_crowd[c_gt], d_area[c_det], d_area[c_det] + g_barea[c_gt] - inter)
+    union = np.where(g.crowd[c_gt], d.area[c_det], d.area[c_det] + g.box_area[c_gt] - inter)
     with np.errstate(divide="ignore", invalid="ignore"):
         c_iou = np.where(inter > 0, inter / union, 0.0)
-    thr = np.minimum(np.array(p.iou_thrs), 1 - 1e-10)
+    return c_det, c_gt, c_iou
 
-    # per area range: dtm/dtIg [A, T, nd], gtIg [A, ng]
+
+def match(d: _Dets, g: _Gts, p: CocoParams) -> _Matches:
+    """pycocotools' greedy matching, vectorised over detections of one rank:
+    each detection takes the unmatched non-ignored ground truth with the highest
+    IoU >= t (the last on ties), else an ignored one; crowd boxes match many times."""
+    c_det, c_gt, c_iou = _candidates(d, g)
+    T, A, nd, ng, max_det = len(p.iou_thrs), len(p.area_rng), len(d.pair), len(g.pair), p.max_dets[-1]
+    thr = np.minimum(np.array(p.iou_thrs), 1 - 1e-10)
     dtm = np.zeros((A, T, nd), bool)
     dt_ig = np.zeros((A, T, nd), bool)
     gt_ig = np.zeros((A, ng), bool)
-    g_pos_base = np.arange(ng) - np.searchsorted(g_pair, g_pair, side="left")
+    g_pos_base = np.arange(ng) - np.searchsorted(g.pair, g.pair, side="left")
     for a, (lo, hi) in enumerate(p.area_rng):
-        ig = g_crowd | (g_area < lo) | (g_area > hi)
+        ig = g.crowd | (g.area < lo) | (g.area > hi)
         gt_ig[a] = ig
         # position of each gt in pycocotools' gtind order (non-ignored first, stable)
         pos = np.empty(ng, np.int64)
         if ng:
-            key = np.lexsort((g_pos_base, ig, g_pair))
-            _, pos[key] = _segments(g_pair[key])
+            key = np.lexsort((g_pos_base, ig, g.pair))
+            _, pos[key] = _segments(g.pair[key])
         # candidates ordered so the wanted match is the *last* eligible one of its detection:
         # ignored before non-ignored, then IoU ascending, then gtind position ascending
         c_ig = ig[c_gt]
-        co = np.lexsort((pos[c_gt], c_iou, ~c_ig, c_det, d_rank[c_det]))
-        cd, cg, ciou, cig, ccrowd = c_det[co], c_gt[co], c_iou[co], c_ig[co], g_crowd[c_gt[co]]
-        rank_of_c = d_rank[cd]
+        co = np.lexsort((pos[c_gt], c_iou, ~c_ig, c_det, d.rank[c_det]))
+        cd, cg, ciou, cig, ccrowd = c_det[co], c_gt[co], c_iou[co], c_ig[co], g.crowd[c_gt[co]]
         gtm = np.zeros((T, ng), bool)
-        r_bounds = np.searchsorted(rank_of_c, np.arange(max_det + 1), side="left")
+        r_bounds = np.searchsorted(d.rank[cd], np.arange(max_det + 1), side="left")
         for r in range(max_det):
             s, e = r_bounds[r], r_bounds[r + 1]
             if s == e:
@@ -241,42 +276,44 @@ def evaluate_coco(gt: DetectionDataset, pred: DetectionDataset, params: CocoPara
             dtm[a, tt, seg_det[jj]] = True
             dt_ig[a, tt, seg_det[jj]] = cig[m]
             gtm[tt, cg[m]] = True  # crowd stays available through ccrowd
-        out = (d_area < lo) | (d_area > hi)
+        out = (d.area < lo) | (d.area > hi)
         dt_ig[a] |= ~dtm[a] & out[None, :]
+    return _Matches(dtm, dt_ig, gt_ig)
 
-    # ---------------------------------------------------------------- accumulate
+
+def accumulate(d: _Dets, g: _Gts, m: _Matches, p: CocoParams, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class, detections of all images by score: 101-point interpolated
+    precision ``[T, R, K, A, M]``, final recall ``[T, K, A, M]`` and the score
+    at each recall threshold; ``-1`` where a class has no non-ignored ground truth."""
+    T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_rng), len(p.max_dets)
     precision = -np.ones((T, R, K, A, M))
     recall = -np.ones((T, K, A, M))
     scores = -np.ones((T, R, K, A, M))
     rec_thrs = np.array(p.rec_thrs)
     eps = np.spacing(1)
     # detections of a class in image order then rank (pycocotools' concatenation order)
-    oc = np.lexsort((d_rank, d_img, d_cls))
-    k_bounds = np.searchsorted(d_cls[oc], np.arange(K + 1))
-    gk_bounds_sorted = np.argsort(g_cls, kind="stable")
-    g_cls_sorted = g_cls[gk_bounds_sorted]
-    gk_bounds = np.searchsorted(g_cls_sorted, np.arange(K + 1))
-    per_class: dict[str, dict[str, float]] = {}
+    oc = np.lexsort((d.rank, d.img, d.cls))
+    k_bounds = np.searchsorted(d.cls[oc], np.arange(K + 1))
+    g_by_cls = np.argsort(g.cls, kind="stable")
+    gk_bounds = np.searchsorted(g.cls[g_by_cls], np.arange(K + 1))
     for k in range(K):
         sel = oc[k_bounds[k] : k_bounds[k + 1]]
-        gsel = gk_bounds_sorted[gk_bounds[k] : gk_bounds[k + 1]]
+        gsel = g_by_cls[gk_bounds[k] : gk_bounds[k + 1]]
         # one stable sort by score per class; a maxDet subset keeps that relative order
-        sel = sel[np.argsort(-d_score[sel], kind="mergesort")]
-        sel_rank = d_rank[sel]
+        sel = sel[np.argsort(-d.score[sel], kind="mergesort")]
+        sel_rank = d.rank[sel]
         for a in range(A):
-            npig = int(np.count_nonzero(~gt_ig[a, gsel]))
+            npig = int(np.count_nonzero(~m.gt_ig[a, gsel]))
             if npig == 0:
                 continue
-            m_all = dtm[a][:, sel]
-            ig_all = dt_ig[a][:, sel]
+            m_all = m.dtm[a][:, sel]
+            ig_all = m.dt_ig[a][:, sel]
             for mi, mdet in enumerate(p.max_dets):
                 keep_m = sel_rank < mdet
-                sc = d_score[sel[keep_m]]
+                sc = d.score[sel[keep_m]]
                 m_, ig_ = m_all[:, keep_m], ig_all[:, keep_m]
-                tps = m_ & ~ig_
-                fps = ~m_ & ~ig_
-                tp_sum = np.cumsum(tps, axis=1).astype(float)
-                fp_sum = np.cumsum(fps, axis=1).astype(float)
+                tp_sum = np.cumsum(m_ & ~ig_, axis=1).astype(float)
+                fp_sum = np.cumsum(~m_ & ~ig_, axis=1).astype(float)
                 n = tp_sum.shape[1]
                 if n == 0:
                     recall[:, k, a, mi] = 0
@@ -296,24 +333,47 @@ def evaluate_coco(gt: DetectionDataset, pred: DetectionDataset, params: CocoPara
                     ss[ok] = sc[ri[ok]]
                     precision[t, :, k, a, mi] = q
                     scores[t, :, k, a, mi] = ss
+    return precision, recall, scores
 
-    stats = _summarize(precision, recall, p)
-    names = gt.class_map.names
-    n_gt_per_class = np.bincount(g_cls[~g_crowd], minlength=K) if ng else np.zeros(K, int)
+
+def _iou_rows(p: CocoParams, iou_thr: float | None) -> np.ndarray:
+    """Row indices of ``precision``/``recall`` for one IoU threshold (all when None)."""
+    iou = np.array(p.iou_thrs)
+    return np.arange(len(iou)) if iou_thr is None else np.where(iou == iou_thr)[0]
+
+
+def _per_class(precision: np.ndarray, g: _Gts, names, p: CocoParams) -> dict[str, dict[str, float]]:
+    K = len(names)
+    n_gt = np.bincount(g.cls[~g.crowd], minlength=K) if len(g.cls) else np.zeros(K, int)
+    a_all, m_last = p.area_names.index("all"), len(p.max_dets) - 1
+    out = {}
     for k in range(K):
-        pk = precision[:, :, k, 0, -1]
-        per_class[names[k]] = {
-            "AP": _mean_valid(pk),
-            "AP50": _mean_valid(pk[0]),
-            "AP75": _mean_valid(pk[5]) if T > 5 else -1.0,
-            "APs": _mean_valid(precision[:, :, k, 1, -1]),
-            "APm": _mean_valid(precision[:, :, k, 2, -1]),
-            "APl": _mean_valid(precision[:, :, k, 3, -1]),
-            "gt": int(n_gt_per_class[k]),
+        pk = precision[:, :, k, :, m_last]
+        out[names[k]] = {
+            "AP": _mean_valid(pk[:, :, a_all]),
+            "AP50": _mean_valid(pk[_iou_rows(p, 0.5), :, a_all]),
+            "AP75": _mean_valid(pk[_iou_rows(p, 0.75), :, a_all]),
+            "APs": _mean_valid(pk[:, :, p.area_names.index("small")]),
+            "APm": _mean_valid(pk[:, :, p.area_names.index("medium")]),
+            "APl": _mean_valid(pk[:, :, p.area_names.index("large")]),
+            "gt": int(n_gt[k]),
         }
+    return out
+
+
+def evaluate_coco(gt: DetectionDataset, pred: DetectionDataset, params: CocoParams | None = None) -> CocoEvalResult:
+    """Evaluate ``pred`` (annotations with ``scores``) against ``gt``.  Both use
+    ``gt.class_map``; images are matched by ``image_id``.  Steps: prepare
+    (flatten, sort, keep maxDets), :func:`match`, :func:`accumulate`, summarise."""
+    p = params or CocoParams()
+    K = len(gt.class_map)
+    dets, gts, n_img = _prepare(gt, pred, p)
+    matches = match(dets, gts, p)
+    precision, recall, scores = accumulate(dets, gts, matches, p, K)
+    names = gt.class_map.names
     return CocoEvalResult(
-        stats=stats, per_class=per_class, precision=precision, recall=recall, scores=scores, params=p,
-        class_names=names, num_images=n_img, num_gt=ng, num_dt=nd,
+        stats=_summarize(precision, recall, p), per_class=_per_class(precision, gts, names, p), precision=precision,
+        recall=recall, scores=scores, params=p, class_names=names, num_images=n_img, num_gt=len(gts.pair), num_dt=len(dets.pair),
     )
 
 
@@ -323,22 +383,11 @@ def _mean_valid(a: np.ndarray) -> float:
 
 
 def _summarize(precision, recall, p: CocoParams) -> dict[str, float]:
-    iou = np.array(p.iou_thrs)
+    """The 12 COCO numbers, each named by its IoU threshold, area and maxDets."""
 
     def s(ap: bool, iou_thr=None, area="all", max_det=100):
-        a = p.area_names.index(area)
-        m = p.max_dets.index(max_det)
-        if ap:
-            x = precision
-            if iou_thr is not None:
-                x = x[np.where(iou == iou_thr)[0]]
-            x = x[:, :, :, a, m]
-        else:
-            x = recall
-            if iou_thr is not None:
-                x = x[np.where(iou == iou_thr)[0]]
-            x = x[:, :, a, m]
-        return _mean_valid(x)
+        a, m, rows = p.area_names.index(area), p.max_dets.index(max_det), _iou_rows(p, iou_thr)
+        return _mean_valid(precision[rows][:, :, :, a, m] if ap else recall[rows][:, :, a, m])
 
     return {
         "AP": s(True),

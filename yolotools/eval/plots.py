@@ -8,7 +8,7 @@ import numpy as np
 
 from ..annotations import DetectionDataset
 from ..boxes import box_iou
-from ..report import save_png
+from ..figures import save_png
 
 __all__ = ["confusion_matrix", "write_eval_plots"]
 

@@ -92,14 +92,9 @@ def run_detect(
 ) -> DetectReport:
     import time
 
-    import cv2
-    import torch
-
-    from ..io.yolo import yolo_lines
-    from ..letterbox import from_letterbox, letterbox_image
-    from . import load_network, load_weights_any
-    from .decode import decode, postprocess
     from ..io.files import check_output
+    from . import load_network, load_weights_any
+    from .predict import predict_paths
 
     check_output(out, [*images, weights, cfg if cfg and Path(str(cfg)).exists() else None])
     if cfg is None:  # a yolotools checkpoint carries its cfg and class names
@@ -119,48 +114,25 @@ def run_detect(
     out = Path(out)
     (out / "labels").mkdir(parents=True, exist_ok=True)
     paths = _images(images)
-    results, problems, per_class = [], [], {}
-    n_det = 0
     t0 = time.perf_counter()
-    for s in range(0, len(paths), batch):
-        chunk, infos, arrs, origs = [], [], [], []
-        for p in paths[s : s + batch]:
-            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if img is None:
-                problems.append(f"{p}: missing or unreadable image; skipped")
-                continue
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            lb, info = letterbox_image(img, size, fill=127)
-            chunk.append(p)
-            infos.append(info)
-            origs.append(img)
-            arrs.append(lb)
-        if not chunk:
-            continue
-        x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float().div_(255).to(device)
-        with torch.no_grad():
-            dets = postprocess(decode(model(x), model.heads, (size, size)), conf_thres=conf, iou_thres=iou, max_det=max_det)
-        for p, info, img, d in zip(chunk, infos, origs, dets):
-            d = d.cpu().numpy().astype(np.float64)
-            if len(d):
-                d[:, :4] = from_letterbox(d[:, :4], info)
-            h, w = img.shape[:2]
-            text = yolo_lines(d[:, 5].astype(int).tolist(), d[:, :4].tolist(), (h, w), scores=d[:, 4].tolist())
-            atomic_write_text(out / "labels" / f"{p.stem}.txt", text)
-            iid = int(p.stem) if p.stem.isdigit() else len(results) + 1
-            for x1, y1, x2, y2, sc, c in d.tolist():
-                c = int(c)
-                cat = COCO80_TO_91[c] if coco80 and c < 80 else c + 1
-                results.append({"image_id": iid, "category_id": cat, "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
-                                "score": round(sc, 5), "file_name": p.name})
-                nm = names[c] if c < len(names) else str(c)
-                per_class[nm] = per_class.get(nm, 0) + 1
-            n_det += len(d)
-            if draw:
-                atomic_write_bytes(out / "images" / f"{p.stem}.jpg", _draw(img, d, names))
+    preds = predict_paths(model, paths, size, batch=batch, device=device, conf=conf, iou=iou, max_det=max_det)
+    secs = time.perf_counter() - t0
+    per_class: dict[str, int] = {}
+    for p in preds.images:
+        atomic_write_text(out / "labels" / f"{p.path.stem}.txt", p.to_yolo())
+        for c in p.class_ids.tolist():
+            nm = names[c] if c < len(names) else str(c)
+            per_class[nm] = per_class.get(nm, 0) + 1
+        if draw:
+            from .predict import load_rgb
+
+            d = np.concatenate([p.xyxy, p.scores[:, None], p.class_ids[:, None]], 1)
+            atomic_write_bytes(out / "images" / f"{p.path.stem}.jpg", _draw(load_rgb(p.path), d, names))
+    results = preds.to_coco(category_ids=COCO80_TO_91 if coco80 else None)
     atomic_write_text(out / "detections.json", json.dumps(results))
-    n_img = len(paths) - len(problems)
+    problems = preds.problems
+    n_img, n_det = len(preds.images), preds.num_detections
     files = {"labels": str(out / "labels"), "coco_results": str(out / "detections.json")}
     if draw:
         files["images"] = str(out / "images")
-    return DetectReport(n_img, n_det, per_class, files, problems, (time.perf_counter() - t0) / max(n_img, 1))
+    return DetectReport(n_img, n_det, per_class, files, problems, secs / max(n_img, 1))

@@ -27,7 +27,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,69 +35,12 @@ import torch
 
 from ..errors import YoloToolsError
 from ..io.files import atomic_write_bytes, atomic_write_text
+from ..model.predict import evaluate_model
+from .config import TrainConfig, multi_scale_range
 
-__all__ = ["TrainConfig", "Trainer", "predict", "evaluate_model", "plot_results", "multi_scale_range"]
+__all__ = ["TrainConfig", "Trainer", "evaluate_model", "plot_results", "multi_scale_range"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 100
-    img_size: int = 416
-    batch: int = 16  # per process
-    nominal_batch: int = 64  # accumulate gradients up to this many images (all processes together)
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.937
-    weight_decay: float = 5e-4
-    warmup_epochs: float = 3.0
-    schedule: str = "cosine"  # cosine | step
-    final_lr_ratio: float = 0.01
-    box_loss: str = "ciou"
-    recipe: str = "ultralytics"
-    workers: int = 0  # data loader processes; -1 = auto (0 on CPU, min(8, cores - 1) on CUDA)
-    device: str = "cpu"
-    amp: str = "auto"  # auto (bf16 where supported, else fp16; CUDA only) | bf16 | fp16 | off
-    multi_scale: bool = False  # a new square size per optimiser step, multiple of 32 in [0.75, 1.5] x img_size
-    channels_last: bool = False
-    compile: bool = False
-    eval_every: int = 1  # evaluate on val every N epochs (and always after the last)
-    plots: bool = True
-    ema_decay: float = 0.9999
-    ema_tau: float = 2000.0
-    seed: int = 0
-    conf_thres: float = 0.001
-    iou_thres: float = 0.6
-    max_det: int = 300
-
-    def __post_init__(self):
-        if isinstance(self.amp, bool):
-            object.__setattr__(self, "amp", "auto" if self.amp else "off")
-        checks = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "step"), "amp": ("auto", "bf16", "fp16", "off"),
-                  "box_loss": ("ciou", "giou", "darknet"), "recipe": ("letterbox", "darknet", "ultralytics")}
-        for k, allowed in checks.items():
-            if getattr(self, k) not in allowed:
-                raise YoloToolsError(f"{k} must be one of {', '.join(allowed)}, got {getattr(self, k)!r}")
-        for k in ("epochs", "img_size", "batch", "nominal_batch", "eval_every"):
-            if getattr(self, k) < 1:
-                raise YoloToolsError(f"{k} must be at least 1, got {getattr(self, k)}")
-        if self.device == "auto":
-            object.__setattr__(self, "device", "cuda" if torch.cuda.is_available() else "cpu")
-        if self.workers < 0:  # auto: the loader in this process on CPU; on a GPU, enough processes to keep it fed
-            object.__setattr__(self, "workers", 0 if not self.device.startswith("cuda") else max(1, min(8, (os.cpu_count() or 2) - 1)))
-        if self.img_size % 32:
-            raise YoloToolsError(f"img_size must be a multiple of 32, got {self.img_size}")
-
-    @classmethod
-    def keys(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
-
-def multi_scale_range(img_size: int) -> tuple[int, int]:
-    """Sizes multi-scale training draws from: multiples of 32 from 0.75x to 1.5x
-    the training size (320..608 for 416, Darknet's range)."""
-    return 32 * math.ceil(0.75 * img_size / 32), 32 * math.floor(1.5 * img_size / 32)
 
 
 class ModelEMA:
@@ -120,44 +63,6 @@ class ModelEMA:
                 v.mul_(d).add_(msd[k].detach(), alpha=1 - d)
             else:
                 v.copy_(msd[k])
-
-
-@torch.no_grad()
-def predict(model, dataset, img_size: int, *, device="cpu", batch: int = 16, conf: float = 0.001, iou: float = 0.6, max_det: int = 300) -> dict:
-    """Letterboxed inference on every image of ``dataset``: ``image_id -> (xyxy in
-    original pixels, class_ids, scores)`` (the input of ``eval.from_arrays``)."""
-    from ..augment import load_sample
-    from ..letterbox import from_letterbox, letterbox_image
-    from ..model.decode import decode, postprocess
-
-    model.eval()
-    per = {}
-    recs = [r for r in dataset.records if r.path is not None]
-    for s in range(0, len(recs), batch):
-        chunk = recs[s : s + batch]
-        imgs, infos = [], []
-        for r in chunk:
-            lb, info = letterbox_image(load_sample(r).image, img_size)
-            imgs.append(lb)
-            infos.append(info)
-        x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float().div_(255).to(device)
-        dets = postprocess(decode(model(x), model.heads, (img_size, img_size)), conf_thres=conf, iou_thres=iou, max_det=max_det)
-        for r, info, d in zip(chunk, infos, dets):
-            d = d.cpu().double().numpy()
-            xyxy = from_letterbox(d[:, :4], info) if len(d) else np.zeros((0, 4))
-            sh, sw = info.image_hw
-            rh, rw = r.image_hw
-            xyxy = xyxy * [rw / sw, rh / sh, rw / sw, rh / sh]
-            per[r.image_id] = (xyxy, d[:, 5].astype(np.int64), d[:, 4])
-    return per
-
-
-def evaluate_model(model, dataset, img_size: int, **kw):
-    """COCO metrics of ``model`` on ``dataset`` (see :func:`predict`); returns
-    :class:`yolotools.eval.CocoEvalResult`."""
-    from ..eval import evaluate_coco, from_arrays
-
-    return evaluate_coco(dataset, from_arrays(dataset, predict(model, dataset, img_size, **kw)))
 
 
 @dataclass
@@ -187,6 +92,7 @@ class Trainer:
         from ..model.loss import YoloLoss
         from .data import YoloDataset
 
+        cfg = cfg.resolved()  # device "auto" and workers -1 become this machine's values
         self.cfg, self.out = cfg, Path(out)
         self.run_args = dict(run_args or {})  # what `train --resume RUN_DIR` needs besides the config (the data path)
         self.world, self.rank = 1, 0
@@ -424,7 +330,7 @@ def plot_results(run: Path | str, history: list[EpochLog]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..report import save_png
+    from ..figures import save_png
 
     e = np.array([h.epoch + 1 for h in history])
     fig, axs = plt.subplots(1, 4, figsize=(15, 3.2))
@@ -451,154 +357,3 @@ def plot_results(run: Path | str, history: list[EpochLog]) -> Path:
     save_png(fig, path, dpi=80)
     return path
 
-
-@dataclass
-class TrainReport:
-    out: str
-    epochs: int
-    best_map50_95: float
-    last: dict = field(default_factory=dict)
-    anchors: list = field(default_factory=list)
-    train_seconds: float = 0.0
-    skipped: dict = field(default_factory=dict)  # split -> images/labels left out because of errors
-    problems: list = field(default_factory=list)
-    world_size: int = 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_table(self) -> str:
-        lines = [f"run dir          {self.out}", f"epochs           {self.epochs}" + (f" on {self.world_size} processes" if self.world_size > 1 else ""),
-                 f"best mAP50-95    {self.best_map50_95:.4f}", f"train seconds    {self.train_seconds:.1f}"]
-        if self.last:
-            lines.append("last epoch       " + ", ".join(f"{k} {v:.4g}" for k, v in self.last.items() if isinstance(v, float)))
-        if self.anchors:
-            lines.append("anchors          " + ", ".join(f"{a:.0f},{b:.0f}" for a, b in self.anchors))
-        if any(self.skipped.values()):
-            lines.append("skipped          " + ", ".join(f"{k}: {v} (see the log)" for k, v in self.skipped.items()))
-        lines.append(f"files            {self.out}/results.csv, results.png, last.pt, best.pt (yolotools model convert ... -> .weights)")
-        return "\n".join(lines)
-
-
-def _load_split(data, split: str, strict: bool, required: bool):
-    """A split and its problems; errors are logged by file and counted (the
-    readers already left those files out), or raised with ``strict``."""
-    from ..io import load_dataset
-
-    try:
-        ds, probs = load_dataset(data, split=split)
-    except YoloToolsError:
-        if required:
-            raise
-        return None, []
-    errors = [p for p in probs if p.severity == "error"]
-    if errors and strict:
-        shown = "\n  ".join(str(p) for p in errors[:10])
-        raise YoloToolsError(f"{len(errors)} problem(s) in the {split} split (--strict):\n  {shown}")
-    for p in errors[:50]:
-        log.warning("%s split: %s", split, p)
-    if len(errors) > 50:
-        log.warning("%s split: %d more problems not shown", split, len(errors) - 50)
-    return ds, errors
-
-
-def _load_splits(data, strict: bool):
-    """``(train, val or None, train errors, val errors)``."""
-    train_ds, train_err = _load_split(data, "train", strict, required=True)
-    val_ds, val_err = _load_split(data, "val", strict, required=False)
-    if val_ds is None:
-        log.warning("%s: no val split; training without evaluation (best.pt = last epoch)", data)
-    return train_ds, val_ds, train_err, val_err
-
-
-def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, weights: str | None = None, num_layers: int | None = None,
-              anchors: str | None = None, out: str = "runs/train", resume: bool = False, progress: bool = False, strict: bool = False,
-              **kw) -> TrainReport:
-    """Everything ``yolotools train`` does: load the train/val splits (files with
-    errors are reported and left out, or fail with ``strict``), build the
-    network for the dataset's classes (and anchors: given, or ``"auto"`` = our
-    k-means on the training labels), load starting weights, train."""
-    from ..anchors import dataset_wh, kmeans_anchors, parse_anchor_list
-    from ..model import load_network, load_weights_any
-
-    if resume:
-        return _resume(data, out, progress=progress, strict=strict, **kw)
-    from ..io import dataset_inputs
-    from ..io.files import check_output
-
-    check_output(out, [*dataset_inputs(data), weights, cfg_path if cfg_path and Path(cfg_path).exists() else None])
-    cfg = TrainConfig(**kw)
-    train_ds, val_ds, train_err, val_err = _load_splits(data, strict)
-    k = len(train_ds.class_map)
-    torch.manual_seed(cfg.seed)  # the initial weights are part of the run
-    net = load_network(cfg_path or model, classes=k, size=cfg.img_size)
-    anc = None
-    if anchors == "auto":
-        n_anchors = sum(len(h.anchors) for h in net.heads)
-        wh, _, _ = dataset_wh(train_ds, mode="img-size", size=cfg.img_size)
-        res = kmeans_anchors(wh, n_anchors, seed=cfg.seed)
-        anc = np.round(np.array(res.anchors), 2)
-        if net.heads[0].kind == "region":
-            anc = anc / (cfg.img_size / 32)
-    elif anchors:
-        anc = parse_anchor_list(anchors)
-    if anc is not None:
-        torch.manual_seed(cfg.seed)
-        net = load_network(cfg_path or model, classes=k, anchors=anc.reshape(-1).tolist(), size=cfg.img_size)
-    if weights and not resume:
-        info = load_weights_any(net, weights, num_layers=num_layers, resize_heads=True)
-        if info.get("initialised"):
-            log.warning("%s: made for other classes; %d head tensors start from scratch", weights, len(info["initialised"]))
-    t0 = time.perf_counter()
-    tr = Trainer(net, train_ds, val_ds, cfg, out, run_args={"data": str(Path(data).resolve())})
-    if anc is not None and tr.main:
-        atomic_write_text(Path(out) / "anchors.txt", ", ".join(f"{a:g},{b:g}" for a, b in anc) + "\n")
-    return _fit_report(tr, progress, t0, [] if anc is None else anc.tolist(), train_err, val_err)
-
-
-def _fit_report(tr: Trainer, progress: bool, t0: float, anchors: list, train_err: list, val_err: list) -> TrainReport:
-    hist = tr.fit(progress=progress)
-    return TrainReport(str(tr.out), len(hist), tr.best, asdict(hist[-1]) if hist else {}, anchors, time.perf_counter() - t0,
-                       {"train": len(train_err), "val": len(val_err)}, [p.to_dict() for p in (train_err + val_err)[:100]], tr.world)
-
-
-# options a resumed run may change (another machine); everything else is the run's own
-RESUME_MAY_CHANGE = ("device", "workers", "eval_every", "plots")
-
-
-def _resume(data, out, *, progress: bool, strict: bool, **given) -> TrainReport:
-    """Continue ``out/last.pt``: the network (its cfg, classes and anchors), the
-    training config and the data path come from the checkpoint, so
-    ``train --resume RUN_DIR`` needs nothing else.  ``given`` options other than
-    :data:`RESUME_MAY_CHANGE` that differ from the run's are ignored with a
-    warning (the schedule must stay the same)."""
-    from ..model import read_checkpoint
-    from ..model.cfg import parse_cfg_text
-    from ..model.darknet import DarknetNet
-
-    path = Path(out) / "last.pt"
-    if not path.exists():
-        raise YoloToolsError(f"{path}: no checkpoint to resume from (is {out} a run folder?)")
-    ck = read_checkpoint(path)  # read once: the Trainer restores its state from this dict
-    if not isinstance(ck.get("train_config"), dict):
-        raise YoloToolsError(f"{path}: a model checkpoint, not a training run's (no train_config)")
-    saved, cfg_text = dict(ck["train_config"]), ck["cfg"]
-    changed = {k: v for k, v in given.items() if k in saved and saved[k] != v}
-    ignored = sorted(k for k in changed if k not in RESUME_MAY_CHANGE)
-    if ignored:
-        log.warning("resuming %s with its own %s (given values ignored)", out, ", ".join(ignored))
-    cfg = TrainConfig(**{**saved, **{k: v for k, v in changed.items() if k in RESUME_MAY_CHANGE}})
-    data = data or (ck.get("run_args") or {}).get("data")
-    if not data:
-        raise YoloToolsError(f"{path}: the checkpoint does not name its data; give --data")
-    train_ds, val_ds, train_err, val_err = _load_splits(data, strict)
-    if list(train_ds.class_map.names) != list(ck.get("class_names", train_ds.class_map.names)):
-        raise YoloToolsError(f"{data}: its classes {list(train_ds.class_map.names)} are not the run's {ck.get('class_names')}")
-    net = DarknetNet(sections=parse_cfg_text(cfg_text, str(path)))
-    t0 = time.perf_counter()
-    tr = Trainer(net, train_ds, val_ds, cfg, out, resume=True, run_args={"data": str(Path(data).resolve())}, checkpoint=ck)
-    from ..anchors import parse_anchor_list
-
-    txt = Path(out) / "anchors.txt"
-    anchors = parse_anchor_list(txt.read_text()).tolist() if txt.exists() else []
-    return _fit_report(tr, progress, t0, anchors, train_err, val_err)

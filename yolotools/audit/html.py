@@ -1,4 +1,4 @@
-"""Self-contained HTML reports (plots embedded as base64 PNG)."""
+"""The audit's self-contained HTML report (figures inlined as PNG data URIs)."""
 
 from __future__ import annotations
 
@@ -9,32 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .io.files import atomic_write_text
+from ..figures import png_data_uri
+from ..io.files import atomic_write_text
 
-__all__ = ["png_bytes", "save_png", "png_data_uri", "write_audit_html"]
-
-
-def png_bytes(fig, dpi: int = 100) -> bytes:
-    """A matplotlib figure as PNG bytes (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def save_png(fig, path: Path, dpi: int = 100) -> str:
-    """Write a figure as PNG, atomically; returns the path."""
-    from .io.files import atomic_write_bytes
-
-    atomic_write_bytes(Path(path), png_bytes(fig, dpi))
-    return str(path)
-
-
-def png_data_uri(fig) -> str:
-    return "data:image/png;base64," + base64.b64encode(png_bytes(fig, dpi=90)).decode()
+__all__ = ["write_audit_html"]
 
 
 def _hist_figs(ta, tb, props, name_a, name_b):
@@ -92,7 +70,7 @@ def write_audit_html(path: Path, rep, ds_a, ds_b=None) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .audit import PROPS, box_table
+    from .drift import PROPS, box_table
 
     esc = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>yolotools audit</title>",

@@ -1,0 +1,257 @@
+"""Read VOC roots (one or more ``VOC20xx`` folders) into a :class:`DetectionDataset`,
+files parsed once in the process pool, names confined to the root."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ...annotations import VOC_CLASSES, Annotations, ClassMap, DetectionDataset, ImageRecord
+from ...boxes import Boxes
+from ...errors import Problems, YoloToolsError
+from ...parallel import map_chunks
+from ..files import inside_root
+from .convention import _offsets
+from .parse import _RE_OBJ, _RE_PART, _Parsed, _parse_one
+
+__all__ = ["LabelStage", "read_voc", "find_voc_roots"]
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- roots and splits
+
+
+def find_voc_roots(paths: Iterable[Path]) -> list[Path]:
+    """Each path is a ``VOC20xx`` folder (with ``Annotations/``) or a ``VOCdevkit``
+    folder holding several; returns the ``VOC20xx`` folders."""
+    roots: list[Path] = []
+    for p in map(Path, paths):
+        if (p / "Annotations").is_dir():
+            roots.append(p)
+            continue
+        subs = sorted(c for c in p.glob("*") if (c / "Annotations").is_dir()) if p.is_dir() else []
+        if not subs:
+            raise YoloToolsError(f"{p}: not a VOC root (no Annotations/ folder here or in a VOC20xx subfolder)")
+        roots.extend(subs)
+    return roots
+
+
+def _split_ids(root: Path, split: str | None) -> tuple[list[tuple[str, int]], Path | None]:
+    """``(image id, line)`` pairs of a split (line 0 for ``all``) and the list file read."""
+    ann = root / "Annotations"
+    if split in (None, "all"):
+        return [(f[:-4], 0) for f in sorted(os.listdir(ann)) if f.endswith(".xml")], None
+    lst = root / "ImageSets" / "Main" / f"{split}.txt"
+    if not lst.is_file():
+        main = root / "ImageSets" / "Main"
+        avail = sorted(f[:-4] for f in os.listdir(main) if f.endswith(".txt") and "_" not in f) if main.is_dir() else []
+        raise YoloToolsError(f"{lst}: split list not found; available splits: {avail or 'none'} (or use --split all)")
+    ids = []
+    with open(lst, encoding="utf-8-sig", errors="replace") as f:
+        for ln, line in enumerate(f, 1):
+            tok = line.split()
+            if tok:
+                ids.append((tok[0], ln))
+    return ids, lst
+
+
+# ---------------------------------------------------------------- reader
+
+
+def read_voc(
+    roots: Sequence[Path | str],
+    split: str | None = "trainval",
+    *,
+    convention: str = "exact",
+    classes: Sequence[str] | None = None,
+    strict: bool = False,
+    workers: int | None = None,
+    progress: bool = False,
+    stage_labels: "LabelStage | None" = None,
+) -> tuple[DetectionDataset, Problems]:
+    """Read VOC XML from one or more ``VOC20xx`` roots.
+
+    Returns every object (difficult ones flagged, not dropped) as a dataset whose
+    boxes are continuous xyxy pixels per ``convention``; boxes partly outside the
+    image are clipped (warning), empty or fully outside ones skipped (error).
+    ``classes`` fixes the class order; by default it is ``<root>/classes.txt``
+    (one name per line) when the root has one, else the 20 VOC classes in the
+    standard order when every name is one of them, else the names of this split
+    sorted (give ``classes`` so that every split of a custom dataset agrees).
+
+    Files are parsed by a process pool (:func:`yolotools.parallel.map_chunks`),
+    once.  ``stage_labels`` (a :class:`LabelStage`) also makes the workers write
+    each image's YOLO txt into its folder (used by
+    :func:`yolotools.convert.convert_voc`, so that formatting and writing run in
+    parallel too).  Without ``classes`` and ``classes.txt`` the class list is
+    found first by a cheap scan of the ``<name>`` tags, so that the one parse
+    already knows every class index.
+    """
+    offs = _offsets(convention)
+    items: list[tuple[str, str, str]] = []
+    found_roots = find_voc_roots(roots)
+    if classes is None:
+        lists = [r / "classes.txt" for r in found_roots if (r / "classes.txt").is_file()]
+        if lists:
+            classes = [l.strip() for l in lists[0].read_text(encoding="utf-8").splitlines() if l.strip()]
+    early = Problems(strict=strict)
+    for root in found_roots:
+        jpeg_dir = str(root / "JPEGImages")
+        ann_dir = os.path.join(str(root), "Annotations")
+        ids, lst = _split_ids(root, split)
+        for image_id, ln in ids:
+            if lst is not None:  # an id from a list file names a file: it must stay in Annotations/
+                try:
+                    inside_root(ann_dir, f"{image_id}.xml", what="image-set id")
+                except YoloToolsError as e:
+                    early.error("path_outside_dataset", lst, f"{e}; skipped", ln)
+                    continue
+            items.append((os.path.join(ann_dir, f"{image_id}.xml"), image_id, jpeg_dir))
+    seen: dict[str, str] = {}
+    for xml, image_id, _ in items:
+        if image_id in seen and seen[image_id] != xml:
+            raise YoloToolsError(f"{xml}: image id {image_id!r} also comes from {seen[image_id]}; convert these roots separately")
+        seen[image_id] = xml
+    auto = classes is None
+    if auto:
+        found = _scan_names([xml for xml, _, _ in items], workers=workers, progress=progress)
+        classes = VOC_CLASSES if set(found) <= set(VOC_CLASSES) else tuple(sorted(found))
+    class_names = tuple(classes)
+    worker = functools.partial(_convert_chunk, class_names=class_names, offs=offs, stage=stage_labels)
+    results = [r for chunk in map_chunks(worker, items, workers=workers, progress=progress, desc="read VOC", unit="xml") for r in chunk]
+    if auto:
+        parsed = {n for _rec, _probs, names in results for n in names}
+        if not parsed <= set(class_names):  # a name the tag scan could not see (CDATA, entities, attributes): read again
+            log.info("class scan missed %s; reading again with every class", sorted(parsed - set(class_names)))
+            full = VOC_CLASSES if parsed <= set(VOC_CLASSES) else sorted(parsed | set(class_names))
+            return read_voc(roots, split, convention=convention, classes=full, strict=strict, workers=workers,
+                            progress=progress, stage_labels=stage_labels)
+    problems = early
+    records = []
+    for (xml, _, _), (rec, probs, _names) in zip(items, results):
+        for sev, kind, where, msg in probs:
+            problems.add(sev, kind, xml, msg, where)
+        if rec is not None:
+            records.append(rec)
+    return DetectionDataset(ClassMap(class_names), tuple(records)), problems
+
+
+_BOX_LEVEL = ("missing_name", "missing_bndbox", "bad_coordinates")
+
+
+@dataclass(frozen=True)
+class LabelStage:
+    """Where the VOC workers write each image's YOLO txt as they go (a staging
+    folder that :func:`yolotools.io.yolo.commit_staging` moves into place), and
+    how: difficult boxes left out or not, decimals."""
+
+    folder: str
+    skip_difficult: bool = False
+    decimals: int = 6
+
+
+_RE_NAME_ANY = re.compile(rb"<name>\s*([^<]*?)\s*</name>")
+
+
+def _names_chunk(paths: list[str]) -> list[str]:
+    """Worker: the object class names in these files (``<part>`` names left out)."""
+    found: dict[str, None] = {}
+    for xml in paths:
+        try:
+            with open(xml, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        for o in _RE_OBJ.findall(data):
+            m = _RE_NAME_ANY.search(_RE_PART.sub(b"", o))
+            if m and m.group(1):
+                found.setdefault(m.group(1).decode("utf-8", "replace"), None)
+    return list(found)
+
+
+def _scan_names(paths: list[str], *, workers: int | None, progress: bool) -> list[str]:
+    found: dict[str, None] = {}
+    for names in map_chunks(_names_chunk, paths, workers=workers, progress=progress, desc="scan classes", unit="xml"):
+        for n in names:
+            found.setdefault(n, None)
+    return list(found)
+
+
+def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelStage | None) -> list:
+    """Worker: parse each file, build its record with class indices from
+    ``class_names`` and (optionally) write its label file.  Returns, per file,
+    ``(record or None, problems as tuples, object names)``."""
+    index = {n: i for i, n in enumerate(class_names)}
+    out = []
+    made: set = set()
+    for xml, image_id, jpeg_dir in items:
+        p = _parse_one(xml, image_id)
+        probs = Problems()
+        rec = None
+        if p.filename is not None:
+            try:  # <filename> names a file: it must stay inside JPEGImages/ (links followed)
+                inside_root(jpeg_dir, p.filename, what="<filename>")
+            except YoloToolsError as e:
+                p.problems.append(("error", "path_outside_dataset", "filename", f"{e}; image skipped"))
+        if not any(s == "error" and k not in _BOX_LEVEL for s, k, _, _ in p.problems):
+            fname = p.filename or f"{image_id}.jpg"
+            img_path = os.path.join(jpeg_dir, fname)
+            if p.filename and not os.path.exists(img_path):
+                alt = os.path.join(jpeg_dir, f"{image_id}.jpg")
+                img_path = alt if os.path.exists(alt) else img_path
+            hw = p.image_hw
+            if hw is None:
+                from ..files import image_size_hw
+
+                try:
+                    hw = image_size_hw(img_path)
+                except YoloToolsError as e:
+                    p.problems.append(("error", "missing_size", "", f"no usable <size> and {e}; image skipped"))
+            if hw is not None:
+                rec, boxes, cls, diff = _make_record(p, hw, Path(img_path), index, offs, probs)
+                if stage is not None:
+                    from ..yolo.txt import write_label_file, yolo_lines
+
+                    if stage.skip_difficult and any(diff):
+                        keep = [i for i, d in enumerate(diff) if not d]
+                        boxes, cls = [boxes[i] for i in keep], [cls[i] for i in keep]
+                    write_label_file(stage.folder, image_id, yolo_lines(cls, boxes, hw, decimals=stage.decimals), made)
+        tuples = list(p.problems) + [(q.severity, q.kind, q.where, q.message) for q in probs]
+        out.append((rec, tuples, p.names))
+    return out
+
+
+def _make_record(p: _Parsed, hw, img_path, index, offs, problems: Problems):
+    """The record of one parsed file, plus its kept boxes/classes/flags as lists."""
+    h, w = hw
+    fw, fh = float(w), float(h)
+    o0, o1, o2, o3 = (float(v) for v in offs)
+    boxes, cls, diff = [], [], []
+    for name, v, d, oi in zip(p.names, p.voc, p.difficult, p.obj_index):
+        ci = index.get(name)
+        if ci is None:
+            problems.error("unknown_class", p.xml, f"unknown class {name!r}; box skipped", f"object {oi}")
+            continue
+        x1, y1, x2, y2 = v[0] + o0, v[1] + o1, v[2] + o2, v[3] + o3
+        if x2 <= x1 or y2 <= y1:
+            problems.error("empty_box", p.xml, f"{name!r} box {v} has zero or negative size; skipped", f"object {oi}")
+            continue
+        c = (max(x1, 0.0), max(y1, 0.0), min(x2, fw), min(y2, fh))
+        if c[2] <= c[0] or c[3] <= c[1]:
+            problems.error("box_outside_image", p.xml, f"{name!r} box {v} lies outside the {w}x{h} image; skipped", f"object {oi}")
+            continue
+        if c != (x1, y1, x2, y2):
+            problems.warning("box_clipped", p.xml, f"{name!r} box {v} extends outside the {w}x{h} image; clipped", f"object {oi}")
+        boxes.append(c)
+        cls.append(ci)
+        diff.append(d)
+    ann = Annotations(Boxes(np.array(boxes, dtype=np.float64).reshape(-1, 4), hw), cls, is_difficult=diff)
+    return ImageRecord(p.image_id, img_path, hw, ann), boxes, cls, diff

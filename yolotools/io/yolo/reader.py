@@ -1,0 +1,228 @@
+"""Read a YOLO dataset (a data.yaml split or a labels folder) into a
+:class:`DetectionDataset`, with the sidecar's flags and left-out boxes put back."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
+from ...boxes import Boxes
+from ...errors import Problems, YoloToolsError
+from ...parallel import map_chunks
+from ..files import IMAGE_EXTS, image_size_hw, is_regular_file, load_json
+from .data_yaml import dataset_root, image_list, label_path_for_image, load_data_yaml, names_from_yaml, yaml_key_for_split
+from .txt import parse_label_text
+from .writer import SIDECAR_SUFFIX
+
+__all__ = ["read_yolo"]
+
+
+def read_yolo(
+    source: Path | str,
+    split: str | None = None,
+    *,
+    names: Sequence[str] | None = None,
+    images: Path | str | None = None,
+    strict: bool = False,
+    with_scores: bool = False,
+    progress: bool = False,
+    line_numbers: dict | None = None,
+) -> tuple[DetectionDataset, Problems]:
+    """Read a YOLO dataset.
+
+    ``source`` is a ``data.yaml`` (``split`` picks ``train``/``val``/``test``,
+    default ``val`` if present else ``train``), or a labels folder (``names``
+    or a ``classes.names``/``*.names`` beside it give the class names; ``images``
+    the image folder, by default the sibling ``images/``).  Image sizes come
+    from image headers, else from a yolotools sidecar.  Images without a label
+    file are kept as images with no boxes.  ``line_numbers``, when given, is
+    filled with ``image_id -> label file line of each box`` (for reports).
+    """
+
+    source = Path(source)
+    problems = Problems(strict=strict)
+    sidecar: dict = {}
+    category_ids: tuple[int, ...] = ()
+    if source.is_file() and source.suffix in (".yaml", ".yml"):
+        data = load_data_yaml(source)
+        class_names = tuple(names) if names else names_from_yaml(data, source)
+        base = dataset_root(data, source)
+        if split is None:
+            split = "val" if data.get("val") else "train"
+        key = yaml_key_for_split(split) if split not in data else split
+        if not data.get(key):
+            raise YoloToolsError(f"{source}: no {key!r} entry (has: {[k for k in ('train', 'val', 'test') if data.get(k)]})")
+        img_paths = image_list(data[key], base, source, problems)
+        pairs = [(ip, label_path_for_image(ip)) for ip in img_paths]
+        entries = data[key] if isinstance(data[key], list) else [data[key]]
+        for e in entries:
+            sc = (base / str(e)).with_suffix("") if str(e).endswith(".txt") else None
+            if sc is not None:
+                scp = sc.parent / (sc.name + SIDECAR_SUFFIX)
+                if scp.is_file():
+                    sidecar.update(_load_sidecar(scp, problems))
+        cid = data.get("category_ids")
+        if isinstance(cid, list) and len(cid) == len(class_names):
+            category_ids = tuple(int(c) for c in cid)
+        # orphans: label files no split of the data.yaml refers to (splits may share labels/)
+        listed = {str(lp) for _, lp in pairs}
+        for other in ("train", "val", "test"):
+            if other != key and data.get(other) and data.get(other) != data[key]:
+                try:
+                    listed.update(str(label_path_for_image(ip)) for ip in image_list(data[other], base, source))
+                except YoloToolsError:
+                    pass
+        for d in sorted({lp.parent for _, lp in pairs}):
+            if d.is_dir():
+                for q in sorted(d.glob("*.txt")):
+                    if str(q) not in listed:
+                        problems.warning("orphan_label", q, "label file with no image in the split; not used")
+    elif source.is_dir():
+        labels_dir = source
+        class_names = tuple(names) if names else _find_names(labels_dir)
+        img_dir = Path(images) if images else labels_dir.parent / "images"
+        label_files = sorted(labels_dir.rglob("*.txt"))
+        by_stem = {}
+        if img_dir.is_dir():
+            for q in img_dir.rglob("*"):
+                if q.suffix.lower() in IMAGE_EXTS:
+                    by_stem[q.relative_to(img_dir).with_suffix("").as_posix()] = q
+        pairs = []
+        seen = set()
+        for lf in label_files:
+            rel = lf.relative_to(labels_dir).with_suffix("").as_posix()
+            seen.add(rel)
+            pairs.append((by_stem.get(rel, img_dir / (rel + ".jpg")), lf))
+        for rel, q in sorted(by_stem.items()):
+            if rel not in seen:
+                pairs.append((q, labels_dir / (rel + ".txt")))
+        for scp in sorted(labels_dir.parent.glob("*" + SIDECAR_SUFFIX)):
+            sidecar.update(_load_sidecar(scp, problems))
+    else:
+        raise YoloToolsError(f"{source}: not a data.yaml or a labels folder")
+
+    if sidecar.get("__category_ids__") and not category_ids:
+        cid = sidecar["__category_ids__"]
+        if len(cid) == len(class_names):
+            category_ids = tuple(cid)
+    class_map = ClassMap(class_names, category_ids)
+    k = len(class_map)
+    # duplicates are decided up front (first one wins), so chunks can be read in parallel
+    jobs, ids_seen = [], set()
+    for img, lab in pairs:
+        image_id = _image_id(img, lab)
+        if image_id in ids_seen:
+            problems.error("duplicate_image_id", lab, f"image id {image_id!r} listed twice; skipped")
+            continue
+        ids_seen.add(image_id)
+        jobs.append((image_id, str(img), str(lab), sidecar.get(image_id)))
+    records = []
+    worker = functools.partial(_read_chunk, k=k, with_scores=with_scores)
+    for recs, probs, lines in map_chunks(worker, jobs, progress=progress, desc="read YOLO", unit="img", chunk_size=None):
+        for sev, kind, path, msg, where in probs:
+            problems.add(sev, kind, path, msg, where)
+        records.extend(recs)
+        if line_numbers is not None:
+            line_numbers.update(lines)
+    return DetectionDataset(class_map, tuple(records)), problems
+
+
+def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], list[tuple], dict[str, list[int]]]:
+    """Worker: read images' headers and label files for one chunk of jobs."""
+    problems = Problems()
+    recs, lines_of = [], {}
+    for image_id, img_s, lab_s, side in jobs:
+        img, lab = Path(img_s), Path(lab_s)
+        side = side or {}
+        hw = None
+        if not img.exists() and side.get("source_path") and os.path.exists(side["source_path"]):
+            img = Path(side["source_path"])
+        if img.exists():
+            if not is_regular_file(img):
+                problems.error("unreadable_image", img, "not a regular file; image skipped")
+                continue
+            try:
+                hw = image_size_hw(img)
+            except YoloToolsError as e:
+                problems.error("unreadable_image", img, str(e).split(": ", 1)[-1] + "; image skipped")
+                continue
+        elif side.get("image_hw"):
+            hw = tuple(side["image_hw"])
+        else:
+            problems.error("missing_image", img, "image not found and no size known for its labels; skipped")
+            continue
+        try:
+            text = lab.read_text(encoding="utf-8-sig")  # a BOM is not part of the first line
+        except FileNotFoundError:
+            problems.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
+            text = ""
+        except (OSError, UnicodeDecodeError) as e:
+            problems.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
+            text = ""
+        ann, lines = parse_label_text(text, str(lab), hw, k, problems, with_scores=with_scores)
+        lines_of[image_id] = lines
+        if side:
+            ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
+        recs.append(ImageRecord(image_id, img, hw, ann, source_id=side.get("source_id")))
+    return recs, [(p.severity, p.kind, p.path, p.message, p.where) for p in problems], lines_of
+
+
+def _image_id(img: Path, lab: Path) -> str:
+    parts = list(lab.with_suffix("").parts)
+    if "labels" in parts:
+        i = len(parts) - 1 - parts[::-1].index("labels")
+        return "/".join(parts[i + 1 :])
+    return lab.stem
+
+
+def _find_names(labels_dir: Path) -> tuple[str, ...]:
+    for cand in [labels_dir.parent / "classes.names", labels_dir / "classes.names", labels_dir.parent / "classes.txt"]:
+        if cand.is_file():
+            return tuple(l.strip() for l in cand.read_text(encoding="utf-8").splitlines() if l.strip())
+    found = sorted(labels_dir.parent.glob("*.names"))
+    if found:
+        return tuple(l.strip() for l in found[0].read_text(encoding="utf-8").splitlines() if l.strip())
+    raise YoloToolsError(f"{labels_dir}: no class names found (give --names FILE or put classes.names beside the labels folder)")
+
+
+def _load_sidecar(path: Path, problems: Problems) -> dict:
+    data = load_json(path)
+    if not isinstance(data, dict) or data.get("format") != "yolotools-sidecar":
+        problems.warning("bad_sidecar", path, "not a yolotools sidecar; ignored")
+        return {}
+    out = dict(data.get("images", {}))
+    out["__category_ids__"] = data.get("category_ids", [])
+    return out
+
+
+def _apply_sidecar(ann: Annotations, lines: list[int], side: dict, hw, lab: Path, problems: Problems) -> Annotations:
+    n = len(ann)
+    diff = np.zeros(n, bool)
+    crowd = np.zeros(n, bool)
+    pos = {ln: i for i, ln in enumerate(lines)}
+    for key, arr in (("difficult_lines", diff), ("crowd_lines", crowd)):
+        for ln in side.get(key, []):
+            if ln in pos:
+                arr[pos[ln]] = True
+            else:
+                problems.warning("stale_sidecar", lab, f"sidecar flags line {ln}, which has no box; flag ignored")
+    area = None
+    if "area" in side and len(side["area"]) == n:
+        area = np.array(side["area"], dtype=np.float64)
+    base = Annotations(ann.boxes, ann.class_ids, scores=ann.scores, is_difficult=diff, is_crowd=crowd, area=area)
+    extra = side.get("not_written") or []
+    if not extra or ann.scores is not None:
+        return base
+    ex = Annotations(
+        Boxes(np.array([e["xyxy"] for e in extra], dtype=np.float64), hw),
+        [e["class"] for e in extra],
+        is_difficult=[e.get("difficult", False) for e in extra],
+        is_crowd=[e.get("crowd", False) for e in extra],
+        area=[e["area"] for e in extra] if all("area" in e for e in extra) else None,
+    )
+    return Annotations.concat([base, ex], hw)

@@ -1,0 +1,133 @@
+"""The training options, declared once.
+
+:class:`TrainConfig` is a frozen dataclass whose every field carries its
+default, its help text and (where it has them) its choices and lower bound in
+the field's metadata.  The ``yolotools train`` options are generated from it
+(:func:`click_options`), so ``TrainConfig()`` with no arguments is what
+``yolotools train`` with no flags does (``device`` and ``workers`` auto), and a
+new option is one new field.  Recipe YAML keys are these field names (dashes or
+underscores).
+
+Imports no torch: ``device="auto"`` is resolved by :meth:`TrainConfig.resolved`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import MISSING, dataclass, field, fields, replace
+
+from ..errors import YoloToolsError
+
+__all__ = ["TrainConfig", "multi_scale_range", "click_options", "option_name"]
+
+
+def opt(default, help: str, *, choices: tuple | None = None, min: float | None = None, flag: str | None = None):  # noqa: A002
+    """A TrainConfig field: default, help, choices, lower bound (metadata read
+    by ``__post_init__`` and by :func:`click_options`)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "min": min, "flag": flag})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = opt(100, "Epochs to train.", min=1)
+    img_size: int = opt(416, "Training size in pixels (multiple of 32).", min=32)
+    batch: int = opt(16, "Images per step and per process.", min=1)
+    nominal_batch: int = opt(64, "Gradient accumulation up to this batch (all processes together).", min=1)
+    optimizer: str = opt("sgd", "Optimiser.", choices=("sgd", "adamw"))
+    lr: float = opt(0.01, "Initial learning rate.", min=0.0)
+    momentum: float = opt(0.937, "SGD momentum / AdamW beta1.", min=0.0)
+    weight_decay: float = opt(5e-4, "Weight decay at the nominal batch; not applied to biases and BN.", min=0.0)
+    warmup_epochs: float = opt(3.0, "Linear learning-rate warm-up (Darknet burn_in), epochs.", min=0.0)
+    schedule: str = opt("cosine", "Learning-rate decay; step: x0.1 at 80% and 90% of the epochs (Darknet steps).",
+                        choices=("cosine", "step"))
+    final_lr_ratio: float = opt(0.01, "Final learning rate as a fraction of --lr (cosine).", min=0.0)
+    box_loss: str = opt("ciou", "Box regression loss.", choices=("ciou", "giou", "darknet"))
+    recipe: str = opt("ultralytics", "Augmentation recipe.", choices=("ultralytics", "darknet", "letterbox"))
+    workers: int = opt(-1, "Data loader processes (spawned once per run); -1: 0 on CPU, min(8, cores-1) on CUDA.", min=-1)
+    device: str = opt("auto", "auto (cuda if available), cpu, cuda, cuda:1; under torchrun each process takes cuda:LOCAL_RANK.")
+    amp: str = opt("auto", "Mixed precision on CUDA (auto: bf16 where supported).", choices=("auto", "bf16", "fp16", "off"))
+    multi_scale: bool = opt(False, "A new size per step: multiples of 32 in [0.75, 1.5] x --img-size (320-608 at 416).")
+    channels_last: bool = opt(False, "NHWC memory format (faster convolutions with AMP on recent GPUs).")
+    compile: bool = opt(False, "torch.compile the network (slow first epoch).")
+    eval_every: int = opt(1, "Evaluate on val every N epochs (and after the last).", min=1)
+    plots: bool = opt(True, "Write results.png after each epoch.", flag="--plots/--no-plots")
+    ema_decay: float = opt(0.9999, "EMA decay of the weights (ramped up as decay * (1 - exp(-updates / tau))).", min=0.0)
+    ema_tau: float = opt(2000.0, "EMA ramp, optimiser updates.", min=1e-9)
+    seed: int = opt(0, "Seed of the initial weights, sample order, augmentation and multi-scale sizes.")
+    conf_thres: float = opt(0.001, "Score threshold of the validation predictions.", min=0.0)
+    iou_thres: float = opt(0.6, "NMS IoU threshold of the validation predictions.", min=0.0)
+    max_det: int = opt(300, "Detections kept per validation image.", min=1)
+
+    def __post_init__(self):
+        if isinstance(self.amp, bool):
+            object.__setattr__(self, "amp", "auto" if self.amp else "off")
+        for f in fields(self):
+            v, meta = getattr(self, f.name), f.metadata
+            if meta.get("choices") and v not in meta["choices"]:
+                raise YoloToolsError(f"{f.name} must be one of {', '.join(meta['choices'])}, got {v!r}")
+            if f.type in ("int", "float") and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise YoloToolsError(f"{f.name} must be a number, got {v!r}")
+            if f.type == "float" and not math.isfinite(v):
+                raise YoloToolsError(f"{f.name} must be a finite number, got {v!r}")
+            if meta.get("min") is not None and v < meta["min"]:
+                raise YoloToolsError(f"{f.name} must be at least {meta['min']:g}, got {v}")
+        if self.img_size % 32:
+            raise YoloToolsError(f"img_size must be a multiple of 32, got {self.img_size}")
+
+    def resolved(self) -> "TrainConfig":
+        """``device="auto"`` -> cuda when available, else cpu; ``workers=-1`` ->
+        0 on CPU (the loader in this process), min(8, cores - 1) on CUDA."""
+        import torch
+
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        workers = self.workers
+        if workers < 0:
+            workers = 0 if not device.startswith("cuda") else max(1, min(8, (os.cpu_count() or 2) - 1))
+        return replace(self, device=device, workers=workers)
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+def multi_scale_range(img_size: int) -> tuple[int, int]:
+    """Sizes multi-scale training draws from: multiples of 32 from 0.75x to 1.5x
+    the training size (320..608 for 416, Darknet's range)."""
+    return 32 * math.ceil(0.75 * img_size / 32), 32 * math.floor(1.5 * img_size / 32)
+
+
+def option_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def click_options(cls=TrainConfig):
+    """A decorator adding one click option per field of ``cls`` (same name with
+    dashes, same default, choices and help; booleans are flags)."""
+    import click
+
+    def deco(fn):
+        for f in reversed(fields(cls)):
+            meta = f.metadata
+            default = f.default if f.default is not MISSING else None
+            kw = dict(default=default, show_default=True, help=meta.get("help"))
+            if f.type == "bool":
+                decl = meta.get("flag") or option_name(f.name)
+                kw["is_flag"] = True
+                kw.pop("show_default")
+            else:
+                decl = option_name(f.name)
+                if meta.get("choices"):
+                    kw["type"] = click.Choice(list(meta["choices"]))
+                elif f.type == "int":
+                    kw["type"] = click.IntRange(min=int(meta["min"])) if meta.get("min") is not None else int
+                elif f.type == "float":
+                    kw["type"] = click.FloatRange(min=meta["min"]) if meta.get("min") is not None else float
+                else:
+                    kw["type"] = str
+            fn = click.option(decl, f.name, **kw)(fn)
+        return fn
+
+    return deco

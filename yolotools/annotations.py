@@ -149,6 +149,9 @@ class ClassMap:
     def __post_init__(self):
         names = tuple(str(n) for n in self.names)
         object.__setattr__(self, "names", names)
+        bad = [n for n in names if not n.strip() or any(c in n for c in "\n\r\x00")]
+        if bad:  # one name per line in .names files: a line break would shift every class id after it
+            raise ValueError(f"class names must be non-empty single-line text; got {bad[0]!r}")
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"class names must be unique; repeated: {dup}")

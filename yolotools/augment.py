@@ -235,10 +235,17 @@ class Augmenter:
 
     # ------------------------------------------------------------ entry point
 
-    def __call__(self, s: Sample, rng: np.random.Generator, partners: Callable[[np.random.Generator], Sample] | None = None) -> AugResult:
+    def __call__(self, s: Sample, rng: np.random.Generator, partners: Callable[[np.random.Generator], Sample] | None = None,
+                 *, mosaic: bool = True) -> AugResult:
+        """``mosaic=False`` (ultralytics recipe, the trainer's last ``close_mosaic``
+        epochs): the image alone, letterboxed to S, then the same affine, HSV and flip."""
         if self.recipe == "letterbox":
             return self._letterbox(s)
         n_in = len(s.xyxy)
+        if self.recipe == "ultralytics" and not mosaic:
+            lb = self._letterbox(s)
+            out, ids = self._albu(lb.sample, rng)
+            return AugResult(out, n_in - len(out.xyxy), None, lb.source_index[ids])
         if self.recipe == "ultralytics":
             if partners is None:
                 partners = lambda g: s  # noqa: E731 - a mosaic of the same image
@@ -266,14 +273,12 @@ class Augmenter:
 def load_sample(record) -> Sample:
     """Decode the record's image (RGB) and take its boxes.  A missing or corrupt
     image is a :class:`YoloToolsError` naming the file."""
-    import cv2
-
     from .errors import YoloToolsError
+    from .io.images import decode_rgb
 
-    img = cv2.imread(str(record.path), cv2.IMREAD_COLOR) if record.path is not None else None
-    if img is None:
-        raise YoloToolsError(f"{record.path}: missing or unreadable image")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if record.path is None:
+        raise YoloToolsError(f"image {record.image_id}: no image file")
+    img = decode_rgb(record.path)
     a = record.annotations
     xyxy = a.boxes.xyxy
     h, w = img.shape[:2]
@@ -303,6 +308,7 @@ class AugmentReport:
     boxes_dropped: int
     seconds_per_image: float
     files: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)  # images skipped, with why
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -314,6 +320,9 @@ class AugmentReport:
                  f"boxes out        {self.boxes_out}", f"boxes dropped    {self.boxes_dropped} (clipped below min visibility/area)",
                  f"time per image   {self.seconds_per_image * 1000:.1f} ms"]
         lines += [f"{k:<16} {v}" for k, v in self.files.items()]
+        lines += [f"skipped: {p}" for p in self.problems[:20]]
+        if len(self.problems) > 20:
+            lines.append(f"... {len(self.problems) - 20} more images skipped (see --json)")
         return "\n".join(lines)
 
 
@@ -336,10 +345,23 @@ def run_augment(data, out, *, recipe: str = "ultralytics", n: int = 16, seed: in
     from .io import dataset_inputs
 
     check_output(out, dataset_inputs(data))
+    if n < 1:
+        raise YoloToolsError(f"--n {n}: augment at least one image")
+    from .io.images import check_image_file
+
     ds, _ = load_dataset(data, split=split)
-    recs = [r for r in ds.records if r.path is not None and Path(r.path).exists()]
+    recs, skipped = [], []
+    for r in ds.records:  # a missing, truncated or huge image is skipped and reported, the rest augmented
+        if r.path is None:
+            continue
+        try:
+            check_image_file(r.path)
+            recs.append(r)
+        except YoloToolsError as e:
+            skipped.append(str(e))
     if not recs:
-        raise YoloToolsError(f"{data}: no images found for the labels (augmentation needs the pixels)")
+        raise YoloToolsError(f"{data}: no usable images for the labels (augmentation needs the pixels)"
+                             + (f"; first problem: {skipped[0]}" if skipped else ""))
     cfg = replace(config or AugmentConfig(), img_size=img_size)
     aug = Augmenter(recipe, cfg)
     out = Path(out)
@@ -351,7 +373,11 @@ def run_augment(data, out, *, recipe: str = "ultralytics", n: int = 16, seed: in
         if i not in cache:
             if len(cache) > 64:
                 cache.pop(next(iter(cache)))
-            cache[i] = load_sample(recs[i])
+            try:
+                cache[i] = load_sample(recs[i])
+            except YoloToolsError as e:  # undecodable despite a sound header: use the next image, say so
+                skipped.append(str(e))
+                cache[i] = load_sample(recs[(i + 1) % len(recs)]) if len(recs) > 1 else _raise(e)
         return cache[i]
 
     partners = lambda g: get(int(g.integers(len(recs))))  # noqa: E731
@@ -381,4 +407,8 @@ def run_augment(data, out, *, recipe: str = "ultralytics", n: int = 16, seed: in
                                                           "names": dict(enumerate(ds.class_map.names))}, sort_keys=False))
     return AugmentReport(str(out), recipe, n, b_in, b_out, dropped, dt,
                          {"images": str(out / "images"), "labels": str(out / "labels"), "preview": str(out / "preview.jpg"),
-                          "data_yaml": str(out / "data.yaml")})
+                          "data_yaml": str(out / "data.yaml")}, problems=sorted(set(skipped)))
+
+
+def _raise(e: Exception):
+    raise e

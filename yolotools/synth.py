@@ -121,13 +121,15 @@ def generate_shapes(
     image_hw: tuple[int, int] = (160, 160),
     seed: int = 0,
     max_objects: int = 4,
+    object_size: tuple[int, int] | None = None,
 ) -> ShapesDataset:
     """Render the shapes dataset into ``root`` (idempotent for the same arguments).
 
     Layout: ``root/VOCdevkit/VOC2026/{Annotations,ImageSets/Main,JPEGImages}``
     (PNG images, VOC XML in the exact 1-based convention, ``classes.txt``) and
     ``root/annotations/instances_{train,val}.json`` (COCO, file names relative to
-    ``JPEGImages``)."""
+    ``JPEGImages``).  ``max_objects`` per image (1 to it, uniformly),
+    ``object_size`` ``(min, max)`` side in pixels (default 12 to half the image)."""
     from PIL import Image
 
     from .io.coco import write_coco
@@ -147,7 +149,8 @@ def generate_shapes(
         records = []
         for _ in range(n):
             counter += 1
-            img, xyxy, cls = render_shapes_image(rng, image_hw, max_objects=max_objects)
+            lo, hi = object_size if object_size is not None else (12, None)
+            img, xyxy, cls = render_shapes_image(rng, image_hw, max_objects=max_objects, min_size=lo, max_size=hi)
             image_id = f"{counter:06d}"
             path = img_dir / f"{image_id}.png"
             import io

@@ -147,7 +147,7 @@ def test_heads_rewritten_for_classes_and_anchors():
 def test_bad_cfg_errors_name_the_line():
     with pytest.raises(YoloToolsError, match=r"x.cfg:3: layer type \[bogus\]"):
         parse_cfg_text("[net]\nwidth=32\n[bogus]\n", "x.cfg")
-    with pytest.raises(YoloToolsError, match=r"cfg line 7: \[yolo\] with 1 classes and 1 anchors needs 6 filters .*found 4"):
+    with pytest.raises(YoloToolsError, match=r"<cfg>:7: \[yolo\] with 1 classes and 1 anchors needs 6 filters .*found 4"):
         DarknetNet(sections=parse_cfg_text("[net]\nwidth=32\nheight=32\n[convolutional]\nfilters=4\nsize=1\n[yolo]\nmask=0\nanchors=1,1\nclasses=1\nnum=1\n"))
 
 

@@ -119,3 +119,62 @@ def test_a_small_network_learns_a_batch():
         total.backward()
         opt.step()
     assert total.item() < 0.1 * first
+
+
+def test_ratio_assignment_by_hand():
+    """assign="ultralytics": every anchor within anchor_t, on the object's cell
+    and its two nearest neighbours (worked out by hand on a 13x13 grid)."""
+    from yolotools.model.loss import assign_ratio
+
+    # anchors in grid cells: (1, 1), (3, 3), (20, 20); a 2x2-cell box centred at (5.3, 7.8)
+    anc = torch.tensor([[1.0, 1.0], [3.0, 3.0], [20.0, 20.0]])
+    t = torch.tensor([[0, 1, 5.3 / 13, 7.8 / 13, 2 / 13, 2 / 13]])
+    a = assign_ratio(t, anc, (13, 13), 4.0)
+    # anchors 0 (ratio 2) and 1 (ratio 1.5) match, 2 (ratio 10) does not; cells: own (5, 7), left (4, 7)
+    # (x fraction 0.3 < 0.5) and down (5, 8) (y fraction 0.8 > 0.5)
+    got = sorted(zip(a.a.tolist(), a.gx.tolist(), a.gy.tolist()))
+    assert got == [(0, 4, 7), (0, 5, 7), (0, 5, 8), (1, 4, 7), (1, 5, 7), (1, 5, 8)]
+    assert (a.cls == 1).all() and (a.b == 0).all()
+    no_nb = assign_ratio(t, anc, (13, 13), 4.0, neighbours=False)
+    assert sorted(zip(no_nb.a.tolist(), no_nb.gx.tolist(), no_nb.gy.tolist())) == [(0, 5, 7), (1, 5, 7)]
+    # an object in the first cell has no left/up neighbour
+    edge = assign_ratio(torch.tensor([[0, 0, 0.2 / 13, 0.2 / 13, 1 / 13, 1 / 13]]), anc, (13, 13), 4.0)
+    assert sorted(set(zip(edge.gx.tolist(), edge.gy.tolist()))) == [(0, 0)]
+
+
+def test_objectness_weights_by_stride():
+    from yolotools.model.loss import obj_balance
+
+    assert obj_balance([32.0, 16.0, 8.0]) == [0.4, 1.0, 4.0]  # YOLOv3 heads come largest stride first
+    assert obj_balance([32.0, 16.0]) == [1.0, 4.0]
+
+
+def test_ultralytics_loss_perfect_boxes_and_learning():
+    """Boxes decoded exactly on the truth cost ~0 box loss; a small net learns a batch."""
+    torch.manual_seed(0)
+    heads = [HeadSpec("yolo", ((16.0, 16.0), (80.0, 80.0)), 2, 0, scale_x_y=2.0)]  # the second anchor is 5x off: not a positive
+    t = torch.tensor([[0, 1, 0.5, 0.5, 16 / 64, 16 / 64]])
+    loss = YoloLoss(heads, assign="ultralytics")
+    out = torch.zeros(1, 2 * 7, 8, 8)
+    v = out.view(1, 2, 7, 8, 8)
+    # cell (4, 4) holds the centre exactly at offset 0 -> sigmoid * 2 - 0.5 = 0 needs sigmoid 0.25
+    v[0, 0, 0:2, 4, 4] = math.log(0.25 / 0.75)
+    # the left (3, 4) and upper (4, 3) neighbours reach the same centre from their side
+    v[0, 0, 0, 4, 3] = math.log(0.75 / 0.25)
+    v[0, 0, 1, 4, 3] = math.log(0.25 / 0.75)
+    v[0, 0, 0, 3, 4] = math.log(0.25 / 0.75)
+    v[0, 0, 1, 3, 4] = math.log(0.75 / 0.25)
+    total, parts = loss([out], t, (64, 64))
+    assert parts["box"].item() < 1e-4
+    net = torch.nn.Conv2d(3, 14, 3, stride=8, padding=1)
+    x = torch.rand(2, 3, 64, 64)
+    tt = torch.tensor([[0, 0, 0.3, 0.3, 0.25, 0.25], [1, 1, 0.7, 0.6, 0.4, 0.3]])
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    first = None
+    for _ in range(150):
+        total, _ = loss([net(x)], tt, (64, 64))
+        first = first if first is not None else total.item()
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    assert total.item() < 0.3 * first

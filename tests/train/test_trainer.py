@@ -37,9 +37,10 @@ def _net():
 
 
 def test_a_tiny_model_learns_the_shapes(tmp_path):
+    """Darknet's assignment (kept for reproducing the paper) on a one-head net."""
     tr, va = _data(tmp_path, 64, 16)
     net = _net()
-    hist = Trainer(net, tr, va, _cfg(80), tmp_path / "run").fit()
+    hist = Trainer(net, tr, va, _cfg(80, assign="darknet"), tmp_path / "run").fit()
     train_map = evaluate_model(net, tr, 128).stats["AP50"]
     held_out = evaluate_model(net, va, 128).stats["AP50"]
     assert train_map >= 0.9, train_map
@@ -47,6 +48,26 @@ def test_a_tiny_model_learns_the_shapes(tmp_path):
     rows = (tmp_path / "run" / "results.csv").read_text().splitlines()
     assert len(rows) == 81 and rows[0].startswith("epoch,lr,box,obj,cls,map50,map50_95")
     assert hist[-1].box < hist[0].box
+
+
+def test_the_default_assignment_learns_with_two_heads(tmp_path):
+    """The default (ultralytics) assignment on the demo's two-head net with the
+    heads `yolotools train` gives it (scale_x_y=2) and biases at the priors."""
+    from yolotools.model import load_network
+    from yolotools.train.run import init_head_biases
+
+    tr, va = _data(tmp_path, 64, 16)
+    torch.manual_seed(0)
+    net = load_network("shapes-tiny", classes=3, anchors=[12, 12, 20, 20, 28, 28, 36, 36, 48, 48, 64, 64], size=128,
+                       head_options={"scale_x_y": "2.0"})
+    init_head_biases(net, 128)
+    cfg = _cfg(60, lr=0.004)
+    assert cfg.assign == "ultralytics"
+    Trainer(net, tr, va, cfg, tmp_path / "run").fit()
+    train_map = evaluate_model(net, tr, 128).stats
+    held_out = evaluate_model(net, va, 128).stats
+    assert train_map["AP50"] >= 0.8, train_map
+    assert held_out["AP50"] >= 0.3, held_out
 
 
 def test_resumed_run_equals_uninterrupted_run_and_checkpoint_exports(tmp_path):

@@ -148,14 +148,24 @@ def validate(
         for b in np.flatnonzero(asp > max_aspect):
             f, w_ = where(img[b], j_in[b])
             findings.append(Finding("warning", "extreme_aspect", f, w_, f"aspect ratio {asp[b]:.1f} > {max_aspect:g}", FIXES["extreme_aspect"]))
-        for p, q in _same_class_pairs(img, cls):
-            iou = _pair_iou(xyxy[p], xyxy[q])
-            for a_, b_, v in zip(p[iou >= near_dup_iou], q[iou >= near_dup_iou], iou[iou >= near_dup_iou]):
-                exact = np.allclose(xyxy[a_], xyxy[b_], atol=1e-6)
-                kind = "duplicate_box" if exact else "near_duplicate_box"
-                f, w_ = where(img[b_], j_in[b_])
-                _, w_a = where(img[a_], j_in[a_])
-                findings.append(Finding("warning", kind, f, w_, f"{'same box as' if exact else f'IoU {v:.3f} with'} {w_a} (same class)", FIXES[kind]))
+        p, q, iou = duplicate_pairs(img, cls, xyxy, near_dup_iou)
+        # at most MAX_DUP_FINDINGS_PER_IMAGE findings per image, then one line with the rest's count
+        o = np.argsort(img[q], kind="stable")
+        p, q, iou = p[o], q[o], iou[o]
+        qi = img[q]
+        rank = np.arange(len(q)) - np.searchsorted(qi, qi, side="left")
+        for i_, n_more in zip(*np.unique(qi[rank >= MAX_DUP_FINDINGS_PER_IMAGE], return_counts=True)):
+            f, _ = where(int(i_), 0)
+            findings.append(Finding("warning", "duplicate_box", f, "", f"{int(n_more)} more duplicate or near-duplicate boxes in this file",
+                                    FIXES["duplicate_box"]))
+        keep = rank < MAX_DUP_FINDINGS_PER_IMAGE
+        p, q, iou = p[keep], q[keep], iou[keep]
+        for a_, b_, v in zip(p.tolist(), q.tolist(), iou.tolist()):
+            exact = bool(np.allclose(xyxy[a_], xyxy[b_], atol=1e-6))
+            kind = "duplicate_box" if exact else "near_duplicate_box"
+            f, w_ = where(img[b_], j_in[b_])
+            _, w_a = where(img[a_], j_in[a_])
+            findings.append(Finding("warning", kind, f, w_, f"{'same box as' if exact else f'IoU {v:.3f} with'} {w_a} (same class)", FIXES[kind]))
     findings += _map_image_checks([(r.path, r.image_hw if fmt != "yolo" else None) for r in recs if r.path is not None], decode)
     counts = ds.counts_per_class()
     for k, n in enumerate(counts):
@@ -167,19 +177,58 @@ def validate(
     return ValidationReport(str(source), len(ds), ds.num_boxes, findings), ds
 
 
-def _same_class_pairs(img: np.ndarray, cls: np.ndarray):
-    """Yield ``(p, q)`` index arrays of every pair of boxes (p < q in file order)
-    that share image and class; vectorised per group size."""
-    key = img * (int(cls.max()) + 1 if len(cls) else 1) + cls
-    o = np.argsort(key, kind="stable")
-    ks = key[o]
-    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    sizes = np.diff(np.r_[starts, len(ks)])
-    for m in np.unique(sizes[sizes > 1]):
-        st = starts[sizes == m]
-        groups = o[st[:, None] + np.arange(m)[None, :]]  # (G, m) original indices, file order within image
-        pi, qi = np.triu_indices(m, 1)
-        yield groups[:, pi].ravel(), groups[:, qi].ravel()
+NEAR_DUP_WINDOW = 16
+MAX_DUP_FINDINGS_PER_IMAGE = 50  # then one summary line for that image  # boxes of one image and class compared with each box, in left-edge order
+
+
+def duplicate_pairs(img: np.ndarray, cls: np.ndarray, xyxy: np.ndarray, min_iou: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Same-image, same-class box pairs with IoU >= ``min_iou``: ``(earlier
+    index, later index, IoU)``, time ``O(n log n)`` and memory linear in boxes
+    (a label file of 300k lines is fine).
+
+    Exact repeats are found by sorting (each repeat paired with the first
+    occurrence); near duplicates by a sweep over boxes sorted by left edge,
+    since IoU >= t needs ``|x1a - x1b| <= (1 - t) min(wa, wb)``, each box
+    compared with at most :data:`NEAR_DUP_WINDOW` following candidates."""
+    n = len(img)
+    e = np.zeros(0, np.int64)
+    if n < 2:
+        return e, e, np.zeros(0)
+    rows = np.column_stack([img, cls, np.round(xyxy, 6)])
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rep = first[inverse]
+    dup = np.flatnonzero(rep != np.arange(n))  # later copies of an earlier identical box
+    p_ex, q_ex = rep[dup], dup
+    uniq = np.sort(first)
+    if min_iou > 1.0:
+        return p_ex, q_ex, np.ones(len(dup))
+    u_img, u_cls, u_box = img[uniq], cls[uniq], xyxy[uniq]
+    o = np.lexsort((u_box[:, 0], u_cls, u_img))
+    g = (u_img[o] * (int(cls.max()) + 1) + u_cls[o]).astype(np.int64)
+    x1 = u_box[o, 0]
+    w = u_box[o, 2] - u_box[o, 0]
+    # group bounds, and how far right each box's window reaches within its group
+    g_end = np.searchsorted(g, g, side="right")
+    reach = x1 + (1 - min_iou) * np.maximum(w, 0)
+    # searchsorted per group: offset x1 by a large multiple of the group index so groups never mix
+    span = float(np.abs(xyxy).max()) * 4 + 1.0
+    key = g * span + x1
+    end = np.searchsorted(key, g * span + reach, side="right")
+    end = np.minimum(np.minimum(end, g_end), np.arange(len(o)) + 1 + NEAR_DUP_WINDOW)
+    cnt = np.maximum(end - np.arange(len(o)) - 1, 0)
+    a = np.repeat(np.arange(len(o)), cnt)
+    b = a + 1 + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    pa, pb = uniq[o[a]], uniq[o[b]]
+    iou = _pair_iou(xyxy[pa], xyxy[pb])
+    keep = iou >= min_iou
+    pa, pb, iou = pa[keep], pb[keep], iou[keep]
+    lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+    p = np.concatenate([p_ex, lo])
+    q = np.concatenate([q_ex, hi])
+    v = np.concatenate([np.ones(len(dup)), iou])
+    order = np.lexsort((p, q))
+    return p[order], q[order], v[order]
 
 
 def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -228,45 +277,48 @@ def _label_path(rec, fmt: str, source) -> str:
 
 
 def _image_checks(path, image_hw, decode: bool) -> list[Finding]:
+    """Checks of one image file through the decoder's own gate
+    (:func:`yolotools.io.images.check_image_file`: regular file, header,
+    complete JPEG/PNG, size bound) and, with ``decode``, the decoder itself
+    (:func:`~yolotools.io.images.decode_rgb`, as training and detect decode)."""
     import os
 
-    out = []
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        return out
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            f.seek(-2, 2)
-            tail = f.read(2)
-    except OSError as e:
-        return [Finding("error", "unreadable_image", str(path), "", f"cannot read: {e}", FIXES["unreadable_image"])]
-    if head[:3] == b"\xff\xd8\xff" and tail != b"\xff\xd9":
-        out.append(Finding("error", "truncated_image", str(path), "", "JPEG has no end marker (truncated)", FIXES["truncated_image"]))
     from ..errors import YoloToolsError
-    from ..io.files import image_size_hw
+    from ..io.images import check_image_file
 
-    if image_hw is not None:
-        try:
-            hw = image_size_hw(path)
-        except YoloToolsError as e:
-            return out + [Finding("error", "unreadable_image", str(path), "", str(e).split(": ", 1)[-1], FIXES["unreadable_image"])]
+    path = os.fspath(path)
+    if not os.path.lexists(path):
+        return [Finding("error", "missing_image", path, "", "image file not found (training would fail on it)", FIXES["missing_image"])]
+    try:
+        hw = check_image_file(path)
+    except YoloToolsError as e:
+        msg = str(e).split(": ", 1)[-1]
+        kind = "truncated_image" if "truncated" in msg else "unreadable_image"
+        return [Finding("error", kind, path, "", msg, FIXES[kind])]
+    out = []
     if image_hw is not None and tuple(hw) != tuple(image_hw):
-        out.append(Finding("error", "size_mismatch", str(path), "", f"annotation says {image_hw[1]}x{image_hw[0]}, image header {hw[1]}x{hw[0]}",
+        out.append(Finding("error", "size_mismatch", path, "", f"annotation says {image_hw[1]}x{image_hw[0]}, image header {hw[1]}x{hw[0]}",
                            FIXES["size_mismatch"]))
-    if head[:3] == b"\xff\xd8\xff":
+    if decode:
+        from ..io.images import decode_rgb
+
+        try:
+            decode_rgb(path)
+        except YoloToolsError as e:
+            return out + [Finding("error", "unreadable_image", path, "", str(e).split(": ", 1)[-1], FIXES["unreadable_image"])]
+    with open(path, "rb") as f:
+        is_jpeg = f.read(3) == b"\xff\xd8\xff"
+    if is_jpeg:
         try:
             from PIL import Image
 
             with Image.open(path) as im:
                 o = im.getexif().get(0x0112, 1)
-                if decode:
-                    im.load()
             if o not in (1, None):
-                out.append(Finding("warning", "exif_rotation", str(path), "", f"EXIF orientation {o}: viewers rotate the image, labels may not",
+                out.append(Finding("warning", "exif_rotation", path, "", f"EXIF orientation {o}: viewers rotate the image, labels may not",
                                    FIXES["exif_rotation"]))
         except Exception as e:  # PIL raises many types for corrupt data
-            out.append(Finding("error", "unreadable_image", str(path), "", f"cannot decode: {e}", FIXES["unreadable_image"]))
+            out.append(Finding("error", "unreadable_image", path, "", f"cannot read EXIF: {e}", FIXES["unreadable_image"]))
     return out
 
 

@@ -26,6 +26,23 @@ VOC_CONVENTION_HELP = (
 )
 
 
+class Finite(click.FloatRange):
+    """A float in [min, max] that is not NaN or infinite (click's FloatRange lets NaN through)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return v
+
+
+POS = click.IntRange(min=1)
+SIZE = click.IntRange(min=32, max=16384)
+UNIT = Finite(0.0, 1.0)
+
+
 def _user_errors(fn):
     """Turn user errors into a one-line message and exit code 2 (no traceback)."""
 
@@ -87,7 +104,7 @@ def _parse_classes(spec: str | None):
 
     p = Path(spec)
     if p.is_file():
-        names = [l.strip() for l in p.read_text(encoding="utf-8").splitlines() if l.strip()]
+        names = [l.strip() for l in p.read_text(encoding="utf-8-sig").splitlines() if l.strip()]
     else:
         names = [s.strip() for s in spec.split(",") if s.strip()]
     if not names:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from .common import VOC_CONVENTION_HELP, _emit, _parse_classes, _progress_enabled, _strict_exit, _user_errors, main
+from .common import POS, VOC_CONVENTION_HELP, _emit, _parse_classes, _progress_enabled, _strict_exit, _user_errors, main
 
 # ---------------------------------------------------------------- convert
 
@@ -41,8 +41,9 @@ def _to_yolo_options(fn):
 @click.option("--convention", type=click.Choice(["exact", "darknet", "raw"]), default="exact", show_default=True, help=VOC_CONVENTION_HELP)
 @click.option("--skip-difficult", is_flag=True, help="Leave difficult objects out of the txt (kept in the sidecar), as Darknet does.")
 @click.option("--classes", default=None, help="Class order: a file with one name per line, or comma-separated names. Default: the 20 VOC classes if all names are VOC ones, else sorted names.")
-@click.option("--images", "images_mode", type=click.Choice(["link", "copy", "none"]), default="link", show_default=True, help="Put the images under OUT/images as symlinks, copies, or not at all.")
-@click.option("--workers", type=int, default=None, help="Processes for parsing (default: all cores).")
+@click.option("--image-mode", "--images", "images_mode", type=click.Choice(["link", "copy", "none"]), default="link", show_default=True,
+              help="Put the images under OUT/images as symlinks, copies, or not at all (--images: the older spelling).")
+@click.option("--workers", type=POS, default=None, help="Processes for parsing (default: all cores).")
 @_to_yolo_options
 @_user_errors
 def convert_voc_cmd(roots, split, out, convention, skip_difficult, classes, images_mode, workers, decimals, strict, as_json, quiet):
@@ -66,7 +67,8 @@ def convert_voc_cmd(roots, split, out, convention, skip_difficult, classes, imag
 @click.option("--class-order", type=click.Choice(["id", "file", "name"]), default="id", show_default=True, help="Order of the contiguous class indices: ascending category id (COCO 1..90 -> 0..79), file order, or by name.")
 @click.option("--crowd", type=click.Choice(["skip", "keep"]), default="skip", show_default=True, help="Crowd boxes in the txt: skip (kept in the sidecar, as Ultralytics' converter) or keep.")
 @click.option("--check-images", is_flag=True, help="Read every image header and compare its size with the JSON.")
-@click.option("--link", "link_mode", type=click.Choice(["link", "copy", "none"]), default="link", show_default=True, help="Images under OUT/images as symlinks, copies, or not at all.")
+@click.option("--image-mode", "--link", "link_mode", type=click.Choice(["link", "copy", "none"]), default="link", show_default=True,
+              help="Put the images under OUT/images as symlinks, copies, or not at all (--link: the older spelling).")
 @_to_yolo_options
 @_user_errors
 def convert_coco_cmd(annotations, images, out, split, class_order, crowd, check_images, decimals, link_mode, strict, as_json, quiet):

@@ -6,29 +6,29 @@ import sys
 
 import click
 
-from .common import VOC_CONVENTION_HELP, _check_out, _emit, _progress_enabled, _user_errors, main
+from .common import Finite, POS, SIZE, UNIT, VOC_CONVENTION_HELP, _check_out, _emit, _progress_enabled, _user_errors, main
 
 # ---------------------------------------------------------------- kmeans
 
 
 @main.command()
 @click.argument("data", type=click.Path(exists=True))
-@click.option("-k", "k", type=int, default=9, show_default=True, help="Number of anchors (9 for YOLOv3, 5 for YOLOv2).")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=9, show_default=True, help="Number of anchors (9 for YOLOv3, 5 for YOLOv2).")
 @click.option("--split", default=None, help="VOC ImageSets split (default trainval) or data.yaml split (default val, else train).")
 @click.option("--convention", type=click.Choice(["exact", "darknet", "raw"]), default="exact", show_default=True, help=VOC_CONVENTION_HELP)
 @click.option("--normalized", "mode", flag_value="normalized", help="Cluster w/W, h/H (YOLOv2 paper).")
-@click.option("--img-size", "img_size", type=int, default=None, help="Letterbox to this size (long side), pixels, as Ultralytics. Default mode, 416.")
-@click.option("--stretch", type=int, default=None, help="Stretch every image to SIZE x SIZE (Darknet's calc_anchors), pixels.")
-@click.option("--grid", type=int, default=None, help="Give anchors in grid cells of a GRID x GRID output (YOLOv2 [region], e.g. 13).")
+@click.option("--img-size", "img_size", type=SIZE, default=None, help="Letterbox to this size (long side), pixels, as Ultralytics. Default mode, 416.")
+@click.option("--stretch", type=SIZE, default=None, help="Stretch every image to SIZE x SIZE (Darknet's calc_anchors), pixels.")
+@click.option("--grid", type=POS, default=None, help="Give anchors in grid cells of a GRID x GRID output (YOLOv2 [region], e.g. 13).")
 @click.option("--update", type=click.Choice(["auto", "mean", "median"]), default="auto", show_default=True, help="Cluster centre update; median = k-medians (reproduces published VOC numbers); auto runs both.")
-@click.option("--restarts", type=int, default=12, show_default=True, help="k-means++ restarts.")
+@click.option("--restarts", type=POS, default=12, show_default=True, help="k-means++ restarts.")
 @click.option("--no-refine", is_flag=True, help="Skip the average-IoU refinement and mutation search.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--anchor-t", type=float, default=4.0, show_default=True, help="Side-ratio threshold for best-possible recall (Ultralytics anchor_t).")
-@click.option("--min-px", type=float, default=2.0, show_default=True, help="Drop boxes with a side under this many pixels at the training size (counted).")
+@click.option("--anchor-t", type=Finite(1.0), default=4.0, show_default=True, help="Side-ratio threshold for best-possible recall (Ultralytics anchor_t).")
+@click.option("--min-px", type=Finite(0.0), default=2.0, show_default=True, help="Drop boxes with a side under this many pixels at the training size (counted).")
 @click.option("--evaluate", default=None, help='Score these anchors ("10,13, 16,30, ...", in the output units) instead of clustering.')
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a scatter plot of boxes and anchors (PNG).")
-@click.option("--heads", type=int, default=None, help="[yolo] layers for the mask lines (default: 2 for -k 6 as YOLOv3-tiny, else 3).")
+@click.option("--heads", type=POS, default=None, help="[yolo] layers for the mask lines (default: 2 for -k 6 as YOLOv3-tiny, else 3).")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (keys anchors, avg_iou, bpr, ...).")
 @_user_errors
 def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, restarts, no_refine, seed, anchor_t, min_px, evaluate, plot, heads, as_json):
@@ -42,7 +42,7 @@ def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, re
         raise click.UsageError("choose one of --normalized, --img-size, --stretch")
     if plot:
         _check_out(plot, [data], "--plot")
-    size = img_size or stretch or 416
+    size = img_size if img_size is not None else stretch if stretch is not None else 416
     mode = mode or ("stretch" if stretch else "img-size")
     res = run_kmeans(
         data, k, split=split, convention=convention, mode=mode, size=size, grid=grid, evaluate=evaluate, min_px=min_px,
@@ -58,7 +58,7 @@ def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, re
 @click.option("--gt", "gt", required=True, type=click.Path(exists=True), help="Ground truth: YOLO data.yaml or labels folder, VOC root, or COCO JSON.")
 @click.option("--pred", "pred", required=True, type=click.Path(exists=True), help="Predictions: COCO results JSON, or a folder of YOLO txt with a confidence column.")
 @click.option("--metric", type=click.Choice(["coco", "voc07", "voc12"]), default="coco", show_default=True, help="coco: the 12 COCOeval numbers (identical to pycocotools); voc07: 11-point AP; voc12: all-point AP.")
-@click.option("--iou", type=float, default=0.5, show_default=True, help="IoU threshold for voc07/voc12.")
+@click.option("--iou", type=UNIT, default=0.5, show_default=True, help="IoU threshold for voc07/voc12.")
 @click.option("--pixels", type=click.Choice(["continuous", "inclusive"]), default="continuous", show_default=True, help="inclusive: the VOC devkit's +1 pixel areas in the IoU.")
 @click.option("--split", default=None, help="VOC ImageSets split or data.yaml split of the ground truth.")
 @click.option("--convention", type=click.Choice(["exact", "darknet", "raw"]), default="exact", show_default=True, help=VOC_CONVENTION_HELP)
@@ -114,12 +114,12 @@ def audit(data, against, split, split_b, anchors, html, decode, strict, as_json)
 @click.argument("data", type=click.Path(exists=True))
 @click.option("--recipe", type=click.Choice(["letterbox", "darknet", "ultralytics"]), default="ultralytics", show_default=True,
               help="letterbox: deterministic resize+pad; darknet: jitter/flip/HSV as Darknet YOLOv3; ultralytics: mosaic+affine+HSV+flip.")
-@click.option("--n", "n", type=int, default=16, show_default=True, help="Augmented images to write.")
+@click.option("--n", "n", type=POS, default=16, show_default=True, help="Augmented images to write.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False))
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--img-size", type=int, default=416, show_default=True)
+@click.option("--img-size", type=SIZE, default=416, show_default=True)
 @click.option("--split", default=None, help="VOC ImageSets split or data.yaml split.")
-@click.option("--mixup", type=float, default=0.0, show_default=True, help="ultralytics: probability of mixing a second mosaic in.")
+@click.option("--mixup", type=UNIT, default=0.0, show_default=True, help="ultralytics: probability of mixing a second mosaic in.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors

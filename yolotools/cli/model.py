@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import _check_out, _emit, _parse_classes, _user_errors, main
+from .common import POS, SIZE, UNIT, _check_out, _emit, _parse_classes, _user_errors, main
 
 # ---------------------------------------------------------------- model and detect
 
@@ -29,9 +29,9 @@ def model() -> None:
 
 @model.command("summary")
 @click.argument("cfg")
-@click.option("--classes", type=int, default=None, help=_CLASSES_HELP)
+@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
 @click.option("--anchors", default=None, help=_ANCHORS_HELP)
-@click.option("--img-size", type=int, default=None, help="Input size for the shapes (default: the cfg's).")
+@click.option("--img-size", type=SIZE, default=None, help="Input size for the shapes (default: the cfg's).")
 @click.option("--json", "as_json", is_flag=True, help="JSON with keys parameters (trainable) and darknet_values (floats in a .weights file).")
 @_user_errors
 def model_summary_cmd(cfg, classes, anchors, img_size, as_json):
@@ -47,7 +47,7 @@ def model_summary_cmd(cfg, classes, anchors, img_size, as_json):
 @click.argument("cfg")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output .weights (or .pt).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--classes", type=int, default=None, help=_CLASSES_HELP)
+@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
 @click.option("--anchors", default=None, help=_ANCHORS_HELP)
 @_user_errors
 def model_init_cmd(cfg, out, seed, classes, anchors):
@@ -72,7 +72,7 @@ def model_init_cmd(cfg, out, seed, classes, anchors):
 @click.argument("src", type=click.Path(exists=True, dir_okay=False))
 @click.argument("dst", type=click.Path(dir_okay=False))
 @click.option("--cfg", "cfg", default=None, help="The network's .cfg (or model name); needed to read a .weights file.")
-@click.option("--classes", type=int, default=None, help=_CLASSES_HELP)
+@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
 @click.option("--anchors", default=None, help=_ANCHORS_HELP)
 @_user_errors
 def model_convert_cmd(src, dst, cfg, classes, anchors):
@@ -110,12 +110,12 @@ def model_convert_cmd(src, dst, cfg, classes, anchors):
 @click.option("--weights", "weights", required=True, type=click.Path(exists=True, dir_okay=False), help=".weights or .pt")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False))
 @click.option("--names", default=None, help="Class names file (one per line).")
-@click.option("--classes", type=int, default=None, help=_CLASSES_HELP)
+@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
 @click.option("--anchors", default=None, help=_ANCHORS_HELP)
-@click.option("--img-size", type=int, default=None, help="Network input size (default: the cfg's).")
-@click.option("--conf", type=float, default=0.25, show_default=True, help="Score threshold (objectness x class probability).")
-@click.option("--iou", type=float, default=0.45, show_default=True, help="NMS IoU threshold (class-aware).")
-@click.option("--max-det", type=int, default=300, show_default=True)
+@click.option("--img-size", type=SIZE, default=None, help="Network input size (default: the cfg's).")
+@click.option("--conf", type=UNIT, default=0.25, show_default=True, help="Score threshold (objectness x class probability).")
+@click.option("--iou", type=UNIT, default=0.45, show_default=True, help="NMS IoU threshold (class-aware).")
+@click.option("--max-det", type=POS, default=300, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--coco80", is_flag=True, help="Write COCO category ids (1..90) for 80-class models in the results JSON.")
 @click.option("--no-draw", is_flag=True, help="Do not write images with boxes.")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import YoloToolsError
-from .common import _emit, _progress_enabled, _user_errors, main
+from .common import POS, SIZE, _emit, _progress_enabled, _user_errors, main
 
 # ---------------------------------------------------------------- train
 
@@ -56,7 +56,7 @@ def _load_config(ctx, param, value):
 @click.option("--model", "model_name", type=click.Choice(["yolov3", "yolov3-tiny", "yolov3-spp", "yolov2", "shapes-tiny"]), default="yolov3-tiny", show_default=True)
 @click.option("--cfg", "cfg_path", default=None, help="A Darknet .cfg instead of --model (heads are resized to the dataset's classes).")
 @click.option("--weights", default=None, type=click.Path(exists=True, dir_okay=False), help="Starting weights: .weights (full or a backbone prefix) or .pt.")
-@click.option("--num-layers", type=int, default=None, help="Load only layers 0..N-1 from --weights (74 for darknet53.conv.74).")
+@click.option("--num-layers", type=POS, default=None, help="Load only layers 0..N-1 from --weights (74 for darknet53.conv.74).")
 @click.option("--anchors", default=None, help='"w,h, ..." or "auto" (our k-means on the training labels).')
 @train_options()
 @click.option("--out", "out", default="runs/train", show_default=True, type=click.Path(file_okay=False))
@@ -95,18 +95,29 @@ def train(data, model_name, cfg_path, weights, num_layers, anchors, out, resume,
 
 @main.command()
 @click.argument("out", type=click.Path(file_okay=False))
-@click.option("--train", "n_train", type=int, default=160, show_default=True, help="Training images.")
-@click.option("--val", "n_val", type=int, default=40, show_default=True, help="Validation images.")
-@click.option("--size", type=int, default=160, show_default=True, help="Image side, pixels.")
+@click.option("--train", "n_train", type=POS, default=160, show_default=True, help="Training images.")
+@click.option("--val", "n_val", type=POS, default=40, show_default=True, help="Validation images.")
+@click.option("--size", type=SIZE, default=160, show_default=True, help="Image side, pixels.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-objects", type=click.IntRange(1, 200), default=4, show_default=True, help="Objects per image: 1 to this many.")
+@click.option("--object-size", default=None, metavar="MIN,MAX", help="Object side range in pixels (default: 12 to half the image).")
 @click.option("--json", "as_json", is_flag=True)
 @_user_errors
-def shapes(out, n_train, n_val, size, seed, as_json):
+def shapes(out, n_train, n_val, size, seed, max_objects, object_size, as_json):
     """Generate the shapes dataset (circles, squares, triangles with exact boxes) as
     VOC XML and COCO JSON under OUT: something to try every command on."""
     from ..synth import generate_shapes
 
-    _emit(generate_shapes(out, n_train=n_train, n_val=n_val, image_hw=(size, size), seed=seed).summary(), as_json)
+    osz = None
+    if object_size:
+        try:
+            osz = tuple(int(v) for v in object_size.split(","))
+        except ValueError:
+            osz = ()
+        if len(osz) != 2 or not 2 <= osz[0] <= osz[1] < size:
+            raise click.BadParameter(f"{object_size!r}: expected MIN,MAX with 2 <= MIN <= MAX < --size", param_hint="--object-size")
+    _emit(generate_shapes(out, n_train=n_train, n_val=n_val, image_hw=(size, size), seed=seed, max_objects=max_objects,
+                          object_size=osz).summary(), as_json)
 
 
 

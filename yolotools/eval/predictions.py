@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..annotations import Annotations, DetectionDataset, ImageRecord
-from ..boxes import BoxFormat, Boxes
+from ..boxes import Boxes
 from ..errors import Problems, YoloToolsError
 from ..io.files import load_json
 
@@ -56,6 +56,13 @@ def read_coco_results(path: Path | str, gt: DetectionDataset, *, strict: bool = 
             raise ValueError("non-finite")
     except (KeyError, TypeError, ValueError, IndexError):
         img, cat, bb, sc = _validate_slowly(data, path, problems)
+    neg = (bb[:, 2] < 0) | (bb[:, 3] < 0)
+    if neg.any():  # pycocotools would take them (negative areas); a detector never means one
+        first = int(np.flatnonzero(neg)[0])
+        problems.error("bad_detection", path, f"{int(neg.sum())} detections with a negative bbox width or height "
+                       f"(first: {bb[first].tolist()}); skipped", f"[{first}]")
+        img, cat, bb, sc = img[~neg], cat[~neg], bb[~neg], sc[~neg]
+        data = [d for d, n in zip(data, neg.tolist()) if not n] if len(data) == len(neg) else data
     # map COCO image ids -> record index, category ids -> class index (unknown -> -1)
     rec_idx = _lookup(np.array(iids, dtype=np.int64), img)
     cls = _lookup(np.array(gt.class_map.source_ids, dtype=np.int64), cat)
@@ -132,10 +139,17 @@ def read_yolo_predictions(folder: Path | str, gt: DetectionDataset, *, strict: b
     extra = [p for p in folder.rglob("*.txt") if p.relative_to(folder).with_suffix("").as_posix() not in known]
     if extra:
         problems.warning("unknown_image", extra[0], f"{len(extra)} prediction files have no ground-truth image; ignored")
+    for f in sorted(folder.rglob("*.txt"))[:20]:  # ground truth passed as predictions is a common slip: say so
+        first = next((ln.split() for ln in f.read_text(encoding="utf-8-sig", errors="replace").splitlines() if ln.strip()), None)
+        if first is not None:
+            if len(first) == 5:
+                raise YoloToolsError(f"{f}: 5 columns (class cx cy w h) and no confidence column: these look like ground-truth "
+                                     "labels; predictions need 'class cx cy w h conf' (yolotools detect writes them)")
+            break
     recs = []
     for r in gt.records:
         f = folder / f"{r.image_id}.txt"
-        text = f.read_text(encoding="utf-8") if f.is_file() else ""
+        text = f.read_text(encoding="utf-8-sig") if f.is_file() else ""
         ann, _ = parse_label_text(text, str(f), r.image_hw, len(gt.class_map), problems, with_scores=True, clip=False)
         recs.append(ImageRecord(r.image_id, r.path, r.image_hw, ann, source_id=r.source_id))
     return DetectionDataset(gt.class_map, tuple(recs)), problems

@@ -214,6 +214,8 @@ def load_json(path: Path):
             pass  # re-parse with json for its line/column message
     try:
         return json.loads(data)
+    except RecursionError:
+        raise YoloToolsError(f"{path}: JSON nested too deeply; refused") from None
     except json.JSONDecodeError as e:
         raise YoloToolsError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     except UnicodeDecodeError as e:

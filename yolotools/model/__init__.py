@@ -14,10 +14,33 @@ from ..errors import YoloToolsError
 __all__ = ["load_network", "load_weights_any", "save_checkpoint", "read_checkpoint", "load_checkpoint", "model_summary", "ModelSummary"]
 
 
-def load_network(cfg: str | Path, *, classes: int | None = None, anchors: list[float] | None = None, size: int | None = None):
+def torch_device(name: str):
+    """``torch.device`` for a ``--device`` value (``auto``: cuda when available),
+    or a one-line error when this machine or this PyTorch build cannot use it."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        d = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise YoloToolsError(f"--device {name!r}: not a device (auto, cpu, cuda, cuda:N, mps)") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise YoloToolsError(f"--device {name}: no usable CUDA GPU here (torch {torch.__version__}); use --device cpu")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise YoloToolsError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s) (cuda:0..)")
+    elif d.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise YoloToolsError(f"--device {name}: MPS is not available here; use --device cpu")
+    return d
+
+
+def load_network(cfg: str | Path, *, classes: int | None = None, anchors: list[float] | None = None, size: int | None = None,
+                 head_options: dict[str, str] | None = None):
     """A :class:`DarknetNet` from a ``.cfg`` path or a registry name (``yolov3``,
     ``yolov3-spp``, ``yolov3-tiny``, ``yolov2``), heads rewritten for
-    ``classes``/``anchors`` when given."""
+    ``classes``/``anchors`` when given; ``head_options`` (e.g. ``{"scale_x_y":
+    "2.0"}``) are set on every ``[yolo]`` head."""
     from .cfg import override_heads, parse_cfg
     from .darknet import DarknetNet
     from .zoo import MODELS, cfg_sections
@@ -35,6 +58,9 @@ def load_network(cfg: str | Path, *, classes: int | None = None, anchors: list[f
         raise YoloToolsError(f"{cfg}: not a .cfg file or a known model ({sorted(MODELS)})")
     if size:
         sections[0].options["width"] = sections[0].options["height"] = str(size)
+    for sec in sections:
+        if sec.type == "yolo" and head_options:
+            sec.options.update({k: str(v) for k, v in head_options.items()})
     return DarknetNet(sections=sections)
 
 

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from ..errors import YoloToolsError
 
-__all__ = ["Section", "parse_cfg", "parse_cfg_text", "override_heads", "cfg_text", "SUPPORTED"]
+__all__ = ["Section", "parse_cfg", "parse_cfg_text", "override_heads", "cfg_text", "SUPPORTED", "check_cfg", "ACTIVATIONS",
+           "MAX_VALUES", "MAX_ACTIVATION_BYTES"]
+
+ACTIVATIONS = ("leaky", "linear", "relu", "mish", "logistic", "swish")
+MAX_VALUES = 1_000_000_000  # parameters: 16x YOLOv3; a cfg asking for more is a typo or an attack
+MAX_ACTIVATION_BYTES = 16 << 30  # float32 activations of one image at the cfg's size
 
 SUPPORTED = ("net", "network", "convolutional", "shortcut", "route", "upsample", "maxpool", "reorg", "region", "yolo")
 
@@ -23,6 +28,11 @@ class Section:
     type: str
     options: dict[str, str] = field(default_factory=dict)
     line: int = 0
+    source: str = ""  # the cfg file (for messages)
+
+    def where(self, key: str | None = None) -> str:
+        loc = f"{self.source}:{self.line}" if self.source else f"cfg line {self.line}"
+        return f"{loc}: [{self.type}]" + (f" {key}" if key else "")
 
     def get(self, key: str, default=None):
         return self.options.get(key, default)
@@ -31,12 +41,12 @@ class Section:
         v = self.options.get(key)
         if v is None:
             if default is None:
-                raise YoloToolsError(f"cfg line {self.line}: [{self.type}] needs '{key}'")
+                raise YoloToolsError(f"{self.where()} needs '{key}'")
             return default
         try:
             return conv(v)
-        except ValueError:
-            raise YoloToolsError(f"cfg line {self.line}: [{self.type}] {key}={v!r} is not {what}") from None
+        except (ValueError, OverflowError):
+            raise YoloToolsError(f"{self.where()} {key}={v!r} is not {what}") from None
 
     def int(self, key: str, default: int | None = None) -> int:
         return self._value(key, default, lambda v: int(float(v)), "a number")
@@ -63,7 +73,7 @@ def parse_cfg_text(text: str, name: str = "<cfg>") -> list[Section]:
             t = line[1:-1].strip().lower()
             if t not in SUPPORTED:
                 raise YoloToolsError(f"{name}:{ln}: layer type [{t}] is not supported (supported: {', '.join(SUPPORTED[2:])})")
-            sections.append(Section(t, {}, ln))
+            sections.append(Section(t, {}, ln, name))
             continue
         if "=" not in line:
             raise YoloToolsError(f"{name}:{ln}: expected key=value, got {raw.strip()!r}")
@@ -104,7 +114,7 @@ def override_heads(sections: list[Section], *, classes: int | None = None, ancho
     the YOLOv3 masks are recomputed (largest anchors on the first head)."""
     from ..anchors import yolov3_masks
 
-    new = [Section(s.type, dict(s.options), s.line) for s in sections]
+    new = [Section(s.type, dict(s.options), s.line, s.source) for s in sections]
     heads = [i for i, s in enumerate(new) if s.type in ("yolo", "region")]
     if not heads:
         raise YoloToolsError("cfg has no [yolo] or [region] layer to rewrite")
@@ -129,7 +139,7 @@ def override_heads(sections: list[Section], *, classes: int | None = None, ancho
         # the convolution right before the head
         j = i - 1
         if new[j].type != "convolutional":
-            raise YoloToolsError(f"cfg line {h.line}: the layer before [{h.type}] must be [convolutional]")
+            raise YoloToolsError(f"{h.where()}: the layer before [{h.type}] must be [convolutional]")
         c = h.int("classes")
         if h.type == "yolo":
             n = len(h.ints("mask")) if "mask" in h.options else h.int("num")
@@ -137,3 +147,103 @@ def override_heads(sections: list[Section], *, classes: int | None = None, ancho
         else:
             new[j].options["filters"] = str(h.int("num") * (c + h.int("coords", 4) + 1))
     return new
+
+
+def _bad(s: Section, key: str, value, why: str) -> YoloToolsError:
+    return YoloToolsError(f"{s.where(key)}={value}: {why}")
+
+
+def check_cfg(sections: list[Section]) -> dict:
+    """Walk the layers as the network would (channels, height, width), refusing
+    with one line naming the file, line, section and key: non-positive sizes,
+    unknown activations, [route]/[shortcut] indices outside the earlier layers
+    or joining different shapes, heads whose anchors are not finite and positive
+    or whose mask points past them, and networks whose parameters (over
+    :data:`MAX_VALUES`) or activations at the cfg's size (over
+    :data:`MAX_ACTIVATION_BYTES`) could not be allocated.  Pure Python, before
+    any tensor exists.  Returns ``{"values": parameters, "activation_bytes": ...}``."""
+    import math
+
+    net = sections[0]
+
+    def pos(s: Section, key: str, default, hi: int | None = None) -> int:
+        v = s.int(key, default)
+        if v < 1:
+            raise _bad(s, key, v, "must be at least 1")
+        if hi is not None and v > hi:
+            raise _bad(s, key, v, f"must be at most {hi}")
+        return v
+
+    c, h, w = pos(net, "channels", 3, 64), pos(net, "height", 416, 16384), pos(net, "width", 416, 16384)
+    shapes: list[tuple[int, int, int]] = []
+    values = 0
+    act = 0
+    for i, s in enumerate(sections[1:]):
+        t = s.type
+        if t == "convolutional":
+            f, k, st = pos(s, "filters", None, 1 << 16), pos(s, "size", 1, 63), pos(s, "stride", 1, 64)
+            a = s.get("activation", "logistic").lower()
+            if a not in ACTIVATIONS:
+                raise _bad(s, "activation", a, f"unknown activation (choose from {', '.join(ACTIVATIONS)})")
+            pad = (k // 2) if s.int("pad", 0) else s.int("padding", 0)
+            if pad < 0:
+                raise _bad(s, "padding", pad, "must not be negative")
+            h, w = (h + 2 * pad - k) // st + 1, (w + 2 * pad - k) // st + 1
+            values += f * c * k * k + (4 * f if s.int("batch_normalize", 0) else f)
+            c = f
+        elif t == "maxpool":
+            k, st = pos(s, "size", 2, 63), pos(s, "stride", 2, 64)
+            h, w = (h + k - 1 - k) // st + 1, (w + k - 1 - k) // st + 1
+        elif t == "upsample":
+            st = pos(s, "stride", 2, 64)
+            h, w = h * st, w * st
+        elif t == "reorg":
+            st = pos(s, "stride", 2, 64)
+            if h % st or w % st:
+                raise _bad(s, "stride", st, f"does not divide the {h}x{w} input")
+            c, h, w = c * st * st, h // st, w // st
+        elif t == "route":
+            idx = s.ints("layers")
+            if not idx:
+                raise _bad(s, "layers", s.get("layers"), "needs at least one layer")
+            idx = [j if j >= 0 else i + j for j in idx]
+            if any(j < 0 or j >= i for j in idx):
+                raise _bad(s, "layers", s.get("layers"), f"points outside the earlier layers 0..{i - 1}")
+            hw = {shapes[j][1:] for j in idx}
+            if len(hw) > 1:
+                raise _bad(s, "layers", s.get("layers"), f"joins layers of different sizes {sorted(hw)}")
+            c, (h, w) = sum(shapes[j][0] for j in idx), hw.pop()
+        elif t == "shortcut":
+            j = s.int("from")
+            j = j if j >= 0 else i + j
+            if j < 0 or j >= i:
+                raise _bad(s, "from", s.get("from"), f"points outside the earlier layers 0..{i - 1}")
+            if shapes[j] != (c, h, w):
+                raise _bad(s, "from", s.get("from"), f"adds a {shapes[j]} layer to a {(c, h, w)} one")
+            if s.get("activation", "linear") != "linear":
+                raise _bad(s, "activation", s.get("activation"), "only linear is supported")
+        elif t in ("yolo", "region"):
+            pos(s, "classes", None, 1 << 16)
+            anchors = s.floats("anchors")
+            if not anchors or len(anchors) % 2 or not all(math.isfinite(v) and v > 0 for v in anchors):
+                raise _bad(s, "anchors", s.get("anchors"), "must be pairs of finite positive numbers")
+            if t == "yolo" and "mask" in s.options:
+                mask = s.ints("mask")
+                if not mask or any(m < 0 or m >= len(anchors) // 2 for m in mask):
+                    raise _bad(s, "mask", s.get("mask"), f"must index the {len(anchors) // 2} anchors")
+            if t == "region":
+                pos(s, "num", None, len(anchors) // 2)
+            for key in ("ignore_thresh", "scale_x_y"):
+                if key in s.options and not (math.isfinite(s.float(key)) and s.float(key) >= 0):
+                    raise _bad(s, key, s.get(key), "must be a finite number >= 0")
+        if h < 1 or w < 1:
+            raise _bad(s, "size" if t != "route" else "layers", s.get("size", s.get("stride", "")),
+                       f"leaves nothing of the input (output {h}x{w})")
+        if values > MAX_VALUES:
+            raise YoloToolsError(f"{s.where()}: the network needs over {MAX_VALUES:,} parameters; refused")
+        act += 4 * c * h * w
+        if act > MAX_ACTIVATION_BYTES:
+            raise YoloToolsError(f"{s.where()}: activations at {sections[0].int('width', 416)} px exceed "
+                                 f"{MAX_ACTIVATION_BYTES >> 30} GiB; refused (check filters/size/stride)")
+        shapes.append((c, h, w))
+    return {"values": values, "activation_bytes": act}

@@ -59,6 +59,9 @@ class DarknetNet(nn.Module):
 
     def __init__(self, *, sections: list[Section]):
         super().__init__()
+        from .cfg import check_cfg
+
+        check_cfg(sections)  # every size, index and the memory, before any tensor is made
         self.sections = sections
         net = sections[0]
         self.input_hw = (net.int("height", 416), net.int("width", 416))
@@ -87,7 +90,7 @@ class DarknetNet(nn.Module):
             elif t == "route":
                 idx = [j if j >= 0 else i + j for j in s.ints("layers")]
                 if any(j < 0 or j >= i for j in idx):
-                    raise YoloToolsError(f"cfg line {s.line}: [route] layers={s.get('layers')} points outside 0..{i - 1}")
+                    raise YoloToolsError(f"{s.where()} layers={s.get('layers')} points outside 0..{i - 1}")
                 m = _Route(idx)
                 c = sum(out_ch[j] for j in idx)
             elif t == "shortcut":
@@ -98,7 +101,7 @@ class DarknetNet(nn.Module):
                 m = _Head(self._head_spec(s, i, c))
                 self.heads.append(m.spec)
             else:  # pragma: no cover - parse_cfg rejects others
-                raise YoloToolsError(f"cfg line {s.line}: unsupported layer [{t}]")
+                raise YoloToolsError(f"{s.where()}: unsupported layer [{t}]")
             self.layers.append(m)
             out_ch.append(c)
         self._keep = set()
@@ -116,7 +119,7 @@ class DarknetNet(nn.Module):
         if s.type == "yolo":
             mask = s.ints("mask") if "mask" in s.options else list(range(len(pairs)))
             if any(m >= len(pairs) for m in mask):
-                raise YoloToolsError(f"cfg line {s.line}: [yolo] mask {mask} refers to missing anchors ({len(pairs)} given)")
+                raise YoloToolsError(f"{s.where()} mask {mask} refers to missing anchors ({len(pairs)} given)")
             pairs = [pairs[m] for m in mask]
             want = len(pairs) * (classes + 5)
         else:
@@ -124,7 +127,7 @@ class DarknetNet(nn.Module):
             pairs = pairs[: s.int("num")]
         if c_in != want:
             raise YoloToolsError(
-                f"cfg line {s.line}: [{s.type}] with {classes} classes and {len(pairs)} anchors needs {want} filters "
+                f"{s.where()} with {classes} classes and {len(pairs)} anchors needs {want} filters "
                 f"in the convolution before it, found {c_in} (use --classes N to rewrite the heads)"
             )
         return HeadSpec(s.type, tuple(pairs), classes, i, s.float("ignore_thresh", 0.7 if s.type == "yolo" else 0.6),

@@ -49,7 +49,7 @@ def _images(paths) -> list[Path]:
         if p.is_dir():
             out += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTS)
         elif p.suffix.lower() == ".txt":  # a Darknet list file (e.g. OUT/val.txt from convert): one image path per line
-            for line in p.read_text(encoding="utf-8").splitlines():
+            for line in p.read_text(encoding="utf-8-sig").splitlines():
                 q = Path(line.strip())
                 if line.strip():
                     out.append(q if q.is_absolute() or q.exists() else p.parent / q)
@@ -107,6 +107,9 @@ def run_detect(
     else:
         model = load_network(cfg, classes=classes, anchors=anchors, size=img_size)
         load_weights_any(model, weights)
+    from . import torch_device
+
+    device = torch_device(device)
     model.eval().to(device)
     size = img_size or model.input_hw[0]
     n_cls = model.heads[0].classes

@@ -19,6 +19,23 @@ never a mean over the ~10k cells, whose gradient would vanish):
   ``tw, th`` against ``log(gt / anchor)``, weighted by ``2 - w*h`` (w, h
   normalised), as Darknet.
 
+``assign="ultralytics"`` (the trainer's default for ``[yolo]`` heads) is the
+anchor-based training of the YOLOv5 line, on the same Darknet network and
+decoding (``scale_x_y`` should be 2 so that a prediction can reach a
+neighbouring cell's object):
+
+- every anchor of every head whose side ratio to the box is under
+  ``anchor_t`` (4) is a positive, on the object's cell and its two nearest
+  neighbouring cells (the object's centre within half a cell of their border);
+- box: ``1 - CIoU``, mean over positives; classes: BCE, mean over positives and
+  classes; objectness: BCE against the detached IoU of the predicted box (0
+  elsewhere), *mean* over each head's cells, weighted per head (4, 1, 0.4 from
+  the smallest stride up) and no ignore region;
+- the three terms are weighted ``box_gain``, ``obj_gain``, ``cls_gain`` (0.05,
+  1.0, 0.5 at 3 heads, 80 classes and 640 pixels, scaled as Ultralytics does
+  for other head counts, class counts and sizes) and multiplied by the batch
+  size (per-image normalisation, like the Darknet path).
+
 ``targets``: ``(n, 6)`` rows ``[image index, class, cx, cy, w, h]`` normalised to
 the network input (the data loader's format).
 """
@@ -33,7 +50,9 @@ import torch.nn.functional as F
 
 from .darknet import HeadSpec
 
-__all__ = ["bbox_iou", "Assignment", "assign_targets", "YoloLoss"]
+__all__ = ["bbox_iou", "Assignment", "assign_targets", "assign_ratio", "YoloLoss", "ASSIGNERS", "obj_balance"]
+
+ASSIGNERS = ("ultralytics", "darknet")
 
 
 def bbox_iou(a: torch.Tensor, b: torch.Tensor, *, kind: str = "iou", eps: float = 1e-7) -> torch.Tensor:
@@ -125,20 +144,124 @@ def assign_targets(targets: torch.Tensor, heads: list[HeadSpec], shapes: list[tu
     return out
 
 
+_OFFSETS = torch.tensor([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=torch.float32) * 0.5
+
+
+def assign_ratio(targets: torch.Tensor, anchors_grid: torch.Tensor, hw: tuple[int, int], anchor_t: float = 4.0, *,
+                 neighbours: bool = True) -> Assignment:
+    """Positives of one head (``assign="ultralytics"``): every anchor whose
+    ``max(w / aw, aw / w, h / ah, ah / h) < anchor_t``, on the object's cell and
+    (``neighbours``) the two neighbouring cells nearest to its centre, when they
+    exist.  ``anchors_grid``: ``(A, 2)`` in grid cells of this head.  Only a head
+    whose centre offsets span ``[-0.5, 1.5]`` (``scale_x_y >= 2``) can reach a
+    neighbour's object: the loss asks for neighbours only then."""
+    device = targets.device
+    h, w = hw
+    e = torch.zeros(0, dtype=torch.long, device=device)
+    if not len(targets):
+        return Assignment(e, e, e, e, e, torch.zeros(0, 4, device=device), torch.zeros(0, 2, device=device))
+    box = targets[:, 2:6] * torch.tensor([w, h, w, h], device=device, dtype=targets.dtype)  # grid units
+    r = box[None, :, 2:4] / anchors_grid[:, None]  # (A, n, 2)
+    ok = torch.maximum(r, 1 / r).max(2).values < anchor_t
+    ai, ti = ok.nonzero(as_tuple=True)
+    box, t = box[ti], targets[ti]
+    gxy = box[:, :2]
+    gxi = torch.tensor([w, h], device=device, dtype=gxy.dtype) - gxy
+    j, k = ((gxy % 1 < 0.5) & (gxy > 1) & neighbours).T
+    l, m = ((gxi % 1 < 0.5) & (gxi > 1) & neighbours).T
+    sel = torch.stack([torch.ones_like(j), j, k, l, m])  # (5, n): own cell, left, up, right, down
+    off = _OFFSETS.to(device)[:, None].expand(5, len(gxy), 2)[sel]
+    which = torch.arange(len(gxy), device=device)[None].expand(5, -1)[sel]
+    gij = (gxy[which] - off).long()
+    gx, gy = gij[:, 0].clamp(0, w - 1), gij[:, 1].clamp(0, h - 1)
+    a = ai[which]
+    return Assignment(t[which, 0].long(), a, gy, gx, t[which, 1].long(), box[which], anchors_grid[a])
+
+
+def obj_balance(strides: list[float]) -> list[float]:
+    """Per-head objectness weights, from the smallest stride up (YOLOv5's
+    balance: 4, 1, 0.4 for three heads; 4, 1, 0.25, 0.06, 0.02 otherwise)."""
+    table = [4.0, 1.0, 0.4] if len(strides) == 3 else [4.0, 1.0, 0.25, 0.06, 0.02]
+    order = sorted(range(len(strides)), key=lambda i: strides[i])
+    out = [1.0] * len(strides)
+    for rank, i in enumerate(order):
+        out[i] = table[rank] if rank < len(table) else table[-1]
+    return out
+
+
 class YoloLoss:
     """``YoloLoss(heads, box_loss="ciou")(outputs, targets, input_hw)`` ->
-    ``(total, {"box", "obj", "cls"})`` (the parts as detached 0-d tensors); all
-    terms are per-image sums."""
+    ``(total, {"box", "obj", "cls"})`` (the parts as detached 0-d tensors).
+    ``assign``: ``"darknet"`` (one anchor per object, per-image sums, ignore
+    region; the default of this class, as the paper) or ``"ultralytics"`` (see the
+    module doc; gains there default to 0.05 / 1.0 / 0.5 before scaling)."""
 
     def __init__(self, heads: list[HeadSpec], *, box_loss: str = "ciou", ignore_thresh: float | None = None,
-                 box_gain: float = 1.0, obj_gain: float = 1.0, cls_gain: float = 1.0):
+                 box_gain: float | None = None, obj_gain: float | None = None, cls_gain: float | None = None,
+                 assign: str = "darknet", anchor_t: float = 4.0, obj_iou: bool = True):
         if box_loss not in ("ciou", "giou", "darknet"):
             raise ValueError(f"box_loss must be ciou, giou or darknet, got {box_loss!r}")
+        if assign not in ASSIGNERS:
+            raise ValueError(f"assign must be one of {ASSIGNERS}, got {assign!r}")
         self.heads, self.box_loss = heads, box_loss
         self.ignore = ignore_thresh
-        self.gains = (box_gain, obj_gain, cls_gain)
+        self.assign, self.anchor_t, self.obj_iou = assign, anchor_t, obj_iou
+        default = (0.05, 1.0, 0.5) if assign == "ultralytics" else (1.0, 1.0, 1.0)
+        self.gains = tuple(d if g is None else g for g, d in zip((box_gain, obj_gain, cls_gain), default))
 
     def __call__(self, outputs: list[torch.Tensor], targets: torch.Tensor, input_hw) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.assign == "ultralytics" and all(s.kind == "yolo" for s in self.heads):
+            return self._ultralytics(outputs, targets, input_hw)
+        return self._darknet(outputs, targets, input_hw)
+
+    def _ultralytics(self, outputs: list[torch.Tensor], targets: torch.Tensor, input_hw) -> tuple[torch.Tensor, dict[str, float]]:
+        B = outputs[0].shape[0]
+        nl = len(outputs)
+        shapes = [tuple(o.shape[-2:]) for o in outputs]
+        balance = obj_balance([input_hw[1] / w for _, w in shapes])
+        C = self.heads[0].classes
+        gb, go, gc = self.gains
+        # Ultralytics' scaling of the gains to the head count, class count and image size
+        gb, gc, go = gb * 3 / nl, gc * C / 80 * 3 / nl, go * (input_hw[0] / 640) ** 2 * 3 / nl
+        anchors = [_anchors_grid(spec, h, w, input_hw, outputs[0].device) for spec, (h, w) in zip(self.heads, shapes)]
+        assigned = [assign_ratio(targets, anc, hw, self.anchor_t, neighbours=spec.scale_x_y >= 2.0)
+                    for spec, anc, hw in zip(self.heads, anchors, shapes)]
+        # box and class terms are means over the positives of the *whole* batch: under DDP the counts are
+        # summed over processes (and the loss multiplied by the world size, as DDP averages gradients), so
+        # N processes x batch B equal one process x batch N*B
+        world = 1
+        n_pos = torch.tensor([float(len(a.b)) for a in assigned], device=outputs[0].device)
+        if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+            world = torch.distributed.get_world_size()
+            torch.distributed.all_reduce(n_pos)
+        per_proc = (n_pos / world).clamp(min=1.0)
+        l_box = outputs[0].new_zeros(())
+        l_obj = outputs[0].new_zeros(())
+        l_cls = outputs[0].new_zeros(())
+        for hi, (out, spec, (h, w), bal, asg) in enumerate(zip(outputs, self.heads, shapes, balance, assigned)):
+            A = len(spec.anchors)
+            p = out.float().view(B, A, 5 + C, h, w).permute(0, 1, 3, 4, 2)
+            obj_t = torch.zeros_like(p[..., 4])
+            if len(asg.b):
+                ps = p[asg.b, asg.a, asg.gy, asg.gx]
+                k = spec.scale_x_y
+                pxy = torch.sigmoid(ps[:, :2]) * k - 0.5 * (k - 1) + torch.stack([asg.gx, asg.gy], -1)
+                pwh = torch.exp(ps[:, 2:4].clamp(max=10)) * asg.anchor
+                pb = torch.cat([pxy - pwh / 2, pxy + pwh / 2], -1)
+                gbox = torch.cat([asg.box[:, :2] - asg.box[:, 2:] / 2, asg.box[:, :2] + asg.box[:, 2:] / 2], -1)
+                iou = bbox_iou(pb, gbox, kind=self.box_loss if self.box_loss != "darknet" else "ciou")
+                l_box = l_box + (1 - iou).sum() / per_proc[hi]
+                obj_t[asg.b, asg.a, asg.gy, asg.gx] = iou.detach().clamp(0).to(obj_t.dtype) if self.obj_iou else 1.0
+                if C > 1:
+                    onehot = F.one_hot(asg.cls, C).to(ps.dtype)
+                    l_cls = l_cls + F.binary_cross_entropy_with_logits(ps[:, 5:], onehot, reduction="sum") / (per_proc[hi] * C)
+            l_obj = l_obj + bal * F.binary_cross_entropy_with_logits(p[..., 4], obj_t, reduction="mean")
+        scale = B * world
+        l_box, l_obj, l_cls = gb * l_box * scale, go * l_obj * scale, gc * l_cls * scale
+        total = l_box + l_obj + l_cls
+        return total, {"box": l_box.detach() / scale, "obj": l_obj.detach() / scale, "cls": l_cls.detach() / scale}
+
+    def _darknet(self, outputs: list[torch.Tensor], targets: torch.Tensor, input_hw) -> tuple[torch.Tensor, dict[str, float]]:
         B = outputs[0].shape[0]
         shapes = [tuple(o.shape[-2:]) for o in outputs]
         assigned = assign_targets(targets, self.heads, shapes, input_hw)

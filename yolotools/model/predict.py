@@ -90,21 +90,11 @@ class Predictions:
 
 
 def load_rgb(path: Path | str) -> np.ndarray:
-    """``(H, W, 3) uint8`` RGB of an image file, or a :class:`YoloToolsError`
-    naming it (missing, unreadable, or a header too large to decode)."""
-    import cv2
+    """``(H, W, 3) uint8`` RGB (:func:`yolotools.io.images.decode_rgb`, the decoder
+    every command shares), or a :class:`YoloToolsError` naming the file."""
+    from ..io.images import decode_rgb
 
-    from ..io.files import is_regular_file
-
-    if not is_regular_file(path):
-        raise YoloToolsError(f"{path}: missing or not a regular file")
-    try:
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    except cv2.error as e:
-        raise YoloToolsError(f"{path}: cannot decode image ({str(e).strip().splitlines()[-1]})") from None
-    if img is None:
-        raise YoloToolsError(f"{path}: missing or unreadable image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return decode_rgb(path)
 
 
 def predict_images(model, images: Sequence[np.ndarray], img_size: int, *, device="cpu", conf: float = 0.001,

@@ -152,7 +152,8 @@ def load_darknet_weights_resized(model, path: Path | str) -> dict:
             with torch.device("meta"):  # shapes only, nothing allocated
                 return darknet_value_count(DarknetNet(sections=override_heads(model.sections, classes=classes)).darknet_convs())
 
-        have, base, per_class = (size - off) // 4, need(0), need(1) - need(0)
+        n1, n2 = need(1), need(2)  # values are linear in the class count (a network needs at least one class)
+        have, base, per_class = (size - off) // 4, 2 * n1 - n2, n2 - n1
         if per_class <= 0 or (have - base) % per_class or not 0 < (have - base) // per_class <= 100_000:
             raise YoloToolsError(f"{path}: {have:,} float32 values fit neither this network nor it with any other number of classes "
                                  f"({base:,} + {per_class:,} per class); a truncated file, or weights of another architecture?") from None

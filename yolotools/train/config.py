@@ -34,16 +34,32 @@ class TrainConfig:
     img_size: int = opt(416, "Training size in pixels (multiple of 32).", min=32)
     batch: int = opt(16, "Images per step and per process.", min=1)
     nominal_batch: int = opt(64, "Gradient accumulation up to this batch (all processes together).", min=1)
-    optimizer: str = opt("sgd", "Optimiser.", choices=("sgd", "adamw"))
-    lr: float = opt(0.01, "Initial learning rate.", min=0.0)
-    momentum: float = opt(0.937, "SGD momentum / AdamW beta1.", min=0.0)
+    optimizer: str = opt("auto", "Optimiser; auto: AdamW for runs under 10,000 optimiser steps, SGD for longer ones (Ultralytics' rule).",
+                         choices=("auto", "sgd", "adamw"))
+    lr: float | None = opt(None, "Initial learning rate (default: 0.01 for SGD, 0.004 for AdamW).", min=0.0)
+    momentum: float | None = opt(None, "SGD momentum / AdamW beta1 (default: 0.937 for SGD, 0.9 for AdamW).", min=0.0)
     weight_decay: float = opt(5e-4, "Weight decay at the nominal batch; not applied to biases and BN.", min=0.0)
     warmup_epochs: float = opt(3.0, "Linear learning-rate warm-up (Darknet burn_in), epochs.", min=0.0)
     schedule: str = opt("cosine", "Learning-rate decay; step: x0.1 at 80% and 90% of the epochs (Darknet steps).",
                         choices=("cosine", "step"))
     final_lr_ratio: float = opt(0.01, "Final learning rate as a fraction of --lr (cosine).", min=0.0)
     box_loss: str = opt("ciou", "Box regression loss.", choices=("ciou", "giou", "darknet"))
+    assign: str = opt("ultralytics", "Target assignment: ultralytics (every anchor within --anchor-t of the box, on its cell and the two "
+                      "nearest neighbours; objectness target = IoU; per-head objectness weights; heads get scale_x_y=2) or darknet "
+                      "(the best anchor only, ignore region; as the YOLOv3 paper).", choices=("ultralytics", "darknet"))
+    anchor_t: float = opt(4.0, "--assign ultralytics: largest side ratio between a box and an anchor that still makes it a positive.",
+                          min=1.0)
+    box_gain: float = opt(0.05, "--assign ultralytics: box loss weight (at 3 heads; scaled by 3/heads).", min=0.0)
+    obj_gain: float = opt(1.0, "--assign ultralytics: objectness loss weight (at 640 px, 3 heads; scaled by (size/640)^2 x 3/heads).",
+                          min=0.0)
+    cls_gain: float = opt(0.5, "--assign ultralytics: class loss weight (at 80 classes, 3 heads; scaled by classes/80 x 3/heads).",
+                          min=0.0)
     recipe: str = opt("ultralytics", "Augmentation recipe.", choices=("ultralytics", "darknet", "letterbox"))
+    close_mosaic: int = opt(10, "Last N epochs of the ultralytics recipe without mosaic (letterboxed images, same affine/HSV/flip).",
+                            min=0)
+    bias_init: bool = opt(True, "Start head biases at the object and class priors (objectness ~8 objects per 640x640 image), "
+                          "for networks trained from scratch.", flag="--bias-init/--no-bias-init")
+    warmup_bias_lr: float = opt(0.1, "SGD: bias learning rate at the start of warm-up (falls to --lr); momentum warms up from 0.8.", min=0.0)
     workers: int = opt(-1, "Data loader processes (spawned once per run); -1: 0 on CPU, min(8, cores-1) on CUDA.", min=-1)
     device: str = opt("auto", "auto (cuda if available), cpu, cuda, cuda:1; under torchrun each process takes cuda:LOCAL_RANK.")
     amp: str = opt("auto", "Mixed precision on CUDA (auto: bf16 where supported).", choices=("auto", "bf16", "fp16", "off"))
@@ -66,9 +82,12 @@ class TrainConfig:
             v, meta = getattr(self, f.name), f.metadata
             if meta.get("choices") and v not in meta["choices"]:
                 raise YoloToolsError(f"{f.name} must be one of {', '.join(meta['choices'])}, got {v!r}")
-            if f.type in ("int", "float") and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            numeric = f.type in ("int", "float", "float | None")
+            if v is None and f.type.endswith("| None"):
+                continue
+            if numeric and (isinstance(v, bool) or not isinstance(v, (int, float))):
                 raise YoloToolsError(f"{f.name} must be a number, got {v!r}")
-            if f.type == "float" and not math.isfinite(v):
+            if numeric and not math.isfinite(v):
                 raise YoloToolsError(f"{f.name} must be a finite number, got {v!r}")
             if meta.get("min") is not None and v < meta["min"]:
                 raise YoloToolsError(f"{f.name} must be at least {meta['min']:g}, got {v}")
@@ -78,19 +97,32 @@ class TrainConfig:
     def resolved(self) -> "TrainConfig":
         """``device="auto"`` -> cuda when available, else cpu; ``workers=-1`` ->
         0 on CPU (the loader in this process), min(8, cores - 1) on CUDA."""
-        import torch
+        from ..model import torch_device
 
-        device = self.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = str(torch_device(self.device))
         workers = self.workers
         if workers < 0:
             workers = 0 if not device.startswith("cuda") else max(1, min(8, (os.cpu_count() or 2) - 1))
         return replace(self, device=device, workers=workers)
 
+    def for_run(self, n_images: int, world: int = 1) -> "TrainConfig":
+        """The optimiser for this run: ``auto`` becomes AdamW below 10,000
+        optimiser steps and SGD above; ``lr``/``momentum`` left unset take the
+        chosen optimiser's defaults (SGD 0.01 / 0.937, AdamW 0.004 / 0.9)."""
+        per_step = self.batch * world
+        accumulate = max(1, round(self.nominal_batch / per_step))
+        steps = self.epochs * math.ceil(max(n_images, 1) / per_step) / accumulate
+        optimizer = self.optimizer if self.optimizer != "auto" else ("adamw" if steps < 10_000 else "sgd")
+        lr = self.lr if self.lr is not None else OPTIMIZER_DEFAULTS[optimizer][0]
+        momentum = self.momentum if self.momentum is not None else OPTIMIZER_DEFAULTS[optimizer][1]
+        return replace(self, optimizer=optimizer, lr=lr, momentum=momentum)
+
     @classmethod
     def keys(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+
+OPTIMIZER_DEFAULTS = {"sgd": (0.01, 0.937), "adamw": (0.004, 0.9)}  # lr, momentum (beta1)
 
 
 def multi_scale_range(img_size: int) -> tuple[int, int]:
@@ -123,8 +155,10 @@ def click_options(cls=TrainConfig):
                     kw["type"] = click.Choice(list(meta["choices"]))
                 elif f.type == "int":
                     kw["type"] = click.IntRange(min=int(meta["min"])) if meta.get("min") is not None else int
-                elif f.type == "float":
+                elif f.type in ("float", "float | None"):
                     kw["type"] = click.FloatRange(min=meta["min"]) if meta.get("min") is not None else float
+                    if default is None:
+                        kw.pop("show_default")
                 else:
                     kw["type"] = str
             fn = click.option(decl, f.name, **kw)(fn)

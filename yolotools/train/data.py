@@ -25,7 +25,8 @@ __all__ = ["YoloDataset", "EpochSampler", "collate", "worker_init", "make_loader
 
 class YoloDataset(Dataset):
     def __init__(self, dataset, *, recipe: str = "ultralytics", img_size: int = 416, seed: int = 0,
-                 config: AugmentConfig | None = None, cache_images: bool = False, uint8: bool = False):
+                 config: AugmentConfig | None = None, cache_images: bool = False, uint8: bool = False,
+                 mosaic_until: int | None = None):
         from dataclasses import replace
 
         import cv2
@@ -45,6 +46,7 @@ class YoloDataset(Dataset):
         self.seed = seed
         self.uint8 = uint8  # items as uint8 0..255 (a quarter of the bytes through worker IPC and to the GPU)
         self.epoch = 0
+        self.mosaic_until = mosaic_until  # epochs from this one on: no mosaic (ultralytics recipe's close_mosaic)
         self._cache: dict[int, Sample] | None = {} if cache_images else None
 
     def set_epoch(self, epoch: int) -> None:
@@ -63,7 +65,8 @@ class YoloDataset(Dataset):
     def __getitem__(self, key):
         epoch, i = key if isinstance(key, tuple) else (self.epoch, key)
         rng = sample_rng(self.seed, epoch, i)
-        res = self.aug(self._load(i), rng, lambda g: self._load(int(g.integers(len(self.records)))))
+        mosaic = self.mosaic_until is None or epoch < self.mosaic_until
+        res = self.aug(self._load(i), rng, lambda g: self._load(int(g.integers(len(self.records)))), mosaic=mosaic)
         s = res.sample
         h, w = s.image.shape[:2]
         cxcywh = Boxes(s.xyxy, (h, w)).to_array(BoxFormat.CXCYWH, normalized=True)

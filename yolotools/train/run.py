@@ -5,6 +5,7 @@ train; ``resume=True`` continues a run folder from its ``last.pt``."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,7 +102,9 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
     train_ds, val_ds, train_err, val_err = _load_splits(data, strict)
     k = len(train_ds.class_map)
     torch.manual_seed(cfg.seed)  # the initial weights are part of the run
-    net = load_network(cfg_path or model, classes=k, size=cfg.img_size)
+    # the ultralytics assignment puts positives on neighbouring cells: [yolo] heads reach them with scale_x_y=2
+    heads = {"scale_x_y": "2.0"} if cfg.assign == "ultralytics" else None
+    net = load_network(cfg_path or model, classes=k, size=cfg.img_size, head_options=heads)
     anc = None
     if anchors == "auto":
         n_anchors = sum(len(h.anchors) for h in net.heads)
@@ -114,7 +117,9 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
         anc = parse_anchor_list(anchors)
     if anc is not None:
         torch.manual_seed(cfg.seed)
-        net = load_network(cfg_path or model, classes=k, anchors=anc.reshape(-1).tolist(), size=cfg.img_size)
+        net = load_network(cfg_path or model, classes=k, anchors=anc.reshape(-1).tolist(), size=cfg.img_size, head_options=heads)
+    if cfg.bias_init and not weights:
+        init_head_biases(net, cfg.img_size)
     if weights and not resume:
         info = load_weights_any(net, weights, num_layers=num_layers, resize_heads=True)
         if info.get("initialised"):
@@ -124,6 +129,26 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
     if anc is not None and tr.main:
         atomic_write_text(Path(out) / "anchors.txt", ", ".join(f"{a:g},{b:g}" for a, b in anc) + "\n")
     return _fit_report(tr, progress, t0, [] if anc is None else anc.tolist(), train_err, val_err)
+
+
+def init_head_biases(net, img_size: int) -> None:
+    """Start each [yolo] head's objectness bias at ~8 objects per 640x640 image
+    spread over its cells, and class biases at 0.6 / classes (YOLOv5's prior), so
+    that a network trained from scratch does not begin by predicting objects
+    everywhere.  [region] heads are left as they are."""
+    with torch.no_grad():
+        outs = net.eval()(torch.zeros(1, net.in_channels, img_size, img_size))
+        net.train()
+        for spec, o in zip(net.heads, outs):
+            if spec.kind != "yolo":
+                continue
+            conv = net.layers[spec.layer - 1].conv
+            if conv.bias is None:
+                continue
+            stride = img_size / o.shape[-1]
+            b = conv.bias.view(len(spec.anchors), -1)
+            b[:, 4] += math.log(8 / (640 / stride) ** 2)
+            b[:, 5:] += math.log(0.6 / (spec.classes - 0.99)) if spec.classes > 1 else 0.0
 
 
 def _fit_report(tr: Trainer, progress: bool, t0: float, anchors: list, train_err: list, val_err: list) -> TrainReport:

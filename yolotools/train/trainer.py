@@ -106,6 +106,8 @@ class Trainer:
             if not dist.is_initialized():
                 dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
             self.world, self.rank = dist.get_world_size(), dist.get_rank()
+        cfg = cfg.for_run(len(train_ds.records), self.world)  # optimizer "auto" and unset lr/momentum become this run's
+        self.cfg = cfg
         self.main = self.rank == 0
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -121,14 +123,19 @@ class Trainer:
         if cfg.compile:
             self.forward = torch.compile(self.forward)
         self.train_ds, self.val_ds = train_ds, val_ds
-        self.data = YoloDataset(train_ds, recipe=cfg.recipe, img_size=cfg.img_size, seed=cfg.seed, uint8=True)
-        self.loss = YoloLoss(model.heads, box_loss=cfg.box_loss)
+        self.data = YoloDataset(train_ds, recipe=cfg.recipe, img_size=cfg.img_size, seed=cfg.seed, uint8=True,
+                                mosaic_until=cfg.epochs - cfg.close_mosaic)
+        self.loss = YoloLoss(model.heads, box_loss=cfg.box_loss, assign=cfg.assign, anchor_t=cfg.anchor_t,
+                             box_gain=cfg.box_gain if cfg.assign == "ultralytics" else None,
+                             obj_gain=cfg.obj_gain if cfg.assign == "ultralytics" else None,
+                             cls_gain=cfg.cls_gain if cfg.assign == "ultralytics" else None)
         self.accumulate = max(1, round(cfg.nominal_batch / (cfg.batch * self.world)))
-        decay, no_decay = [], []
+        decay, bn, biases = [], [], []
         for n, p in model.named_parameters():
-            (no_decay if p.ndim <= 1 else decay).append(p)
+            (decay if p.ndim > 1 else biases if n.endswith(".bias") else bn).append(p)
         wd = cfg.weight_decay * cfg.batch * self.world * self.accumulate / cfg.nominal_batch
-        groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+        # biases last: their warm-up starts from warmup_bias_lr
+        groups = [{"params": decay, "weight_decay": wd}, {"params": bn, "weight_decay": 0.0}, {"params": biases, "weight_decay": 0.0}]
         if cfg.optimizer == "sgd":
             self.opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
         else:
@@ -154,6 +161,18 @@ class Trainer:
         if c.schedule == "cosine":
             return c.lr * (c.final_lr_ratio + (1 - c.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * e / c.epochs)))
         return c.lr * (0.1 ** sum(e >= f * c.epochs for f in (0.8, 0.9)))
+
+    def _set_lr(self, lr: float, steps_per_epoch: int) -> None:
+        """``lr`` for every group; during an SGD warm-up the biases fall linearly
+        from ``warmup_bias_lr`` and the momentum rises from 0.8 (Ultralytics' warm-up)."""
+        c = self.cfg
+        warm = max(1, int(c.warmup_epochs * steps_per_epoch))
+        f = min(1.0, (self.step + 1) / warm)
+        bias0 = c.warmup_bias_lr if c.optimizer == "sgd" else 0.0  # Adam's steps do not scale with lr that way: no bias boost
+        for gi, gr in enumerate(self.opt.param_groups):
+            gr["lr"] = bias0 + (lr - bias0) * f if (gi == 2 and f < 1.0 and bias0 > 0) else lr
+            if "momentum" in gr:  # SGD only, as Ultralytics (AdamW's betas stay)
+                gr["momentum"] = 0.8 + (c.momentum - 0.8) * f if c.momentum > 0.8 else c.momentum
 
     def epoch_order(self, epoch: int) -> list[int]:
         """This process's samples for ``epoch``, in order."""
@@ -248,8 +267,7 @@ class Trainer:
                 if c.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 lr = self.lr_at(self.step, steps_per_epoch)
-                for gr in self.opt.param_groups:
-                    gr["lr"] = lr
+                self._set_lr(lr, steps_per_epoch)
                 stepping = (i + 1) % self.accumulate == 0 or i + 1 == steps_per_epoch
                 sync = self.forward.no_sync() if self.world > 1 and not stepping else contextlib.nullcontext()
                 with sync:

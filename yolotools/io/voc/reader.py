@@ -101,7 +101,7 @@ def read_voc(
     if classes is None:
         lists = [r / "classes.txt" for r in found_roots if (r / "classes.txt").is_file()]
         if lists:
-            classes = [l.strip() for l in lists[0].read_text(encoding="utf-8").splitlines() if l.strip()]
+            classes = [l.strip() for l in lists[0].read_text(encoding="utf-8-sig").splitlines() if l.strip()]
     early = Problems(strict=strict)
     for root in found_roots:
         jpeg_dir = str(root / "JPEGImages")
@@ -141,7 +141,13 @@ def read_voc(
             problems.add(sev, kind, xml, msg, where)
         if rec is not None:
             records.append(rec)
-    return DetectionDataset(ClassMap(class_names), tuple(records)), problems
+    try:
+        class_map = ClassMap(class_names)
+    except ValueError as e:
+        where = next((xml for xml, (_r, _p, names) in zip((it[0] for it in items), results) if any(n in names for n in class_names
+                      if "\n" in n or "\r" in n or "\x00" in n)), ", ".join(map(str, found_roots)))
+        raise YoloToolsError(f"{where}: {e}") from None
+    return DetectionDataset(class_map, tuple(records)), problems
 
 
 _BOX_LEVEL = ("missing_name", "missing_bndbox", "bad_coordinates")

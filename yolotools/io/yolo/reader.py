@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +21,8 @@ from .txt import parse_label_text
 from .writer import SIDECAR_SUFFIX
 
 __all__ = ["read_yolo"]
+
+log = logging.getLogger(__name__)
 
 
 def read_yolo(
@@ -52,11 +55,14 @@ def read_yolo(
         data = load_data_yaml(source)
         class_names = tuple(names) if names else names_from_yaml(data, source)
         base = dataset_root(data, source)
+        splits = [k for k, v in data.items() if k not in ("path", "nc", "names", "category_ids", "download") and isinstance(v, (str, list)) and v]
         if split is None:
-            split = "val" if data.get("val") else "train"
+            split = next((k for k in ("val", "train", "test") if data.get(k)), splits[0] if len(splits) == 1 else "val")
         key = yaml_key_for_split(split) if split not in data else split
         if not data.get(key):
-            raise YoloToolsError(f"{source}: no {key!r} entry (has: {[k for k in ('train', 'val', 'test') if data.get(k)]})")
+            raise YoloToolsError(f"{source}: no {split!r} split (it has: {', '.join(splits) or 'none'}); choose one with --split")
+        if key != split:
+            log.info("%s: split %r read from data.yaml key %r", source, split, key)
         img_paths = image_list(data[key], base, source, problems)
         pairs = [(ip, label_path_for_image(ip)) for ip in img_paths]
         entries = data[key] if isinstance(data[key], list) else [data[key]]
@@ -110,7 +116,10 @@ def read_yolo(
         cid = sidecar["__category_ids__"]
         if len(cid) == len(class_names):
             category_ids = tuple(cid)
-    class_map = ClassMap(class_names, category_ids)
+    try:
+        class_map = ClassMap(class_names, category_ids)
+    except ValueError as e:
+        raise YoloToolsError(f"{source}: {e}") from None
     k = len(class_map)
     # duplicates are decided up front (first one wins), so chunks can be read in parallel
     jobs, ids_seen = [], set()
@@ -183,10 +192,10 @@ def _image_id(img: Path, lab: Path) -> str:
 def _find_names(labels_dir: Path) -> tuple[str, ...]:
     for cand in [labels_dir.parent / "classes.names", labels_dir / "classes.names", labels_dir.parent / "classes.txt"]:
         if cand.is_file():
-            return tuple(l.strip() for l in cand.read_text(encoding="utf-8").splitlines() if l.strip())
+            return tuple(l.strip() for l in cand.read_text(encoding="utf-8-sig").splitlines() if l.strip())
     found = sorted(labels_dir.parent.glob("*.names"))
     if found:
-        return tuple(l.strip() for l in found[0].read_text(encoding="utf-8").splitlines() if l.strip())
+        return tuple(l.strip() for l in found[0].read_text(encoding="utf-8-sig").splitlines() if l.strip())
     raise YoloToolsError(f"{labels_dir}: no class names found (give --names FILE or put classes.names beside the labels folder)")
 
 

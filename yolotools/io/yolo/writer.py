@@ -183,11 +183,20 @@ def write_yolo(
             new[k] = f"{split}.txt"
         elif k in data:
             new[k] = data[k]
+    for k, v in data.items():  # splits of other names (e.g. "x" from instances_x.json) stay, and this one is added
+        if k not in new and k not in ("path", "nc", "names", "category_ids") and isinstance(v, (str, list)):
+            new[k] = v
+    if key not in ("train", "val", "test"):
+        new[key] = f"{split}.txt"
+        rep.notes.append(f"split {split!r} is not train/val/test: written as data.yaml key {key!r}")
     if key == "test" and "train" in new and new.get("val") == new["train"]:
         # val was only the placeholder copy of train: validate on the test split instead, as the VOC
         # protocol (train on trainval, evaluate on 2007 test) and Ultralytics' VOC.yaml do
         new["val"] = new["test"]
         rep.notes.append(f"'val' now points at {new['test']} (it was a copy of train); convert a val split to change it")
+    if "train" not in new and "val" not in new and key not in ("train", "val", "test"):
+        new["train"] = new[key]
+        rep.notes.append(f"data.yaml has no train split; 'train' points at {new[key]}")
     if "val" not in new and "train" in new:
         new["val"] = new["train"]
         rep.notes.append(f"data.yaml has no val split yet; 'val' points at {new['train']} until you convert one into {out}")

@@ -1,0 +1,60 @@
+"""The one image decoder: every command that needs pixels (augment, train,
+detect, the trainer's validation, ``audit --decode``) decodes through
+:func:`decode_rgb`, so an image that fails there fails the same way everywhere.
+
+Before decoding, the header's size is checked against :data:`MAX_PIXELS` (a PNG
+header can claim 60000 x 60000: 10 GiB of pixels) and the file's last bytes
+against its format's end marker (a truncated JPEG or PNG decodes to a silently
+grey half in some libraries)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import YoloToolsError
+from .files import image_size_hw, is_regular_file
+
+__all__ = ["MAX_PIXELS", "decode_rgb", "check_image_file"]
+
+MAX_PIXELS = 1 << 28  # 268 M pixels (16384 x 16384): 0.8 GB as RGB; OpenCV's own limit is 4x this
+
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def check_image_file(path: Path | str) -> tuple[int, int]:
+    """``(height, width)`` from the header of a regular, complete, not absurdly
+    large image file, or a :class:`YoloToolsError` saying what is wrong (no
+    decoding)."""
+    if not is_regular_file(path):
+        raise YoloToolsError(f"{path}: missing or not a regular file")
+    hw = image_size_hw(path)
+    if hw[0] * hw[1] > MAX_PIXELS:
+        raise YoloToolsError(f"{path}: header says {hw[1]}x{hw[0]} pixels, more than the {MAX_PIXELS:,} decoded images may have")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 12))
+            tail = f.read()
+    except OSError as e:
+        raise YoloToolsError(f"{path}: cannot read: {e.strerror or e}") from None
+    if head[:3] == b"\xff\xd8\xff" and not tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise YoloToolsError(f"{path}: JPEG has no end marker (truncated)")
+    if head == b"\x89PNG\r\n\x1a\n" and _PNG_END not in tail:
+        raise YoloToolsError(f"{path}: PNG has no IEND chunk (truncated)")
+    return hw
+
+
+def decode_rgb(path: Path | str):
+    """``(H, W, 3) uint8`` RGB of an image file, or a :class:`YoloToolsError`
+    naming it (missing, not a regular file, truncated, too large, undecodable)."""
+    import cv2
+
+    check_image_file(path)
+    try:
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error as e:
+        raise YoloToolsError(f"{path}: cannot decode image ({str(e).strip().splitlines()[-1]})") from None
+    if img is None:
+        raise YoloToolsError(f"{path}: cannot decode image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)

@@ -83,11 +83,14 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stages: dict[str, float] = {}
+    log.info("generate ...")
     t0 = time.perf_counter()
     n_train, n_val = (128, 32) if fast else (240, 60)
     shapes = generate_shapes(out / "data", n_train=n_train, n_val=n_val, seed=seed)
     stages["generate"] = time.perf_counter() - t0
+    log.info("generate done in %.1f s", stages["generate"])
 
+    log.info("convert ...")
     t0 = time.perf_counter()
     voc_out, coco_out = out / "yolo_from_voc", out / "yolo_from_coco"
     for split in ("train", "val"):
@@ -97,7 +100,9 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     if not agree:
         raise YoloToolsError(f"VOC and COCO conversions disagree: compare {voc_out / 'labels'} with {coco_out / 'labels'}")
     stages["convert"] = time.perf_counter() - t0
+    log.info("convert done in %.1f s", stages["convert"])
 
+    log.info("roundtrip ...")
     t0 = time.perf_counter()
     back = out / "val_from_yolo.json"
     convert_yolo_to_coco(voc_out / "data.yaml", back, split="val")
@@ -112,28 +117,37 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
         if len(g):
             err = max(err, float(np.abs(g.boxes.xyxy - rec.annotations.boxes.xyxy).max()))
     stages["roundtrip"] = time.perf_counter() - t0
+    log.info("roundtrip done in %.1f s", stages["roundtrip"])
 
+    log.info("kmeans ...")
     t0 = time.perf_counter()
     from .anchors import run_kmeans
 
     km = run_kmeans(voc_out / "data.yaml", 6, split="train", mode="img-size", size=128, plot=str(out / "anchors.png"), restarts=4)
     stages["kmeans"] = time.perf_counter() - t0
+    log.info("kmeans done in %.1f s", stages["kmeans"])
 
+    log.info("augment ...")
     t0 = time.perf_counter()
     from .augment import run_augment
 
     run_augment(voc_out / "data.yaml", out / "augment", recipe="ultralytics", n=8, seed=seed, img_size=160, split="train")
     stages["augment"] = time.perf_counter() - t0
+    log.info("augment done in %.1f s", stages["augment"])
 
+    log.info("audit ...")
     t0 = time.perf_counter()
     from .audit import run_audit
 
     aud = run_audit(voc_out / "data.yaml", against=voc_out / "data.yaml", split="train", split_b="val", html=str(out / "audit.html"))
     stages["audit"] = time.perf_counter() - t0
+    log.info("audit done in %.1f s", stages["audit"])
 
+    log.info("train+eval ...")
     t0 = time.perf_counter()
     tr_res = _train_and_eval(out, voc_out / "data.yaml", km.result.anchors, fast=fast, seed=seed)
     stages["train+eval"] = time.perf_counter() - t0
+    log.info("train+eval done in %.1f s", stages["train+eval"])
 
     res = DemoResult(
         out=str(out),
@@ -220,17 +234,31 @@ def _report(out: Path, res: DemoResult) -> None:
     import base64
     import html
 
-    def img(path: Path, mime: str) -> str:
-        return f"<img src='data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}' style='max-width:48%'>"
+    def img(path: Path, mime: str, width: str = "48%") -> str:
+        return f"<img src='data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}' style='max-width:{width}'>"
 
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in res.to_dict().items() if k not in ("files",))
+    def fmt(v) -> str:  # what a person reads: rounded numbers, one item per line
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, dict):
+            return "<br>".join(f"{html.escape(str(k))}: {fmt(x)}" for k, x in v.items())
+        if isinstance(v, list) and v and isinstance(v[0], list):
+            return ", ".join("(" + ", ".join(fmt(x) for x in row) + ")" for row in v)
+        if isinstance(v, list):
+            return html.escape(", ".join(str(x) for x in v)) or "none"
+        return html.escape(str(v))
+
+    labels = {"stages": "stage seconds", "map50": "val mAP@0.5", "map50_95": "val mAP@.5:.95", "train_seconds": "training seconds",
+              "avg_iou": "anchor avg IoU", "bpr": "anchor best possible recall", "roundtrip_max_error_px": "round-trip max error (px)"}
+    rows = "".join(f"<tr><td>{html.escape(labels.get(k, k.replace('_', ' ')))}</td><td>{fmt(v)}</td></tr>"
+                   for k, v in res.to_dict().items() if k not in ("files", "out"))
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>yolotools demo</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td{border:1px solid #ccc;padding:2px 6px;font-size:12px}</style></head><body>"
+        "<style>body{font-family:sans-serif;margin:2em}td{border:1px solid #ccc;padding:2px 6px;font-size:13px;vertical-align:top}</style></head><body>"
         f"<h1>yolotools demo</h1><table>{rows}</table>"
         f"<h2>Anchors</h2>{img(out / 'anchors.png', 'image/png')}"
         f"<h2>Augmentation preview (ultralytics recipe)</h2>{img(out / 'augment' / 'preview.jpg', 'image/jpeg')}"
-        f"<h2>Training</h2>{img(out / 'train' / 'results.png', 'image/png')}"
+        f"<h2>Training</h2>{img(out / 'train' / 'results.png', 'image/png', '100%')}"
         f"<h2>Evaluation on val</h2>{img(out / 'eval' / 'pr_curves.png', 'image/png')}{img(out / 'eval' / 'confusion_matrix.png', 'image/png')}"
         f"<h2>Detections on val images</h2>{img(out / 'eval' / 'detections.png', 'image/png')}"
         f"<h2>Audit</h2><p>train vs val drift flags: {html.escape(', '.join(res.audit_drift) or 'none')}; "

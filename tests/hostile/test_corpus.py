@@ -41,6 +41,17 @@ def _png_bytes(w: int, h: int, *, truncate: bool = False, rows: bool = True) -> 
     return out[: len(out) // 2] if truncate else out
 
 
+def _jpeg_bytes(*, truncate: bool = False) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(buf, format="JPEG")
+    b = buf.getvalue()
+    return b[: len(b) * 2 // 3] if truncate else b
+
+
 def _yolo_set(root: Path, images: dict[str, bytes], labels: dict[str, str], names=("a", "b")) -> Path:
     (root / "images").mkdir(parents=True)
     (root / "labels").mkdir()
@@ -116,6 +127,9 @@ CASES = [
         "x": '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
              '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]><annotation>&d;</annotation>',
         "good": _good_xml()}), "--out", t / "out", "--json"], 0, ["unsafe_xml"])),
+    *[Case(f"voc_xxe_{cmd[0]}", (lambda cmd: lambda t: ([cmd[0], _voc(t / "in", {
+        "x": '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><annotation>&e;</annotation>',
+        "good": _good_xml()}), *cmd[1:]], 0, ["x.xml"]))(cmd)) for cmd in (["audit"], ["kmeans", "-k", "1", "--json"])],
     Case("voc_truncated", lambda t: (["convert", "voc", _voc(t / "in", {"x": _good_xml("x")[:70], "good": _good_xml()}),
                                       "--out", t / "out", "--json"], 0, ["malformed_xml", "x.xml"])),
     Case("voc_nan_inf_huge", lambda t: (["convert", "voc", _voc(t / "in", {
@@ -157,6 +171,9 @@ CASES = [
     Case("audit_truncated_png", lambda t: (["audit", _yolo_set(t / "in", {"a.png": _png_bytes(50, 40), "h.png": _png_bytes(50, 40, truncate=True)},
                                                                {"a.txt": "0 0.5 0.5 0.2 0.2\n", "h.txt": "0 0.5 0.5 0.2 0.2\n"}), "--decode"],
                                            0, ["h.png", "truncated"])),
+    Case("audit_truncated_jpeg", lambda t: (["audit", _yolo_set(t / "in", {"a.png": _png_bytes(50, 40), "j.jpg": _jpeg_bytes(truncate=True)},
+                                                                {"a.txt": "0 0.5 0.5 0.2 0.2\n", "j.txt": "0 0.5 0.5 0.2 0.2\n"})],
+                                            0, ["j.jpg", "truncated"])),
     Case("audit_missing_images", lambda t: (["audit", _missing_images(t / "in"), "--strict"], 1, ["missing_image", "image file not found"])),
     Case("augment_bad_images", lambda t: (["augment", _yolo_set(t / "in", {"a.png": _png_bytes(50, 40), "h.png": _png_bytes(60000, 60000, rows=False),
                                                                            "tr.png": _png_bytes(50, 40, truncate=True)},

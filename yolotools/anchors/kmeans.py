@@ -247,7 +247,8 @@ def cfg_lines(anchors: np.ndarray, decimals: int, heads: int | None = None) -> d
     flat = ", ".join(f"{_fmt(a[0], decimals)},{_fmt(a[1], decimals)}" for a in anchors)
     heads = heads or (2 if k == 6 else 3)
     masks = yolov3_masks(k, heads) if k >= heads else [list(range(k))]
-    mask_lines = "\n".join(f"mask = {','.join(map(str, m))}   # [yolo] layer {i + 1} (stride {32 >> i} in YOLOv3/-tiny)" for i, m in enumerate(masks))
+    net = "YOLOv3" if len(masks) == 3 else "YOLOv3-tiny" if len(masks) == 2 else f"a {len(masks)}-head net"
+    mask_lines = "\n".join(f"mask = {','.join(map(str, m))}   # [yolo] layer {i + 1} (stride {32 >> i} in {net})" for i, m in enumerate(masks))
     ul = ["anchors:"]
     for i, m in enumerate(masks[::-1]):
         st = 32 >> (len(masks) - 1 - i)

@@ -97,14 +97,17 @@ class KMeansRun:
     grid: int | None
     source: str
     problems: list[dict]
+    plot: str | None = None
 
     def to_dict(self) -> dict:
         d = self.result.to_dict()
         d.update({"mode": self.mode, "size": self.size, "grid": self.grid, "source": self.source, "problems": self.problems})
+        if self.plot:
+            d["plot"] = self.plot
         return d
 
     def to_table(self) -> str:
-        return f"source           {self.source}\n" + self.result.to_table()
+        return f"source           {self.source}\n" + self.result.to_table() + (f"\n\nplot: {self.plot}" if self.plot else "")
 
 
 def run_kmeans(
@@ -121,6 +124,7 @@ def run_kmeans(
     anchor_t: float = 4.0,
     plot: str | None = None,
     heads: int | None = None,
+    progress: bool = False,
     **kmeans_kw,
 ) -> KMeansRun:
     """Load a dataset, scale its boxes (:func:`dataset_wh`), cluster or evaluate.
@@ -129,7 +133,7 @@ def run_kmeans(
     pixels / (size / grid), or fractions * grid."""
     from ..io import load_dataset
 
-    ds, problems = load_dataset(source, split=split, convention=convention)
+    ds, problems = load_dataset(source, split=split, convention=convention, progress=progress)
     wh, n_filtered, units = dataset_wh(ds, mode=mode, size=size, min_px=min_px)
     factor = 1.0
     if grid:
@@ -150,7 +154,7 @@ def run_kmeans(
         res.cfg = cfg_lines(np.array(res.anchors), decimals, heads)
     if plot:
         plot_anchors(wh * factor, np.array(res.anchors), plot, title=f"{Path(str(source)).name}: k={len(res.anchors)}, avg IoU {res.avg_iou:.3f}, BPR {res.bpr:.3f}", units=units)
-    return KMeansRun(res, mode, size, grid, str(source), [p.to_dict() for p in problems])
+    return KMeansRun(res, mode, size, grid, str(source), [p.to_dict() for p in problems], str(plot) if plot else None)
 
 
 def plot_anchors(wh: np.ndarray, anchors: np.ndarray, path, *, title: str = "", units: str = "", max_points: int = 20000) -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import YoloToolsError
 from .diff import DiffReport, diff
 from .drift import PROPS, DriftReport, box_table, drift
 from .validate import Finding, ValidationReport, validate
@@ -75,17 +76,29 @@ class AuditReport:
 
 
 def run_audit(source, *, against=None, split: str | None = None, split_b: str | None = None, anchors: np.ndarray | None = None,
-              html: str | None = None, decode: bool = False, n_boot: int = 100) -> AuditReport:
-    val, ds_a = validate(source, split=split, decode=decode)
+              html: str | None = None, decode: bool = False, n_boot: int = 100, progress: bool = False,
+              train_size: int = 416) -> AuditReport:
+    """Validate ``source`` (boxes judged at ``train_size``, the training image
+    size), and with ``against`` measure drift and diff; ``html`` writes the report."""
+    val, ds_a = validate(source, split=split, decode=decode, progress=progress, train_size=train_size)
     rep = AuditReport(val)
     ds_b = None
     if against is not None:
         from ..io import load_dataset
 
-        ds_b, _ = load_dataset(against, split=split_b or split)
+        try:
+            ds_b, _ = load_dataset(against, split=split_b or split, progress=progress)
+        except YoloToolsError:
+            if split_b is not None or split is None:
+                raise
+            # B has no split of A's name (e.g. a new batch holding only `test`): its own default, said on stderr
+            log.warning("%s has no %r split; comparing with its default split (choose with --split-b)", against, split)
+            ds_b, _ = load_dataset(against, split=None, progress=progress)
         if ds_b.class_map.names != ds_a.class_map.names:
             log.warning("class lists differ between A and B; comparing by name")
-        rep.drift = drift(ds_a, ds_b, name_a=str(source), name_b=str(against), anchors=anchors, n_boot=n_boot)
+        name_a = f"{source} [{split or 'default split'}]"
+        name_b = f"{against} [{split_b or split or 'default split'}]"
+        rep.drift = drift(ds_a, ds_b, name_a=name_a, name_b=name_b, anchors=anchors, n_boot=n_boot, progress=progress)
         rep.diff = diff(ds_a, ds_b)
     if html:
         from .html import write_audit_html

@@ -209,6 +209,7 @@ def drift(
     seed: int = 0,
     anchors: np.ndarray | None = None,
     min_class_boxes: int = 30,
+    progress: bool = False,
 ) -> DriftReport:
     """Drift scores of B against A.  A property (overall or within a class) is
     flagged when its mean shift (log space for sizes) exceeds its floor
@@ -255,7 +256,9 @@ def drift(
     props["boxes_per_image"] = sc
     names = a.class_map.names
     per_class = {}
-    for k, n in enumerate(names):
+    from tqdm.auto import tqdm
+
+    for k, n in enumerate(tqdm(names, desc="drift per class", unit="class", disable=not progress, leave=False)):
         ma, mb = ca_ == k, cb_ == k
         if ma.sum() < min_class_boxes or mb.sum() < min_class_boxes:
             continue

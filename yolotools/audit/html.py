@@ -15,6 +15,11 @@ from ..io.files import atomic_write_text
 __all__ = ["write_audit_html"]
 
 
+AXIS = {"area": "box area / image area", "width": "box width / image width", "height": "box height / image height",
+        "aspect": "aspect: log(box width / height)", "cx": "box centre x / image width", "cy": "box centre y / image height",
+        "per_image": "boxes per image"}
+
+
 def _hist_figs(ta, tb, props, name_a, name_b):
     import matplotlib
 
@@ -32,6 +37,8 @@ def _hist_figs(ta, tb, props, name_a, name_b):
         ax.hist(a, bins, density=True, alpha=0.5, label=name_a)
         ax.hist(b, bins, density=True, alpha=0.5, label=name_b)
         ax.set_title(p, fontsize=9)
+        ax.set_xlabel(AXIS.get(p, p), fontsize=8)
+        ax.set_ylabel("density", fontsize=8)
         ax.legend(fontsize=6)
         figs.append((p, png_data_uri(fig)))
     return figs
@@ -75,19 +82,27 @@ def write_audit_html(path: Path, rep, ds_a, ds_b=None) -> str:
     esc = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>yolotools audit</title>",
              "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px}.err{color:#b00}.warn{color:#a60}.flag{background:#fdd}img{margin:4px}</style>",
+             "td,th{border:1px solid #ccc;padding:2px 6px;overflow-wrap:anywhere}table{max-width:100%}.err{color:#b00}.warn{color:#a60}.info{color:#555}td.fix{min-width:220px}.flag{background:#fdd}img{margin:4px;max-width:100%}"
+             ".rule{font-size:13px;color:#444;max-width:900px}</style>",
              "</head><body><h1>yolotools audit</h1>"]
     v = rep.validation
-    parts.append(f"<h2>Validation: {esc(v.source)}</h2><p>{v.images} images, {v.boxes} boxes, {len(v.findings)} findings ({v.errors} errors)</p>")
-    parts.append("<table><tr><th>kind</th><th>count</th></tr>" + "".join(f"<tr><td>{esc(k)}</td><td>{n}</td></tr>" for k, n in v.counts().items()) + "</table>")
-    parts.append("<table><tr><th>severity</th><th>file</th><th>where</th><th>message</th><th>fix</th></tr>")
-    for f in v.findings[:500]:
-        cls = "err" if f.severity == "error" else "warn"
-        parts.append(f"<tr class='{cls}'><td>{f.severity}</td><td>{esc(f.file)}</td><td>{esc(f.where)}</td><td>{esc(f.message)}</td><td>{esc(f.fix)}</td></tr>")
-    parts.append("</table>")
+    crowd = f" ({v.crowd} crowd boxes among them: convert leaves those out of the txt and keeps them in the sidecar)" if v.crowd else ""
+    parts.append(f"<h2>Validation: {esc(v.source)}</h2><p>{v.images} images, {v.boxes} boxes{crowd}, {len(v.findings)} findings "
+                 f"({v.errors} errors); tiny boxes judged at a training size of {v.train_size} px</p>")
+    if not v.findings:
+        parts.append("<p>No findings: every file read, every box valid.</p>")
+    else:
+        parts.append("<table><tr><th>kind</th><th>count</th></tr>" + "".join(f"<tr><td>{esc(k)}</td><td>{n}</td></tr>" for k, n in v.counts().items())
+                     + "</table><br>")
+        parts.append("<table><tr><th>severity</th><th>file</th><th>where</th><th>message</th><th>fix</th></tr>")
+        for f in v.findings[:500]:
+            cls = {"error": "err", "warning": "warn"}.get(f.severity, "info")
+            parts.append(f"<tr class='{cls}'><td>{f.severity}</td><td>{esc(f.file)}</td><td>{esc(f.where)}</td><td>{esc(f.message)}</td>"
+                         f"<td class='fix'>{esc(f.fix)}</td></tr>")
+        parts.append("</table>" + (f"<p>{len(v.findings) - 500} more findings in the JSON (--json).</p>" if len(v.findings) > 500 else ""))
     ta = box_table(ds_a)
     names = ds_a.class_map.names
-    fig, ax = plt.subplots(figsize=(max(5, 0.3 * len(names)), 3))
+    fig, ax = plt.subplots(figsize=(min(16, max(5, 0.2 * len(names))), 3.2))
     x = np.arange(len(names))
     ca = np.bincount(ta["cls"], minlength=len(names))
     ax.bar(x - 0.2, ca / max(ca.sum(), 1), 0.4, label="A")
@@ -95,20 +110,26 @@ def write_audit_html(path: Path, rep, ds_a, ds_b=None) -> str:
         tb = box_table(ds_b)
         cb = np.bincount(tb["cls"][tb["cls"] < len(names)], minlength=len(names))
         ax.bar(x + 0.2, cb / max(cb.sum(), 1), 0.4, label="B")
-    ax.set_xticks(x, names, rotation=90, fontsize=7)
+    ax.set_xticks(x, names, rotation=90, fontsize=7 if len(names) <= 40 else 5)
     ax.set_ylabel("share of boxes")
     ax.legend(fontsize=7)
     parts.append(f"<h2>Classes</h2><img src='{png_data_uri(fig)}'>")
     if rep.drift is not None:
         d = rep.drift
-        parts.append(f"<h2>Drift: {esc(d.a)} vs {esc(d.b)}</h2><p>flagged: {esc(', '.join(d.flagged) or 'none')}</p>")
+        parts.append(f"<h2>Drift: A = {esc(d.a)}, B = {esc(d.b)}</h2><p>flagged: {esc(', '.join(d.flagged) or 'none')}</p>")
+        parts.append("<p class='rule'>A property is flagged only when <b>both</b> hold: its mean shift (in log space for area, width "
+                     "and height: 0.1 is about a 10% size change) is larger than its floor, <b>and</b> moving whole images between A and B "
+                     "(or swapping A and B within each image, for two versions of one dataset) gives a permutation p-value under 0.001. "
+                     "A PSI above its noise level with a small shift or a large p is a real but unimportant difference, or noise "
+                     "between images; boxes of one image are not independent.</p>")
         parts.append("<table><tr><th>property</th><th>PSI</th><th title='PSI that two resamples of A reach at these sizes (95th percentile)'>"
-                     "noise95</th><th>KS</th><th>p</th><th>EMD</th><th>perm p</th></tr>")
+                     "noise95</th><th>KS</th><th>KS p</th><th>EMD</th><th>shift</th><th>floor</th><th>perm p</th><th>flag</th></tr>")
         for k, s in d.properties.items():
             if s.get("psi") is None:
                 continue
             parts.append(f"<tr class='{'flag' if s['flag'] else ''}'><td>{k}</td><td>{s['psi']:.4f}</td><td>{s['psi_noise95']:.4f}</td>"
-                         f"<td>{s['ks']:.3f}</td><td>{s['ks_p']:.2e}</td><td>{s['wasserstein']:.4f}</td><td>{s['p_perm']:.4f}</td></tr>")
+                         f"<td>{s['ks']:.3f}</td><td>{s['ks_p']:.2e}</td><td>{s['wasserstein']:.4f}</td><td>{s['mean_shift']:+.3f}</td>"
+                         f"<td>{s['floor']:g}</td><td>{s['p_perm']:.4f}</td><td>{'DRIFT' if s['flag'] else ''}</td></tr>")
         parts.append("</table>")
         for p, uri in _hist_figs(ta, tb, [*PROPS, "per_image"], "A", "B"):
             parts.append(f"<img src='{uri}' title='{p}'>")

@@ -70,6 +70,8 @@ class ValidationReport:
     images: int
     boxes: int
     findings: list[Finding] = field(default_factory=list)
+    crowd: int = 0  # boxes flagged crowd (counted in boxes; convert leaves them out of the txt by default)
+    train_size: int = 416
 
     @property
     def errors(self) -> int:
@@ -82,12 +84,14 @@ class ValidationReport:
         return dict(sorted(out.items()))
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "images": self.images, "boxes": self.boxes, "errors": self.errors, "counts": self.counts(),
-                "findings": [asdict(f) for f in self.findings]}
+        return {"source": self.source, "images": self.images, "boxes": self.boxes, "crowd_boxes": self.crowd, "train_size": self.train_size,
+                "errors": self.errors, "counts": self.counts(), "findings": [asdict(f) for f in self.findings]}
 
     def to_table(self, limit: int = 40) -> str:
-        lines = [f"source   {self.source}", f"images   {self.images}", f"boxes    {self.boxes}",
-                 f"findings {len(self.findings)} ({self.errors} errors)"]
+        lines = [f"source   {self.source}", f"images   {self.images}",
+                 f"boxes    {self.boxes}" + (f" ({self.crowd} crowd: convert leaves them out of the txt, keeps them in the sidecar)"
+                                            if self.crowd else ""),
+                 f"findings {len(self.findings)} ({self.errors} errors)" + ("" if self.findings else ": no findings")]
         for k, n in self.counts().items():
             lines.append(f"  {k:<22} {n}")
         for f in self.findings[:limit]:
@@ -107,19 +111,20 @@ def validate(
     source,
     *,
     split: str | None = None,
-    train_size: int = 640,
+    train_size: int = 416,
     min_px: float = 2.0,
     max_aspect: float = 20.0,
     min_samples: int = 10,
     near_dup_iou: float = 0.95,
     decode: bool = False,
+    progress: bool = False,
 ) -> tuple[ValidationReport, DetectionDataset]:
     """Validate a dataset (any format the readers load); see the module doc."""
     from ..io import detect_format, load_dataset
 
     fmt = detect_format(source)
     line_maps: dict = {}
-    ds, problems = load_dataset(source, split=split, strict=False, line_numbers=line_maps if fmt == "yolo" else None)
+    ds, problems = load_dataset(source, split=split, strict=False, line_numbers=line_maps if fmt == "yolo" else None, progress=progress)
     findings = [Finding.of(p) for p in problems]
     recs = ds.records
     # every box of the dataset at once: image index, xyxy, class, training-size scale
@@ -142,7 +147,8 @@ def validate(
 
         for b in np.flatnonzero(np.minimum(bw, bh) * scale < min_px):
             f, w_ = where(img[b], j_in[b])
-            findings.append(Finding("warning", "tiny_box", f, w_, f"box {bw[b]:.1f}x{bh[b]:.1f} px is under {min_px:g} px at training size {train_size}",
+            findings.append(Finding("warning", "tiny_box", f, w_, f"box {bw[b]:.1f}x{bh[b]:.1f} px becomes {bw[b] * scale[b]:.1f}x{bh[b] * scale[b]:.1f} px "
+                                    f"at training size {train_size}, under {min_px:g} px",
                                     FIXES["tiny_box"]))
         asp = np.maximum(bw / np.maximum(bh, 1e-9), bh / np.maximum(bw, 1e-9))
         for b in np.flatnonzero(asp > max_aspect):
@@ -166,15 +172,24 @@ def validate(
             f, w_ = where(img[b_], j_in[b_])
             _, w_a = where(img[a_], j_in[a_])
             findings.append(Finding("warning", kind, f, w_, f"{'same box as' if exact else f'IoU {v:.3f} with'} {w_a} (same class)", FIXES[kind]))
-    findings += _map_image_checks([(r.path, r.image_hw if fmt != "yolo" else None) for r in recs if r.path is not None], decode)
+    findings += _map_image_checks([(r.path, r.image_hw if fmt != "yolo" else None) for r in recs if r.path is not None], decode, progress)
     counts = ds.counts_per_class()
-    for k, n in enumerate(counts):
-        if n < min_samples:
-            findings.append(Finding("info", "few_samples", str(source), ds.class_map.names[k], f"class {ds.class_map.names[k]!r} has {n} boxes (< {min_samples})",
-                                    FIXES["few_samples"]))
+    empty = [ds.class_map.names[k] for k, n in enumerate(counts) if n == 0]
+    if empty:  # one line for all the classes this split never uses (COCO128 has 9 of 80)
+        shown = ", ".join(empty[:12]) + (f" and {len(empty) - 12} more" if len(empty) > 12 else "")
+        findings.append(Finding("info", "few_samples", str(source), "", f"{len(empty)} classes have no boxes: {shown}", FIXES["few_samples"]))
+    few = [(ds.class_map.names[k], int(n)) for k, n in enumerate(counts) if 0 < n < min_samples]
+    if len(few) > 5:  # one line, not one per class (COCO128: 40 classes under 10 boxes)
+        shown = ", ".join(f"{c} ({n})" for c, n in few[:20]) + (f" and {len(few) - 20} more" if len(few) > 20 else "")
+        findings.append(Finding("info", "few_samples", str(source), "", f"{len(few)} classes have fewer than {min_samples} boxes: {shown}",
+                                FIXES["few_samples"]))
+    else:
+        for c, n in few:
+            findings.append(Finding("info", "few_samples", str(source), c, f"class {c!r} has {n} boxes (< {min_samples})", FIXES["few_samples"]))
     order = {"error": 0, "warning": 1, "info": 2}
     findings.sort(key=lambda f: (order.get(f.severity, 3), f.file, f.where))
-    return ValidationReport(str(source), len(ds), ds.num_boxes, findings), ds
+    crowd = int(sum(int(r.annotations.is_crowd.sum()) for r in recs))
+    return ValidationReport(str(source), len(ds), ds.num_boxes, findings, crowd, train_size), ds
 
 
 NEAR_DUP_WINDOW = 16
@@ -246,10 +261,10 @@ def _checks_chunk(items, *, decode: bool) -> list[Finding]:
     return out
 
 
-def _map_image_checks(items: list, decode: bool) -> list[Finding]:
+def _map_image_checks(items: list, decode: bool, progress: bool = False) -> list[Finding]:
     """Image-file checks, in the process pool above 2,000 images."""
     out: list[Finding] = []
-    for res in map_chunks(functools.partial(_checks_chunk, decode=decode), items):
+    for res in map_chunks(functools.partial(_checks_chunk, decode=decode), items, progress=progress, desc="check images", unit="img"):
         out += res
     return out
 

@@ -13,4 +13,20 @@ from .data import audit, augment, eval_cmd, kmeans
 from .model import detect, model
 from .train import demo, shapes, train
 
+# one-line descriptions for `yolotools --help` (click cuts the docstrings' first sentences at ~45 characters)
+SHORT_HELP = {
+    "convert": "Convert labels between VOC, COCO and YOLO.",
+    "audit": "Validate labels; drift and diff between splits or versions.",
+    "kmeans": "IoU k-means anchors, avg IoU and BPR.",
+    "augment": "Augmented images + labels and a preview.",
+    "model": "Darknet cfg/weights: summary, init, convert, ONNX export.",
+    "detect": "Detect objects: YOLO txt, COCO JSON, drawn images.",
+    "eval": "COCO mAP as pycocotools; VOC AP as the devkit.",
+    "train": "Train a YOLO (AMP, EMA, multi-scale, DDP, resume).",
+    "shapes": "Generate a small shapes dataset (VOC + COCO).",
+    "demo": "The main job end to end on a generated dataset.",
+}
+for _name, _text in SHORT_HELP.items():
+    main.commands[_name].short_help = _text
+
 __all__ = ["main", "convert", "kmeans", "eval_cmd", "audit", "augment", "model", "detect", "train", "shapes", "demo"]

@@ -30,8 +30,9 @@ from .common import Finite, POS, SIZE, UNIT, VOC_CONVENTION_HELP, _check_out, _e
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a scatter plot of boxes and anchors (PNG).")
 @click.option("--heads", type=POS, default=None, help="[yolo] layers for the mask lines (default: 2 for -k 6 as YOLOv3-tiny, else 3).")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (keys anchors, avg_iou, bpr, ...).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, restarts, no_refine, seed, anchor_t, min_px, evaluate, plot, heads, as_json):
+def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, restarts, no_refine, seed, anchor_t, min_px, evaluate, plot, heads, as_json, quiet):
     """IoU-distance k-means anchors for DATA (VOC root, COCO JSON, YOLO data.yaml or labels folder).
 
     Prints anchors sorted by area, average IoU, best-possible recall, boxes per
@@ -47,6 +48,7 @@ def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, re
     res = run_kmeans(
         data, k, split=split, convention=convention, mode=mode, size=size, grid=grid, evaluate=evaluate, min_px=min_px,
         anchor_t=anchor_t, plot=plot, heads=heads, seed=seed, restarts=restarts, update=update, refine=not no_refine,
+        progress=_progress_enabled(quiet),
     )
     _emit(res, as_json)
 
@@ -64,14 +66,16 @@ def kmeans(data, k, split, convention, mode, img_size, stretch, grid, update, re
 @click.option("--convention", type=click.Choice(["exact", "darknet", "raw"]), default="exact", show_default=True, help=VOC_CONVENTION_HELP)
 @click.option("--plots", type=click.Path(file_okay=False), default=None, help="Write PR curves and a confusion matrix here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (keys AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl for coco).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def eval_cmd(gt, pred, metric, iou, pixels, split, convention, plots, as_json):
+def eval_cmd(gt, pred, metric, iou, pixels, split, convention, plots, as_json, quiet):
     """Evaluate predictions: COCO mAP@[.5:.95] as pycocotools, or VOC AP as the devkit."""
     from ..eval import run_eval
 
     if plots:
         _check_out(plots, [gt, pred], "--plots")
-    res = run_eval(gt, pred, metric=metric, iou=iou, split=split, convention=convention, inclusive=pixels == "inclusive", plots=plots)
+    res = run_eval(gt, pred, metric=metric, iou=iou, split=split, convention=convention, inclusive=pixels == "inclusive", plots=plots,
+                   progress=_progress_enabled(quiet))
     _emit(res, as_json)
 
 
@@ -85,11 +89,14 @@ def eval_cmd(gt, pred, metric, iou, pixels, split, convention, plots, as_json):
 @click.option("--split-b", default=None, help="Split of --against (default: --split).")
 @click.option("--anchors", default=None, help='Anchors to test on B ("w,h, ...", pixels at 640); default: k-means on A.')
 @click.option("--html", "html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report with plots.")
+@click.option("--img-size", "train_size", type=SIZE, default=416, show_default=True,
+              help="Training size the boxes are judged at (tiny boxes), pixels of the long side.")
 @click.option("--decode", is_flag=True, help="Decode every image (default: headers and last bytes only).")
 @click.option("--strict", is_flag=True, help="Exit 1 when validation finds errors (for CI).")
 @click.option("--json", "as_json", is_flag=True, help="Every number as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def audit(data, against, split, split_b, anchors, html, decode, strict, as_json):
+def audit(data, against, split, split_b, anchors, html, train_size, decode, strict, as_json, quiet):
     """Validate DATA (file, line, severity, suggested fix for every finding), or
     measure label drift of --against relative to DATA."""
     from ..audit import run_audit
@@ -101,7 +108,8 @@ def audit(data, against, split, split_b, anchors, html, decode, strict, as_json)
         anc = parse_anchor_list(anchors)
     if html:
         _check_out(html, [data, against], "--html")
-    rep = run_audit(data, against=against, split=split, split_b=split_b, anchors=anc, html=html, decode=decode)
+    rep = run_audit(data, against=against, split=split, split_b=split_b, anchors=anc, html=html, decode=decode,
+                    progress=_progress_enabled(quiet), train_size=train_size)
     _emit(rep, as_json)
     if strict and rep.validation.errors:
         sys.exit(1)

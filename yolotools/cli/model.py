@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import POS, SIZE, UNIT, _check_out, _emit, _parse_classes, _user_errors, main
+from .common import POS, SIZE, UNIT, _check_out, _emit, _parse_classes, _progress_enabled, _user_errors, main
 
 # ---------------------------------------------------------------- model and detect
 
@@ -33,8 +33,9 @@ def model() -> None:
 @click.option("--anchors", default=None, help=_ANCHORS_HELP)
 @click.option("--img-size", type=SIZE, default=None, help="Input size for the shapes (default: the cfg's).")
 @click.option("--json", "as_json", is_flag=True, help="JSON with keys parameters (trainable) and darknet_values (floats in a .weights file).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def model_summary_cmd(cfg, classes, anchors, img_size, as_json):
+def model_summary_cmd(cfg, classes, anchors, img_size, as_json, quiet):
     """Layer table and counts for CFG (a .cfg file, or yolov3 / yolov3-spp / yolov3-tiny / yolov2)."""
     from ..model import load_network, model_summary
 
@@ -49,8 +50,10 @@ def model_summary_cmd(cfg, classes, anchors, img_size, as_json):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
 @click.option("--anchors", default=None, help=_ANCHORS_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def model_init_cmd(cfg, out, seed, classes, anchors):
+def model_init_cmd(cfg, out, seed, classes, anchors, as_json, quiet):
     """A freshly initialised network in Darknet format (or a .pt checkpoint)."""
     import torch
 
@@ -62,10 +65,9 @@ def model_init_cmd(cfg, out, seed, classes, anchors):
     net = load_network(cfg, classes=classes, anchors=_anchors_opt(anchors))
     if out.endswith(".pt"):
         save_checkpoint(net, out)
-        click.echo(f"wrote {out}")
+        _written([out], None, as_json)
     else:
-        n = save_darknet_weights(net, out)
-        click.echo(f"wrote {out}: {n:,} values")
+        _written([out], save_darknet_weights(net, out), as_json)
 
 
 @model.command("convert")
@@ -74,13 +76,16 @@ def model_init_cmd(cfg, out, seed, classes, anchors):
 @click.option("--cfg", "cfg", default=None, help="The network's .cfg (or model name); needed to read a .weights file.")
 @click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
 @click.option("--anchors", default=None, help=_ANCHORS_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def model_convert_cmd(src, dst, cfg, classes, anchors):
+def model_convert_cmd(src, dst, cfg, classes, anchors, as_json, quiet):
     """Convert SRC to DST between Darknet .weights and a PyTorch .pt checkpoint (lossless, header kept)."""
     from ..model import load_checkpoint, load_network, save_checkpoint
     from ..model.weights import load_darknet_weights, save_darknet_weights
 
     _check_out(dst, [src, cfg], "DST")
+    written: list[str] = []
     if src.endswith(".pt") and dst.endswith(".weights"):
         net, ckpt = load_checkpoint(src)
         h = ckpt.get("header") or [0, 2, 0, 0]
@@ -91,7 +96,7 @@ def model_convert_cmd(src, dst, cfg, classes, anchors):
             from ..model.cfg import cfg_text
 
             atomic_write_text(cfg_out, cfg_text(net.sections))
-            click.echo(f"wrote {cfg_out}")
+            written.append(str(cfg_out))
     elif src.endswith(".weights") and dst.endswith(".pt"):
         if not cfg:
             raise click.UsageError("--cfg is needed to read a .weights file")
@@ -101,7 +106,50 @@ def model_convert_cmd(src, dst, cfg, classes, anchors):
         n = info["values"]
     else:
         raise click.UsageError("convert .weights -> .pt or .pt -> .weights")
-    click.echo(f"wrote {dst}: {n:,} values")
+    _written(written + [dst], n, as_json)
+
+
+def _written(files: list[str], values: int | None, as_json: bool) -> None:
+    """What `model init`/`model convert` wrote: one line per file (the last with
+    its value count), or JSON ``{"wrote": [...], "values": N}``."""
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"wrote": [str(f) for f in files], "values": values}, indent=2))
+        return
+    for f in files[:-1]:
+        click.echo(f"wrote {f}")
+    click.echo(f"wrote {files[-1]}" + (f": {values:,} values" if values is not None else ""))
+
+
+@model.command("export")
+@click.argument("weights", type=click.Path(exists=True, dir_okay=False))
+@click.option("--cfg", "cfg", default=None, help="The network's .cfg (or model name); needed for a .weights file (a .pt carries its cfg).")
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output file (M.onnx).")
+@click.option("--img-size", type=SIZE, default=None, help="Input size (default: the cfg's).")
+@click.option("--dynamic-batch", is_flag=True, help="A variable batch dimension (default: batch 1).")
+@click.option("--opset", type=click.IntRange(11, 23), default=17, show_default=True)
+@click.option("--decode", is_flag=True, help="Include decoding: outputs boxes (B, N, 4, xyxy input pixels) and scores (B, N, C).")
+@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
+@click.option("--anchors", default=None, help=_ANCHORS_HELP)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_user_errors
+def model_export_cmd(weights, cfg, fmt, out, img_size, dynamic_batch, opset, decode, classes, anchors, as_json, quiet):
+    """Export WEIGHTS (.pt, or .weights with --cfg) to ONNX: the raw head outputs, or with --decode boxes and scores."""
+    from ..model import load_checkpoint, load_network, load_weights_any
+    from ..model.export import export_onnx
+
+    _check_out(out, [weights, cfg], "--out")
+    if Path(weights).suffix == ".pt" and cfg is None:
+        net, _ = load_checkpoint(weights)
+    else:
+        if cfg is None:
+            raise click.UsageError("--cfg is needed to read a .weights file")
+        net = load_network(cfg, classes=classes, anchors=_anchors_opt(anchors), size=img_size)
+        load_weights_any(net, weights)
+    _emit(export_onnx(net, out, img_size=img_size, opset=opset, dynamic_batch=dynamic_batch, decode=decode), as_json)
 
 
 @main.command()
@@ -120,13 +168,14 @@ def model_convert_cmd(src, dst, cfg, classes, anchors):
 @click.option("--coco80", is_flag=True, help="Write COCO category ids (1..90) for 80-class models in the results JSON.")
 @click.option("--no-draw", is_flag=True, help="Do not write images with boxes.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def detect(images, cfg, weights, out, names, classes, anchors, img_size, conf, iou, max_det, device, coco80, no_draw, as_json):
+def detect(images, cfg, weights, out, names, classes, anchors, img_size, conf, iou, max_det, device, coco80, no_draw, as_json, quiet):
     """Detect objects in IMAGES (files, folders or .txt image lists): OUT/labels/*.txt (YOLO + conf),
     OUT/detections.json (COCO results), OUT/images/*.jpg (boxes drawn)."""
     from ..model.detect import run_detect
 
     res = run_detect(cfg, weights, images, out, names=_parse_classes(names) if names else None, classes=classes,
                      anchors=_anchors_opt(anchors), img_size=img_size, conf=conf, iou=iou, max_det=max_det, device=device,
-                     coco80=coco80, draw=not no_draw)
+                     coco80=coco80, draw=not no_draw, progress=_progress_enabled(quiet))
     _emit(res, as_json)

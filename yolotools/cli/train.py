@@ -102,8 +102,9 @@ def train(data, model_name, cfg_path, weights, num_layers, anchors, out, resume,
 @click.option("--max-objects", type=click.IntRange(1, 200), default=4, show_default=True, help="Objects per image: 1 to this many.")
 @click.option("--object-size", default=None, metavar="MIN,MAX", help="Object side range in pixels (default: 12 to half the image).")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def shapes(out, n_train, n_val, size, seed, max_objects, object_size, as_json):
+def shapes(out, n_train, n_val, size, seed, max_objects, object_size, as_json, quiet):
     """Generate the shapes dataset (circles, squares, triangles with exact boxes) as
     VOC XML and COCO JSON under OUT: something to try every command on."""
     from ..synth import generate_shapes
@@ -127,10 +128,19 @@ def shapes(out, n_train, n_val, size, seed, max_objects, object_size, as_json):
 @click.option("--fast", is_flag=True, help="Smallest settings (used by the test suite).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No stage and epoch lines on stderr.")
 @_user_errors
-def demo(out, fast, seed, as_json):
-    """Run the main job end to end on a generated dataset (no download)."""
+def demo(out, fast, seed, as_json, quiet):
+    """Run the main job end to end on a generated dataset (no download).
+
+    Each stage (generate, convert, roundtrip, kmeans, augment, audit, train+eval)
+    says on stderr when it starts and how long it took, and training prints a
+    line per epoch."""
     from ..demo import run_demo
+
+    if not quiet:
+        for name in ("yolotools.demo", "yolotools.train"):
+            logging.getLogger(name).setLevel(logging.INFO)
 
     res = run_demo(out, fast=fast, seed=seed)
     _emit(res, as_json)

@@ -58,23 +58,33 @@ def run_eval(
     inclusive: bool = False,
     plots: str | Path | None = None,
     strict: bool = False,
+    progress: bool = False,
 ) -> EvalReport:
     """Load ground truth and predictions from files and evaluate."""
+    from tqdm.auto import tqdm
+
     from ..io import load_dataset
 
-    gt, gp = load_dataset(gt_source, split=split, convention=convention, strict=strict, clip=False)
-    pred, pp = read_predictions(pred_source, gt, strict=strict)
-    if metric == "coco":
-        res = evaluate_coco(gt, pred)
-    elif metric in ("voc07", "voc12"):
-        res = evaluate_voc(gt, pred, iou=iou, metric=metric, inclusive=inclusive)
-    else:
+    if metric not in ("coco", "voc07", "voc12"):
         from ..errors import YoloToolsError
 
         raise YoloToolsError(f"unknown metric {metric!r}; choose coco, voc07 or voc12")
-    made: list[str] = []
-    if plots:
-        from .plots import write_eval_plots
+    with tqdm(total=4 if plots else 3, desc="eval", unit="step", disable=not progress, leave=False,
+              bar_format="{desc}: {n}/{total} {postfix} [{elapsed}]") as bar:
+        bar.set_postfix_str("reading the ground truth")
+        gt, gp = load_dataset(gt_source, split=split, convention=convention, strict=strict, clip=False, progress=progress)
+        bar.update()
+        bar.set_postfix_str("reading the predictions")
+        pred, pp = read_predictions(pred_source, gt, strict=strict)
+        bar.update()
+        bar.set_postfix_str(f"evaluating ({metric})")
+        res = evaluate_coco(gt, pred) if metric == "coco" else evaluate_voc(gt, pred, iou=iou, metric=metric, inclusive=inclusive)
+        bar.update()
+        made: list[str] = []
+        if plots:
+            from .plots import write_eval_plots
 
-        made = write_eval_plots(Path(plots), gt, pred, res, iou=iou)
+            bar.set_postfix_str("plots")
+            made = write_eval_plots(Path(plots), gt, pred, res, iou=iou)
+            bar.update()
     return EvalReport(metric, res, [p.to_dict() for p in list(gp) + list(pp)], made)

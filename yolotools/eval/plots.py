@@ -108,6 +108,6 @@ def write_eval_plots(out: Path, gt: DetectionDataset, pred: DetectionDataset, re
                     ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=6, color="black" if norm[i, j] < 0.6 else "white")
     ax.set_xlabel("true")
     ax.set_ylabel("predicted")
-    ax.set_title(f"confusion matrix (IoU {iou:g}, conf 0.25), columns normalised", fontsize=9)
+    ax.set_title(f"confusion matrix (IoU {iou:g}, conf 0.25)\ncolour: share of each true class (column); numbers: counts", fontsize=9)
     made.append(save_png(fig, out / "confusion_matrix.png"))
     return made

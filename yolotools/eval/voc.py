@@ -57,6 +57,8 @@ class VocResult:
             ap = "-" if v["AP"] is None else f"{v['AP']:.4f}"
             rows.append(f"{name:<20} {ap:>7} {v['gt']:>6} {v['detections']:>6} {v['tp']:>6} {v['fp']:>6}")
         rows.append(f"mAP@{self.iou:g} ({self.metric}{', +1 pixels' if self.inclusive else ''}) = {self.map:.4f}")
+        if any(v["tp"] + v["fp"] != v["detections"] for v in self.per_class.values()):
+            rows.append("note: TP + FP < dets where detections matched a difficult box: those count neither way (the devkit's rule)")
         return "\n".join(rows)
 
 

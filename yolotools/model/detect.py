@@ -72,6 +72,26 @@ def _draw(img: np.ndarray, dets: np.ndarray, names: list[str]) -> bytes:
     return buf.getvalue()
 
 
+def _warn_other_cfg(model, weights) -> None:
+    """A ``.weights`` file with a ``.cfg`` of the same name beside it (what
+    ``model convert`` writes) that describes other heads than the network built
+    from ``--cfg``: say so (the anchors or classes would silently differ)."""
+    from .cfg import parse_cfg
+
+    beside = Path(weights).with_suffix(".cfg")
+    if Path(weights).suffix != ".weights" or not beside.is_file():
+        return
+    try:
+        theirs = [dict(s.options) for s in parse_cfg(beside) if s.type in ("yolo", "region")]
+    except YoloToolsError:
+        return
+    ours = [dict(s.options) for s in model.sections if s.type in ("yolo", "region")]
+    keys = ("anchors", "mask", "classes", "num", "scale_x_y")
+    if [{k: d.get(k, "").replace(" ", "") for k in keys} for d in theirs] != [{k: d.get(k, "").replace(" ", "") for k in keys} for d in ours]:
+        log.warning("%s has heads (anchors/classes/masks) that differ from the network built from --cfg; detect with --cfg %s",
+                    beside, beside)
+
+
 def run_detect(
     cfg,
     weights,
@@ -89,6 +109,7 @@ def run_detect(
     coco80: bool = False,
     batch: int = 8,
     draw: bool = True,
+    progress: bool = False,
 ) -> DetectReport:
     import time
 
@@ -106,6 +127,7 @@ def run_detect(
         names = names or ck.get("class_names")
     else:
         model = load_network(cfg, classes=classes, anchors=anchors, size=img_size)
+        _warn_other_cfg(model, weights)
         load_weights_any(model, weights)
     from . import torch_device
 
@@ -118,7 +140,7 @@ def run_detect(
     (out / "labels").mkdir(parents=True, exist_ok=True)
     paths = _images(images)
     t0 = time.perf_counter()
-    preds = predict_paths(model, paths, size, batch=batch, device=device, conf=conf, iou=iou, max_det=max_det)
+    preds = predict_paths(model, paths, size, batch=batch, device=device, conf=conf, iou=iou, max_det=max_det, progress=progress)
     secs = time.perf_counter() - t0
     per_class: dict[str, int] = {}
     for p in preds.images:

@@ -103,7 +103,8 @@ def predict_images(model, images: Sequence[np.ndarray], img_size: int, *, device
     """Detections of a batch of ``(H, W, 3) uint8`` RGB images: per image
     ``(xyxy (N, 4) float64, class_ids (N,) int64, scores (N,) float64)`` in the
     image's pixels, or in ``frames_hw[i]`` when given (a dataset record whose
-    labels were made for another size of the same picture)."""
+    labels were made for another size of the same picture).  Boxes that clipping
+    to the image leaves without area are dropped."""
     import torch
 
     from ..letterbox import from_letterbox, letterbox_image
@@ -126,7 +127,8 @@ def predict_images(model, images: Sequence[np.ndarray], img_size: int, *, device
         if frames_hw is not None and tuple(frames_hw[n]) != tuple(info.image_hw):
             (sh, sw), (rh, rw) = info.image_hw, frames_hw[n]
             xyxy = xyxy * [rw / sw, rh / sh, rw / sw, rh / sh]
-        out.append((xyxy, d[:, 5].astype(np.int64), d[:, 4].copy()))
+        keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])  # boxes left with no area after clipping to the image
+        out.append((xyxy[keep], d[keep, 5].astype(np.int64), d[keep, 4].copy()))
     return out
 
 

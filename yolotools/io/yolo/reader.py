@@ -62,7 +62,7 @@ def read_yolo(
         if not data.get(key):
             raise YoloToolsError(f"{source}: no {split!r} split (it has: {', '.join(splits) or 'none'}); choose one with --split")
         if key != split:
-            log.info("%s: split %r read from data.yaml key %r", source, split, key)
+            log.warning("%s: split %r read from data.yaml key %r", source, split, key)
         img_paths = image_list(data[key], base, source, problems)
         pairs = [(ip, label_path_for_image(ip)) for ip in img_paths]
         entries = data[key] if isinstance(data[key], list) else [data[key]]

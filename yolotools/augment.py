@@ -30,7 +30,7 @@ mosaic partners, and the albumentations seed), so a sample depends only on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 

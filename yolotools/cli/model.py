@@ -149,7 +149,8 @@ def model_export_cmd(weights, cfg, fmt, out, img_size, dynamic_batch, opset, dec
             raise click.UsageError("--cfg is needed to read a .weights file")
         net = load_network(cfg, classes=classes, anchors=_anchors_opt(anchors), size=img_size)
         load_weights_any(net, weights)
-    _emit(export_onnx(net, out, img_size=img_size, opset=opset, dynamic_batch=dynamic_batch, decode=decode), as_json)
+    _emit(export_onnx(net, out, img_size=img_size, opset=opset, dynamic_batch=dynamic_batch, decode=decode,
+                      progress=_progress_enabled(quiet)), as_json)
 
 
 @main.command()

@@ -70,11 +70,15 @@ class _Decoded:
 
 
 def export_onnx(model, out: Path | str, *, img_size: int | None = None, opset: int = 17, dynamic_batch: bool = False,
-                decode: bool = False) -> ExportReport:
+                decode: bool = False, progress: bool = False) -> ExportReport:
     """Write ``model`` (a :class:`~yolotools.model.darknet.DarknetNet`) to ``out`` as ONNX."""
     import io
 
     import torch
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=3, desc="export", unit="step", disable=not progress, leave=False, bar_format="{desc}: {n}/{total} {postfix} [{elapsed}]")
+    bar.set_postfix_str("tracing")
 
     from ..io.files import atomic_write_bytes
 
@@ -101,9 +105,15 @@ def export_onnx(model, out: Path | str, *, img_size: int | None = None, opset: i
         raise YoloToolsError(f"ONNX export failed: {str(e).splitlines()[0][:300]}") from None
     finally:
         model.train(was_training)
+    bar.update()
+    bar.set_postfix_str("checking")
     data = buf.getvalue()
     onnx.checker.check_model(onnx.load_from_string(data))
+    bar.update()
+    bar.set_postfix_str("writing")
     atomic_write_bytes(Path(out), data)
+    bar.update()
+    bar.close()
     shape = lambda t: ["batch" if dynamic_batch else 1, *t.shape[1:]]  # noqa: E731
     return ExportReport(str(out), "onnx", size, opset, dynamic_batch, decode, {"images": ["batch" if dynamic_batch else 1, model.in_channels, size, size]},
                         {n: shape(t) for n, t in zip(names, outs)})

@@ -122,6 +122,7 @@ def generate_shapes(
     seed: int = 0,
     max_objects: int = 4,
     object_size: tuple[int, int] | None = None,
+    progress: bool = False,
 ) -> ShapesDataset:
     """Render the shapes dataset into ``root`` (idempotent for the same arguments).
 
@@ -147,7 +148,9 @@ def generate_shapes(
     counter = 0
     for split, n in (("train", n_train), ("val", n_val)):
         records = []
-        for _ in range(n):
+        from tqdm.auto import tqdm
+
+        for _ in tqdm(range(n), desc=f"render {split}", unit="img", disable=not progress, leave=False):
             counter += 1
             lo, hi = object_size if object_size is not None else (12, None)
             img, xyxy, cls = render_shapes_image(rng, image_hw, max_objects=max_objects, min_size=lo, max_size=hi)

@@ -118,7 +118,7 @@ def shapes(out, n_train, n_val, size, seed, max_objects, object_size, as_json, q
         if len(osz) != 2 or not 2 <= osz[0] <= osz[1] < size:
             raise click.BadParameter(f"{object_size!r}: expected MIN,MAX with 2 <= MIN <= MAX < --size", param_hint="--object-size")
     _emit(generate_shapes(out, n_train=n_train, n_val=n_val, image_hw=(size, size), seed=seed, max_objects=max_objects,
-                          object_size=osz).summary(), as_json)
+                          object_size=osz, progress=_progress_enabled(quiet)).summary(), as_json)
 
 
 

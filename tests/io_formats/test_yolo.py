@@ -214,3 +214,38 @@ def test_voc_protocol_trainval_then_test_validates_on_test_and_a_real_val_wins(t
     convert_voc([root], out, split="test", images="none")
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert (data["train"], data["val"], data["test"]) == ("trainval.txt", "val.txt", "test.txt")
+
+
+def test_vectorised_label_parse_equals_the_line_by_line_parse(monkeypatch):
+    """parse_label_text's fast path (clean files) gives exactly what the line by
+    line path gives, on random clean and dirty files; dirty ones fall back."""
+    import numpy as np
+
+    from yolotools.errors import Problems
+    from yolotools.io.yolo import txt
+
+    rng = np.random.default_rng(0)
+    bad = ["", "1 0.5 0.5 0.1", "x 0.5 0.5 0.1 0.1", "0 nan 0.5 0.1 0.1", "7 0.5 0.5 0.1 0.1", "0 0.5 0.5 0 0.1", "0 0.99 0.5 0.1 0.1",
+           "1.5 0.5 0.5 0.1 0.1", "-1 0.5 0.5 0.1 0.1", "0 0.5 0.5 0.1 0.1 0.3"]
+    for trial in range(300):
+        n = int(rng.integers(0, 12))
+        xy = rng.uniform(0.1, 0.9, (n, 2))
+        wh = rng.uniform(0.01, 0.2, (n, 2))
+        with_scores = bool(trial % 3 == 0)
+        lines = [f"{int(rng.integers(0, 3))} {x:.6f} {y:.6f} {w:.6f} {h:.6f}" + (f" {rng.random():.5f}" if with_scores else "")
+                 for (x, y), (w, h) in zip(xy, wh)]
+        if trial % 2 and lines:
+            lines.insert(int(rng.integers(0, len(lines))), bad[int(rng.integers(0, len(bad)))])
+        text = "\n".join(lines) + ("\n" if trial % 4 else "")
+        p1 = Problems()
+        fast = txt.parse_label_text(text, "f.txt", (480, 640), 3, p1, with_scores=with_scores)
+        with monkeypatch.context() as m:
+            m.setattr(txt, "_parse_clean", lambda *a, **k: None)
+            p2 = Problems()
+            slow = txt.parse_label_text(text, "f.txt", (480, 640), 3, p2, with_scores=with_scores)
+        assert np.array_equal(fast[0].boxes.xyxy, slow[0].boxes.xyxy), text
+        assert np.array_equal(fast[0].class_ids, slow[0].class_ids) and fast[1] == slow[1]
+        assert (fast[0].scores is None) == (slow[0].scores is None)
+        if with_scores:
+            assert np.array_equal(fast[0].scores, slow[0].scores)
+        assert [str(q) for q in p1] == [str(q) for q in p2]

@@ -51,6 +51,31 @@ def format_label_lines(ann: Annotations, image_hw: tuple[int, int], *, with_scor
     return yolo_lines(ann.class_ids.tolist(), ann.boxes.xyxy.tolist(), image_hw, scores, decimals)
 
 
+def _parse_clean(text: str, image_hw, num_classes, ncol: int, with_scores: bool, tolerance: float, clip: bool):
+    """The vectorised path of :func:`parse_label_text`, or None when any line
+    would need a problem reported (wrong columns, blank lines, non-numbers,
+    NaN/inf, a bad class, an empty box, a box needing clipping)."""
+    rows = [ln.split() for ln in text.splitlines()]
+    if not rows or any(len(r) != ncol for r in rows):
+        return None
+    try:
+        a = np.array(rows, dtype=np.float64)
+    except ValueError:
+        return None
+    c = a[:, 0]
+    cx, cy, w, h = a[:, 1], a[:, 2], a[:, 3], a[:, 4]
+    if not np.isfinite(a).all() or (c != np.floor(c)).any() or (c < 0).any() or (num_classes is not None and (c >= num_classes).any()):
+        return None
+    if (w <= 0).any() or (h <= 0).any():
+        return None
+    x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    if clip and ((x1 < -tolerance).any() or (y1 < -tolerance).any() or (x2 > 1 + tolerance).any() or (y2 > 1 + tolerance).any()):
+        return None
+    boxes = Boxes.from_array(np.stack([x1, y1, x2, y2], 1), BoxFormat.XYXY, normalized=True, image_hw=image_hw)
+    ann = Annotations(boxes, c.astype(np.int64), scores=a[:, 5].copy() if with_scores else None)
+    return ann, list(range(1, len(rows) + 1))
+
+
 def parse_label_text(
     text: str,
     path: str,
@@ -65,8 +90,15 @@ def parse_label_text(
     """Parse YOLO txt.  Returns the annotations and, for each kept box, its
     1-based line number.  Bad lines are reported to ``problems`` and skipped;
     coordinates slightly outside [0, 1] (more than ``tolerance``) are clipped with
-    a warning (``clip=False``, for predictions: kept as they are)."""
+    a warning (``clip=False``, for predictions: kept as they are).
+
+    Files whose every line is a valid box inside the image (nearly all) take a
+    vectorised path with the same arithmetic; any other file takes the line by
+    line path that names each problem (a test checks both agree)."""
     ncol = 6 if with_scores else 5
+    fast = _parse_clean(text, image_hw, num_classes, ncol, with_scores, tolerance, clip)
+    if fast is not None:
+        return fast
     rows, cls, scores, lines = [], [], [], []
     for ln, line in enumerate(text.splitlines(), 1):
         tok = line.split()

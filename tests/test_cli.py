@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import voc_object, write_voc_xml
@@ -103,3 +104,28 @@ def test_convert_run_imports_no_heavy_modules(tmp_path):
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "HEAVY []" in p.stdout, p.stdout + p.stderr
+
+
+def test_audit_against_a_set_with_only_another_split_and_spellings(tmp_path):
+    """`audit A --split train --against B` where B holds only `test`: B's own split, said on
+    stderr; `--image-mode` and the older `--images` spelling both convert VOC."""
+    root = _root(tmp_path)
+    (root / "ImageSets" / "Main" / "test.txt").write_text("000001\n")
+    run("convert", "voc", root, "--split", "trainval", "--out", tmp_path / "a", "--image-mode", "none")
+    run("convert", "voc", root, "--split", "test", "--out", tmp_path / "b", "--images", "none")
+    b = (tmp_path / "b" / "data.yaml").read_text()
+    assert "test: test.txt" in b
+    p = run("audit", tmp_path / "a" / "data.yaml", "--split", "train", "--against", tmp_path / "b" / "data.yaml", "--json")
+    assert "no 'train' split" in p.stderr and "--split-b" in p.stderr
+    assert "drift" in json.loads(p.stdout)
+
+
+def test_shapes_options_are_checked(tmp_path):
+    p = run("shapes", tmp_path / "s", "--object-size", "30,10", ok=False)
+    assert p.returncode == 2 and "--object-size" in p.stderr and "Traceback" not in p.stderr
+    run("shapes", tmp_path / "s", "--train", "3", "--val", "1", "--max-objects", "9", "--object-size", "6,20", "--json")
+    from yolotools.io.voc import read_voc
+
+    ds, _ = read_voc([tmp_path / "s" / "VOCdevkit" / "VOC2026"], "train")
+    sides = np.concatenate([r.annotations.boxes.wh for r in ds.records])
+    assert len(ds) == 3 and sides.max() <= 20 and sides.min() >= 1

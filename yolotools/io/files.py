@@ -3,6 +3,7 @@ safe XML/JSON loading, header-only image sizes."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path, PurePosixPath
@@ -115,11 +116,23 @@ def inside_root(root: Path | str, name: str, *, what: str = "file name", follow_
     cand = _norm(s if os.path.isabs(s) else os.path.join(root_n, s))
     if not _within(cand, root_n):
         raise YoloToolsError(f"{what} {name!r} points outside {root}; refused")
-    if follow_links:
-        real_root = os.path.realpath(root_n)
-        if not _within(os.path.realpath(cand), real_root):
-            raise YoloToolsError(f"{what} {name!r} resolves outside {root} (through a symlink); refused")
+    if follow_links and not _within(_real(cand), _real_dir(root_n)):
+        raise YoloToolsError(f"{what} {name!r} resolves outside {root} (through a symlink); refused")
     return Path(cand)
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_dir(d: str) -> str:
+    """``realpath`` of a folder, cached: thousands of names share a few folders."""
+    return os.path.realpath(d)
+
+
+def _real(p: str) -> str:
+    """``realpath`` of ``p`` with its folder resolved once (one ``lstat`` per name
+    unless the name itself is a link)."""
+    if os.path.islink(p):
+        return os.path.realpath(p)
+    return os.path.join(_real_dir(os.path.dirname(p)), os.path.basename(p))
 
 
 def is_regular_file(path: Path | str) -> bool:

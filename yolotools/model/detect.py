@@ -139,20 +139,21 @@ def run_detect(
     out = Path(out)
     (out / "labels").mkdir(parents=True, exist_ok=True)
     paths = _images(images)
-    t0 = time.perf_counter()
-    preds = predict_paths(model, paths, size, batch=batch, device=device, conf=conf, iou=iou, max_det=max_det, progress=progress)
-    secs = time.perf_counter() - t0
     per_class: dict[str, int] = {}
-    for p in preds.images:
+
+    def write(p, img: np.ndarray) -> None:  # as each image's detections come, with the pixels already decoded
         atomic_write_text(out / "labels" / f"{p.path.stem}.txt", p.to_yolo())
         for c in p.class_ids.tolist():
             nm = names[c] if c < len(names) else str(c)
             per_class[nm] = per_class.get(nm, 0) + 1
         if draw:
-            from .predict import load_rgb
-
             d = np.concatenate([p.xyxy, p.scores[:, None], p.class_ids[:, None]], 1)
-            atomic_write_bytes(out / "images" / f"{p.path.stem}.jpg", _draw(load_rgb(p.path), d, names))
+            atomic_write_bytes(out / "images" / f"{p.path.stem}.jpg", _draw(img, d, names))
+
+    t0 = time.perf_counter()
+    preds = predict_paths(model, paths, size, batch=batch, device=device, conf=conf, iou=iou, max_det=max_det, progress=progress,
+                          each=write)
+    secs = time.perf_counter() - t0
     results = preds.to_coco(category_ids=COCO80_TO_91 if coco80 else None)
     atomic_write_text(out / "detections.json", json.dumps(results))
     problems = preds.problems

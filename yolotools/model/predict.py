@@ -19,11 +19,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..errors import YoloToolsError
+from ..io.images import decode_rgb as load_rgb  # the decoder every command shares
 
 __all__ = ["LETTERBOX_FILL", "ImagePrediction", "Predictions", "load_rgb", "predict_images", "predict_dataset",
            "predict_paths", "evaluate_model"]
@@ -89,14 +90,6 @@ class Predictions:
         return rows
 
 
-def load_rgb(path: Path | str) -> np.ndarray:
-    """``(H, W, 3) uint8`` RGB (:func:`yolotools.io.images.decode_rgb`, the decoder
-    every command shares), or a :class:`YoloToolsError` naming the file."""
-    from ..io.images import decode_rgb
-
-    return decode_rgb(path)
-
-
 def predict_images(model, images: Sequence[np.ndarray], img_size: int, *, device="cpu", conf: float = 0.001,
                    iou: float = 0.6, max_det: int = 300, frames_hw: Sequence[tuple[int, int]] | None = None
                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -133,9 +126,11 @@ def predict_images(model, images: Sequence[np.ndarray], img_size: int, *, device
 
 
 def _predict_items(model, items: Iterable[tuple[str, Path | None, tuple[int, int] | None]], img_size: int, *, batch: int,
-                   progress: bool, total: int | None, desc: str, **kw) -> Predictions:
+                   progress: bool, total: int | None, desc: str, each: Callable | None = None, **kw) -> Predictions:
     """``items``: ``(image_id, path, frame_hw or None)``; unreadable images are
-    listed in ``problems`` and skipped."""
+    listed in ``problems`` and skipped.  ``each(prediction, image)`` is called
+    for every image as soon as its detections exist, with the RGB array it was
+    decoded to (so a caller that draws does not decode again)."""
     from tqdm.auto import tqdm
 
     res = Predictions()
@@ -148,6 +143,8 @@ def _predict_items(model, items: Iterable[tuple[str, Path | None, tuple[int, int
         for ((iid, path, _), im), (xyxy, cls, sc), hw in zip(pending, predict_images(model, [im for _, im in pending], img_size,
                                                                                         frames_hw=frames, **kw), frames):
             res.images.append(ImagePrediction(iid, path, tuple(int(v) for v in hw), xyxy, cls, sc))
+            if each is not None:
+                each(res.images[-1], im)
         pending.clear()
 
     with tqdm(total=total, desc=desc, unit="img", disable=not progress, leave=False) as bar:
@@ -171,10 +168,12 @@ def predict_dataset(model, dataset, img_size: int, *, batch: int = 16, progress:
                           progress=progress, total=len(recs), desc="predict", **kw)
 
 
-def predict_paths(model, paths: Sequence[Path], img_size: int, *, batch: int = 8, progress: bool = False, **kw) -> Predictions:
-    """Detections for image files (image id: the file stem)."""
+def predict_paths(model, paths: Sequence[Path], img_size: int, *, batch: int = 8, progress: bool = False,
+                  each: Callable | None = None, **kw) -> Predictions:
+    """Detections for image files (image id: the file stem); ``each`` as in
+    :func:`_predict_items`."""
     return _predict_items(model, ((Path(p).stem, Path(p), None) for p in paths), img_size, batch=batch, progress=progress,
-                          total=len(paths), desc="detect", **kw)
+                          total=len(paths), desc="detect", each=each, **kw)
 
 
 def evaluate_model(model, dataset, img_size: int, **kw):

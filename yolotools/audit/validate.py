@@ -299,17 +299,16 @@ def _image_checks(path, image_hw, decode: bool) -> list[Finding]:
     import os
 
     from ..errors import YoloToolsError
-    from ..io.images import check_image_file
+    from ..io.images import ImageFileError, inspect_image_file
 
     path = os.fspath(path)
     if not os.path.lexists(path):
         return [Finding("error", "missing_image", path, "", "image file not found (training would fail on it)", FIXES["missing_image"])]
     try:
-        hw = check_image_file(path)
-    except YoloToolsError as e:
-        msg = str(e).split(": ", 1)[-1]
-        kind = "truncated_image" if "truncated" in msg else "unreadable_image"
-        return [Finding("error", kind, path, "", msg, FIXES[kind])]
+        info = inspect_image_file(path)
+    except ImageFileError as e:
+        return [Finding("error", e.kind, path, "", str(e).split(": ", 1)[-1], FIXES[e.kind])]
+    hw = info.image_hw
     out = []
     if image_hw is not None and tuple(hw) != tuple(image_hw):
         out.append(Finding("error", "size_mismatch", path, "", f"annotation says {image_hw[1]}x{image_hw[0]}, image header {hw[1]}x{hw[0]}",
@@ -321,9 +320,7 @@ def _image_checks(path, image_hw, decode: bool) -> list[Finding]:
             decode_rgb(path)
         except YoloToolsError as e:
             return out + [Finding("error", "unreadable_image", path, "", str(e).split(": ", 1)[-1], FIXES["unreadable_image"])]
-    with open(path, "rb") as f:
-        is_jpeg = f.read(3) == b"\xff\xd8\xff"
-    if is_jpeg:
+    if info.is_jpeg:
         try:
             from PIL import Image
 

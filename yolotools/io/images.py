@@ -10,39 +10,65 @@ grey half in some libraries)."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import YoloToolsError
 from .files import image_size_hw, is_regular_file
 
-__all__ = ["MAX_PIXELS", "decode_rgb", "check_image_file"]
+__all__ = ["MAX_PIXELS", "decode_rgb", "check_image_file", "inspect_image_file", "ImageFile", "ImageFileError"]
 
 MAX_PIXELS = 1 << 28  # 268 M pixels (16384 x 16384): 0.8 GB as RGB; OpenCV's own limit is 4x this
 
 _PNG_END = b"IEND\xaeB`\x82"
 
 
-def check_image_file(path: Path | str) -> tuple[int, int]:
-    """``(height, width)`` from the header of a regular, complete, not absurdly
-    large image file, or a :class:`YoloToolsError` saying what is wrong (no
-    decoding)."""
+class ImageFileError(YoloToolsError):
+    """An image file that cannot be used; ``kind`` is ``"truncated_image"`` or
+    ``"unreadable_image"`` (the audit's finding kinds)."""
+
+    def __init__(self, message: str, kind: str = "unreadable_image"):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """What the header and the last bytes of an image file say."""
+
+    image_hw: tuple[int, int]
+    is_jpeg: bool
+
+
+def inspect_image_file(path: Path | str) -> ImageFile:
+    """Header size and format of a regular, complete, not absurdly large image
+    file, or an :class:`ImageFileError` saying what is wrong (no decoding)."""
     if not is_regular_file(path):
-        raise YoloToolsError(f"{path}: missing or not a regular file")
-    hw = image_size_hw(path)
+        raise ImageFileError(f"{path}: missing or not a regular file")
+    try:
+        hw = image_size_hw(path)
+    except YoloToolsError as e:
+        raise ImageFileError(str(e)) from None
     if hw[0] * hw[1] > MAX_PIXELS:
-        raise YoloToolsError(f"{path}: header says {hw[1]}x{hw[0]} pixels, more than the {MAX_PIXELS:,} decoded images may have")
+        raise ImageFileError(f"{path}: header says {hw[1]}x{hw[0]} pixels, more than the {MAX_PIXELS:,} decoded images may have")
     try:
         with open(path, "rb") as f:
             head = f.read(8)
             f.seek(max(0, os.fstat(f.fileno()).st_size - 12))
             tail = f.read()
     except OSError as e:
-        raise YoloToolsError(f"{path}: cannot read: {e.strerror or e}") from None
-    if head[:3] == b"\xff\xd8\xff" and not tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise YoloToolsError(f"{path}: JPEG has no end marker (truncated)")
+        raise ImageFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    is_jpeg = head[:3] == b"\xff\xd8\xff"
+    if is_jpeg and not tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise ImageFileError(f"{path}: JPEG has no end marker (truncated)", "truncated_image")
     if head == b"\x89PNG\r\n\x1a\n" and _PNG_END not in tail:
-        raise YoloToolsError(f"{path}: PNG has no IEND chunk (truncated)")
-    return hw
+        raise ImageFileError(f"{path}: PNG has no IEND chunk (truncated)", "truncated_image")
+    return ImageFile(hw, is_jpeg)
+
+
+def check_image_file(path: Path | str) -> tuple[int, int]:
+    """``(height, width)`` of an image file that :func:`inspect_image_file` accepts."""
+    return inspect_image_file(path).image_hw
 
 
 def decode_rgb(path: Path | str):

@@ -14,6 +14,12 @@ _CLASSES_HELP = "Rewrite every [yolo]/[region] head (and the convolution before 
 _ANCHORS_HELP = 'Rewrite the head anchors ("w,h, w,h, ...", e.g. from yolotools kmeans); masks follow for a new count.'
 
 
+def _head_options(fn):
+    """--classes N and --anchors "...": rewrite the network's heads (every command that builds one)."""
+    fn = click.option("--anchors", default=None, help=_ANCHORS_HELP)(fn)
+    return click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)(fn)
+
+
 def _anchors_opt(text):
     if text is None:
         return None
@@ -29,8 +35,7 @@ def model() -> None:
 
 @model.command("summary")
 @click.argument("cfg")
-@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
-@click.option("--anchors", default=None, help=_ANCHORS_HELP)
+@_head_options
 @click.option("--img-size", type=SIZE, default=None, help="Input size for the shapes (default: the cfg's).")
 @click.option("--json", "as_json", is_flag=True, help="JSON with keys parameters (trainable) and darknet_values (floats in a .weights file).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -48,8 +53,7 @@ def model_summary_cmd(cfg, classes, anchors, img_size, as_json, quiet):
 @click.argument("cfg")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output .weights (or .pt).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
-@click.option("--anchors", default=None, help=_ANCHORS_HELP)
+@_head_options
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
@@ -74,8 +78,7 @@ def model_init_cmd(cfg, out, seed, classes, anchors, as_json, quiet):
 @click.argument("src", type=click.Path(exists=True, dir_okay=False))
 @click.argument("dst", type=click.Path(dir_okay=False))
 @click.option("--cfg", "cfg", default=None, help="The network's .cfg (or model name); needed to read a .weights file.")
-@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
-@click.option("--anchors", default=None, help=_ANCHORS_HELP)
+@_head_options
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
@@ -131,8 +134,7 @@ def _written(files: list[str], values: int | None, as_json: bool) -> None:
 @click.option("--dynamic-batch", is_flag=True, help="A variable batch dimension (default: batch 1).")
 @click.option("--opset", type=click.IntRange(11, 23), default=17, show_default=True)
 @click.option("--decode", is_flag=True, help="Include decoding: outputs boxes (B, N, 4, xyxy input pixels) and scores (B, N, C).")
-@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
-@click.option("--anchors", default=None, help=_ANCHORS_HELP)
+@_head_options
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
@@ -159,8 +161,7 @@ def model_export_cmd(weights, cfg, fmt, out, img_size, dynamic_batch, opset, dec
 @click.option("--weights", "weights", required=True, type=click.Path(exists=True, dir_okay=False), help=".weights or .pt")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False))
 @click.option("--names", default=None, help="Class names file (one per line).")
-@click.option("--classes", type=POS, default=None, help=_CLASSES_HELP)
-@click.option("--anchors", default=None, help=_ANCHORS_HELP)
+@_head_options
 @click.option("--img-size", type=SIZE, default=None, help="Network input size (default: the cfg's).")
 @click.option("--conf", type=UNIT, default=0.25, show_default=True, help="Score threshold (objectness x class probability).")
 @click.option("--iou", type=UNIT, default=0.45, show_default=True, help="NMS IoU threshold (class-aware).")

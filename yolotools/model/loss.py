@@ -178,6 +178,19 @@ def assign_ratio(targets: torch.Tensor, anchors_grid: torch.Tensor, hw: tuple[in
     return Assignment(t[which, 0].long(), a, gy, gx, t[which, 1].long(), box[which], anchors_grid[a])
 
 
+def _xyxy(cxcywh: torch.Tensor) -> torch.Tensor:
+    return torch.cat([cxcywh[..., :2] - cxcywh[..., 2:] / 2, cxcywh[..., :2] + cxcywh[..., 2:] / 2], -1)
+
+
+def _pred_boxes(t: torch.Tensor, cell_xy: torch.Tensor, anchor: torch.Tensor, k: float) -> torch.Tensor:
+    """xyxy in grid units from raw ``(tx, ty, tw, th, ...)``: sigmoid offsets
+    stretched by ``scale_x_y`` around the cell, exp widths times the anchor
+    (the decoding of :mod:`yolotools.model.decode`, with exp clamped for the loss)."""
+    pxy = torch.sigmoid(t[..., :2]) * k - 0.5 * (k - 1) + cell_xy
+    pwh = torch.exp(t[..., 2:4].clamp(max=10)) * anchor
+    return torch.cat([pxy - pwh / 2, pxy + pwh / 2], -1)
+
+
 def obj_balance(strides: list[float]) -> list[float]:
     """Per-head objectness weights, from the smallest stride up (YOLOv5's
     balance: 4, 1, 0.4 for three heads; 4, 1, 0.25, 0.06, 0.02 otherwise)."""
@@ -244,12 +257,8 @@ class YoloLoss:
             obj_t = torch.zeros_like(p[..., 4])
             if len(asg.b):
                 ps = p[asg.b, asg.a, asg.gy, asg.gx]
-                k = spec.scale_x_y
-                pxy = torch.sigmoid(ps[:, :2]) * k - 0.5 * (k - 1) + torch.stack([asg.gx, asg.gy], -1)
-                pwh = torch.exp(ps[:, 2:4].clamp(max=10)) * asg.anchor
-                pb = torch.cat([pxy - pwh / 2, pxy + pwh / 2], -1)
-                gbox = torch.cat([asg.box[:, :2] - asg.box[:, 2:] / 2, asg.box[:, :2] + asg.box[:, 2:] / 2], -1)
-                iou = bbox_iou(pb, gbox, kind=self.box_loss if self.box_loss != "darknet" else "ciou")
+                pb = _pred_boxes(ps, torch.stack([asg.gx, asg.gy], -1), asg.anchor, spec.scale_x_y)
+                iou = bbox_iou(pb, _xyxy(asg.box), kind=self.box_loss if self.box_loss != "darknet" else "ciou")
                 l_box = l_box + (1 - iou).sum() / per_proc[hi]
                 obj_t[asg.b, asg.a, asg.gy, asg.gx] = iou.detach().clamp(0).to(obj_t.dtype) if self.obj_iou else 1.0
                 if C > 1:
@@ -274,15 +283,13 @@ class YoloLoss:
             anc = _anchors_grid(spec, h, w, input_hw, out.device)
             gy, gx = torch.meshgrid(torch.arange(h, device=out.device), torch.arange(w, device=out.device), indexing="ij")
             k = spec.scale_x_y
-            pxy = torch.sigmoid(p[..., :2]) * k - 0.5 * (k - 1) + torch.stack([gx, gy], -1)
-            pwh = torch.exp(p[..., 2:4].clamp(max=10)) * anc.view(1, A, 1, 1, 2)
-            pbox = torch.cat([pxy - pwh / 2, pxy + pwh / 2], -1)  # grid units, xyxy
+            pbox = _pred_boxes(p, torch.stack([gx, gy], -1), anc.view(1, A, 1, 1, 2), k)  # grid units, xyxy
             obj_t = torch.zeros_like(p[..., 4])
             noobj = torch.ones_like(p[..., 4], dtype=torch.bool)
             thr = self.ignore if self.ignore is not None else spec.ignore_thresh
             if len(targets) and thr < 1.0:
                 tb = targets[:, 2:6] * torch.tensor([w, h, w, h], device=out.device, dtype=targets.dtype)
-                txy = torch.cat([tb[:, :2] - tb[:, 2:] / 2, tb[:, :2] + tb[:, 2:] / 2], -1)
+                txy = _xyxy(tb)
                 with torch.no_grad():
                     for bi in range(B):
                         g = txy[targets[:, 0].long() == bi]
@@ -293,7 +300,7 @@ class YoloLoss:
             if len(asg.b):
                 ps = p[asg.b, asg.a, asg.gy, asg.gx]
                 pb = pbox[asg.b, asg.a, asg.gy, asg.gx]
-                gbox = torch.cat([asg.box[:, :2] - asg.box[:, 2:] / 2, asg.box[:, :2] + asg.box[:, 2:] / 2], -1)
+                gbox = _xyxy(asg.box)
                 if self.box_loss == "darknet":
                     scale = 2 - (asg.box[:, 2] / w) * (asg.box[:, 3] / h)
                     txy_t = asg.box[:, :2] - torch.stack([asg.gx, asg.gy], -1)

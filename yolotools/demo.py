@@ -171,9 +171,6 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
     return res
 
 
-DEMO_LR = 0.004
-
-
 def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: int) -> dict:
     """Train the demo detector with the demo's k-means anchors, evaluate it on
     val, draw PR curves, training curves and detections.  Returns the summary
@@ -184,7 +181,7 @@ def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: in
     from .eval.plots import write_eval_plots
     from .io import load_dataset
     from .model import load_network
-    from .train.run import init_head_biases
+    from .train.run import head_options, init_head_biases
     from .model import load_checkpoint
     from .model.predict import predict_dataset
     from .train.trainer import Trainer, TrainConfig
@@ -192,12 +189,13 @@ def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: in
     train_ds, _ = load_dataset(data_yaml, split="train")
     val_ds, _ = load_dataset(data_yaml, split="val")
     torch.manual_seed(seed)
-    # the trainer's defaults: heads that reach neighbouring cells (scale_x_y=2) and biases at the priors
-    net = load_network("shapes-tiny", classes=len(train_ds.class_map), anchors=[round(v) for wh in anchors for v in wh], size=128,
-                       head_options={"scale_x_y": "2.0"})
-    init_head_biases(net, 128)
-    cfg = TrainConfig(epochs=50 if fast else 60, img_size=128, batch=16, nominal_batch=16, optimizer="adamw", lr=DEMO_LR, momentum=0.9,
-                      ema_decay=0.98, ema_tau=20, warmup_epochs=1, recipe="letterbox" if fast else "darknet", seed=seed, eval_every=10)
+    # AdamW at its default lr and beta1 (0.004, 0.9); the heads and biases `yolotools train` gives a fresh network
+    cfg = TrainConfig(epochs=50 if fast else 60, img_size=128, batch=16, nominal_batch=16, optimizer="adamw", ema_decay=0.98, ema_tau=20,
+                      warmup_epochs=1, recipe="letterbox" if fast else "darknet", seed=seed, eval_every=10)
+    net = load_network("shapes-tiny", classes=len(train_ds.class_map), anchors=[round(v) for wh in anchors for v in wh], size=cfg.img_size,
+                       head_options=head_options(cfg))
+    if cfg.bias_init:
+        init_head_biases(net, cfg.img_size)
     t0 = time.perf_counter()
     hist = Trainer(net, train_ds, val_ds, cfg, out / "train").fit()
     secs = time.perf_counter() - t0

@@ -102,8 +102,7 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
     train_ds, val_ds, train_err, val_err = _load_splits(data, strict)
     k = len(train_ds.class_map)
     torch.manual_seed(cfg.seed)  # the initial weights are part of the run
-    # the ultralytics assignment puts positives on neighbouring cells: [yolo] heads reach them with scale_x_y=2
-    heads = {"scale_x_y": "2.0"} if cfg.assign == "ultralytics" else None
+    heads = head_options(cfg)
     net = load_network(cfg_path or model, classes=k, size=cfg.img_size, head_options=heads)
     anc = None
     if anchors == "auto":
@@ -129,6 +128,12 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
     if anc is not None and tr.main:
         atomic_write_text(Path(out) / "anchors.txt", ", ".join(f"{a:g},{b:g}" for a, b in anc) + "\n")
     return _fit_report(tr, progress, t0, [] if anc is None else anc.tolist(), train_err, val_err)
+
+
+def head_options(cfg: TrainConfig) -> dict[str, str] | None:
+    """``[yolo]`` options the assignment needs: the ultralytics one puts positives
+    on neighbouring cells, which heads reach with Darknet's ``scale_x_y=2``."""
+    return {"scale_x_y": "2.0"} if cfg.assign == "ultralytics" else None
 
 
 def init_head_biases(net, img_size: int) -> None:

@@ -121,10 +121,16 @@ def read_voc(
             raise YoloToolsError(f"{xml}: image id {image_id!r} also comes from {seen[image_id]}; convert these roots separately")
         seen[image_id] = xml
     auto = classes is None
+    found: dict[str, str] = {}
     if auto:
         found = _scan_names([xml for xml, _, _ in items], workers=workers, progress=progress)
         classes = VOC_CLASSES if set(found) <= set(VOC_CLASSES) else tuple(sorted(found))
     class_names = tuple(classes)
+    try:  # before any file is parsed or label written: a name with a line break would shift a .names file
+        class_map = ClassMap(class_names)
+    except ValueError as e:
+        bad = next((n for n in class_names if n in found and (not n.strip() or any(c in n for c in "\n\r\x00"))), None)
+        raise YoloToolsError(f"{found[bad] if bad else ', '.join(map(str, found_roots))}: {e}") from None
     worker = functools.partial(_convert_chunk, class_names=class_names, offs=offs, stage=stage_labels)
     results = [r for chunk in map_chunks(worker, items, workers=workers, progress=progress, desc="read VOC", unit="xml") for r in chunk]
     if auto:
@@ -141,12 +147,6 @@ def read_voc(
             problems.add(sev, kind, xml, msg, where)
         if rec is not None:
             records.append(rec)
-    try:
-        class_map = ClassMap(class_names)
-    except ValueError as e:
-        where = next((xml for xml, (_r, _p, names) in zip((it[0] for it in items), results) if any(n in names for n in class_names
-                      if "\n" in n or "\r" in n or "\x00" in n)), ", ".join(map(str, found_roots)))
-        raise YoloToolsError(f"{where}: {e}") from None
     return DetectionDataset(class_map, tuple(records)), problems
 
 
@@ -167,9 +167,10 @@ class LabelStage:
 _RE_NAME_ANY = re.compile(rb"<name>\s*([^<]*?)\s*</name>")
 
 
-def _names_chunk(paths: list[str]) -> list[str]:
-    """Worker: the object class names in these files (``<part>`` names left out)."""
-    found: dict[str, None] = {}
+def _names_chunk(paths: list[str]) -> dict[str, str]:
+    """Worker: the object class names in these files (``<part>`` names left
+    out), each with the first file it is in."""
+    found: dict[str, str] = {}
     for xml in paths:
         try:
             with open(xml, "rb") as f:
@@ -179,16 +180,17 @@ def _names_chunk(paths: list[str]) -> list[str]:
         for o in _RE_OBJ.findall(data):
             m = _RE_NAME_ANY.search(_RE_PART.sub(b"", o))
             if m and m.group(1):
-                found.setdefault(m.group(1).decode("utf-8", "replace"), None)
-    return list(found)
+                found.setdefault(m.group(1).decode("utf-8", "replace"), xml)
+    return found
 
 
-def _scan_names(paths: list[str], *, workers: int | None, progress: bool) -> list[str]:
-    found: dict[str, None] = {}
+def _scan_names(paths: list[str], *, workers: int | None, progress: bool) -> dict[str, str]:
+    """Class name -> the first file that names it, over ``paths``."""
+    found: dict[str, str] = {}
     for names in map_chunks(_names_chunk, paths, workers=workers, progress=progress, desc="scan classes", unit="xml"):
-        for n in names:
-            found.setdefault(n, None)
-    return list(found)
+        for n, xml in names.items():
+            found.setdefault(n, xml)
+    return found
 
 
 def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelStage | None) -> list:

@@ -376,8 +376,10 @@ def run_augment(data, out, *, recipe: str = "ultralytics", n: int = 16, seed: in
             try:
                 cache[i] = load_sample(recs[i])
             except YoloToolsError as e:  # undecodable despite a sound header: use the next image, say so
+                if len(recs) == 1:
+                    raise
                 skipped.append(str(e))
-                cache[i] = load_sample(recs[(i + 1) % len(recs)]) if len(recs) > 1 else _raise(e)
+                cache[i] = load_sample(recs[(i + 1) % len(recs)])
         return cache[i]
 
     partners = lambda g: get(int(g.integers(len(recs))))  # noqa: E731
@@ -408,7 +410,3 @@ def run_augment(data, out, *, recipe: str = "ultralytics", n: int = 16, seed: in
     return AugmentReport(str(out), recipe, n, b_in, b_out, dropped, dt,
                          {"images": str(out / "images"), "labels": str(out / "labels"), "preview": str(out / "preview.jpg"),
                           "data_yaml": str(out / "data.yaml")}, problems=sorted(set(skipped)))
-
-
-def _raise(e: Exception):
-    raise e

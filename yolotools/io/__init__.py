@@ -76,7 +76,7 @@ def dataset_inputs(source: Path | str | None, images: Path | str | None = None) 
                 out.extend(p.parent.glob(pat))
             out += [p.parent / "labels", p.parent / "images"]
         return [q for q in out if q.exists()]
-    if (p / "Annotations").is_dir() or any((c / "Annotations").is_dir() for c in p.iterdir() if c.is_dir()):
+    if detect_format(p) == "voc":
         from .voc import find_voc_roots
 
         try:

@@ -42,6 +42,9 @@ class Annotations:
     - ``scores``: ``(N,) float64`` confidences, or ``None`` for ground truth
     - ``is_difficult`` / ``is_crowd``: ``(N,) bool`` (VOC ``difficult``, COCO ``iscrowd``)
     - ``area``: ``(N,) float64`` area used for COCO size buckets; ``None`` means the box area
+    - ``attrs``: ``(N,) object`` array of ``dict`` or ``None``: what a source format says of a box
+      that the model has no field for (KITTI's 3-D fields, Open Images' IsOccluded, CVAT's
+      attributes), kept so that a writer of that format, or the YOLO sidecar, loses nothing
     """
 
     boxes: Boxes
@@ -50,9 +53,18 @@ class Annotations:
     is_difficult: np.ndarray | None = None
     is_crowd: np.ndarray | None = None
     area: np.ndarray | None = None
+    attrs: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.boxes)
+        if self.attrs is not None:
+            arr = np.empty(n, dtype=object)
+            vals = list(self.attrs)
+            if len(vals) != n:
+                raise ValueError(f"attrs: expected {n}, got {len(vals)}")
+            arr[:] = [v if v else None for v in vals]
+            arr.setflags(write=False)
+            object.__setattr__(self, "attrs", None if all(v is None for v in arr) else arr)
         object.__setattr__(self, "class_ids", _frozen(self.class_ids, np.int64, n, "class_ids"))
         for name in ("is_difficult", "is_crowd"):
             v = getattr(self, name)
@@ -84,6 +96,7 @@ class Annotations:
             is_difficult=self.is_difficult[idx],
             is_crowd=self.is_crowd[idx],
             area=None if self.area is None else self.area[idx],
+            attrs=None if self.attrs is None else self.attrs[idx],
         )
 
     @staticmethod
@@ -109,6 +122,8 @@ class Annotations:
             is_difficult=np.concatenate([p.is_difficult for p in parts]),
             is_crowd=np.concatenate([p.is_crowd for p in parts]),
             area=cat("area"),
+            attrs=None if all(p.attrs is None for p in parts) else
+            [a for p in parts for a in (p.attrs if p.attrs is not None else [None] * len(p))],
         )
 
 

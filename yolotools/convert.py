@@ -1,4 +1,4 @@
-"""Conversions between VOC, COCO and YOLO, as one call each (what the CLI runs).
+"""Conversions between every format and YOLO, as one call each (what the CLI runs).
 
 Each returns a :class:`ConvertReport`: counts of images and boxes read and
 written, boxes left out of the YOLO txt (by reason, kept in the sidecar),
@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Sequence
 
 from .annotations import DetectionDataset
-from .errors import Problems
+from .errors import Problems, YoloToolsError
 from .io import dataset_inputs
 from .io.files import check_output
 from .io.yolo import write_yolo
 
-__all__ = ["ConvertReport", "convert_voc", "convert_coco", "convert_yolo_to_coco"]
+__all__ = ["ConvertReport", "ExportReport", "convert_voc", "convert_coco", "convert_format", "convert_yolo_to",
+           "convert_yolo_to_coco"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class ConvertReport:
     problems: list[dict] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    shapes_to_boxes: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,6 +59,8 @@ class ConvertReport:
         ]
         for reason, n in self.boxes_not_written.items():
             lines.append(f"  not written    {n} {reason} (kept in the sidecar)")
+        for kind, n in self.shapes_to_boxes.items():
+            lines.append(f"  converted      {n} {kind.replace('_to_box', '')} shapes to their bounding box")
         lines.append(f"boxes clipped    {self.boxes_clipped}")
         for kind, n in self.invalid_skipped.items():
             lines.append(f"  skipped        {n} {kind}")
@@ -94,6 +98,7 @@ def _report(source: str, dataset: DetectionDataset, problems: Problems, out, spl
         problems=[p.to_dict() for p in problems],
         files=write_rep.files,
         notes=write_rep.notes,
+        shapes_to_boxes=dict(problems.converted),
     )
     return rep
 
@@ -158,47 +163,129 @@ def convert_coco(
     return _report(str(annotations), ds, problems, out, split, wr)
 
 
+def convert_format(
+    fmt: str,
+    source: Path | str,
+    out: Path | str,
+    *,
+    images: Path | str | None = None,
+    split: str = "train",
+    classes: Sequence[str] | None = None,
+    image_sizes=None,
+    strict: bool = False,
+    image_mode: str = "link",
+    progress: bool = False,
+    decimals: int = 6,
+    **options,
+) -> ConvertReport:
+    """A labelling-tool format (``cvat``, ``labelstudio``, ``labelme``,
+    ``openimages``, ``createml``, ``kitti``, ``tfod``, ``via``; see
+    :data:`yolotools.io.formats.FORMATS`) -> YOLO txt.  ``images`` is the folder
+    the file's image names are relative to: images are linked from it and sizes
+    read from their headers where the format has none (``image_sizes``, a
+    mapping image id -> (h, w), gives them instead).  ``options``: the format's
+    own (``units``, ``label_key``, ``class_descriptions``)."""
+    from .io.formats import get_format, read_format
+
+    f = get_format(fmt)
+    if f.name in ("voc", "coco", "yolo"):
+        raise YoloToolsError(f"use convert_{f.name} for {f.name}")
+    out = Path(out).absolute()
+    check_output(out, [Path(source)] + ([Path(images)] if images is not None else []))
+    ds, problems = read_format(f.name, source, images, classes=classes, image_sizes=image_sizes, strict=strict, **options)
+    wr = write_yolo(ds, out, split, images=image_mode if images is not None or f.name in ("kitti", "labelme") else "none",
+                    progress=progress, decimals=decimals)
+    return _report(str(source), ds, problems, out, split, wr)
+
+
 @dataclass
-class CocoExportReport:
+class ExportReport:
+    """What ``convert yolo --to FORMAT`` wrote, and what the format could not hold."""
+
     source: str
     out: str
+    format: str
     images: int
-    annotations: int
+    boxes: int
     categories: int
-    problems: list[dict]
+    lost: dict[str, int] = field(default_factory=dict)
+    problems: list[dict] = field(default_factory=list)
+
+    @property
+    def annotations(self) -> int:  # the COCO word, kept for callers of convert_yolo_to_coco
+        return self.boxes
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.format == "coco":
+            d["annotations"] = self.boxes
+        return d
 
     def to_table(self) -> str:
         lines = [
             f"source       {self.source}",
             f"output       {self.out}",
+            f"format       {self.format}",
             f"images       {self.images}",
-            f"annotations  {self.annotations}",
+            f"boxes        {self.boxes}",
             f"categories   {self.categories}",
         ]
+        lines += [f"not kept     {n} {what}" for what, n in self.lost.items()]
         lines += [f"{p['severity']}: {p['path']}{':' + p['where'] if p['where'] else ''}: {p['message']}" for p in self.problems[:20]]
         return "\n".join(lines)
 
 
-def convert_yolo_to_coco(
+CocoExportReport = ExportReport
+
+
+def _lost(fmt, dataset: DetectionDataset) -> dict[str, int]:
+    """What writing ``dataset`` as ``fmt`` cannot keep, counted."""
+    lost = {}
+    recs = dataset.records
+    checks = (
+        ("difficult", "difficult flags", lambda: sum(int(r.annotations.is_difficult.sum()) for r in recs)),
+        ("crowd", "crowd flags", lambda: sum(int(r.annotations.is_crowd.sum()) for r in recs)),
+        ("empty_images", "images with no box (no row for them)", lambda: sum(1 for r in recs if not len(r.annotations))),
+        ("sizes", "image sizes (the format has none; readers take them from the images)", lambda: len(recs)),
+    )
+    for key, what, count in checks:
+        if key not in fmt.holds:
+            n = count()
+            if n:
+                lost[what] = n
+    return lost
+
+
+def convert_yolo_to(
+    fmt: str,
     source: Path | str,
-    out_json: Path | str,
+    out: Path | str,
     *,
     split: str | None = None,
     names: Sequence[str] | None = None,
     images: Path | str | None = None,
     strict: bool = False,
     progress: bool = False,
-) -> CocoExportReport:
-    """YOLO dataset (data.yaml or labels folder) -> COCO instances JSON.  Image
-    sizes come from image headers (never decoded), else from the sidecar."""
-    from .io.coco import write_coco
+    convention: str = "exact",
+) -> ExportReport:
+    """YOLO dataset (data.yaml or labels folder) -> any writable format.  Image
+    sizes come from image headers (never decoded), else from the sidecar; the
+    sidecar's flags and attributes come back too, so a format that holds them
+    (CVAT's attributes, KITTI's 3-D fields) gets them back.  ``out`` is a file
+    or a folder as the format is (:attr:`Format.target`)."""
+    from .io.formats import get_format, write_format
     from .io.yolo import read_yolo
 
-    check_output(out_json, dataset_inputs(source, images))
+    f = get_format(fmt)
+    if not f.can_write:
+        raise YoloToolsError(f"{f.name}: yolotools reads this format but does not write it")
+    check_output(out, dataset_inputs(source, images))
     ds, problems = read_yolo(source, split, names=names, images=images, strict=strict, progress=progress)
-    counts = write_coco(ds, out_json)
-    return CocoExportReport(str(source), str(out_json), problems=[p.to_dict() for p in problems], **counts)
+    counts = write_format(f.name, ds, out, split=split or "trainval", convention=convention)
+    return ExportReport(str(source), str(out), f.name, counts["images"], counts["boxes"], len(ds.class_map),
+                        lost=_lost(f, ds), problems=[p.to_dict() for p in problems])
 
+
+def convert_yolo_to_coco(source: Path | str, out_json: Path | str, **kw) -> ExportReport:
+    """YOLO dataset -> COCO instances JSON (:func:`convert_yolo_to` with ``"coco"``)."""
+    return convert_yolo_to("coco", source, out_json, **kw)

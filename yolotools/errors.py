@@ -48,6 +48,7 @@ class Problems:
 
     strict: bool = False
     items: list[Problem] = field(default_factory=list)
+    converted: dict[str, int] = field(default_factory=dict)  # shapes made boxes, by kind ("polygon_to_box": 3)
 
     def add(self, severity: str, kind: str, path, message: str, where="") -> None:
         p = Problem(severity, kind, str(path), message, str(where))

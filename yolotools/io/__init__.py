@@ -1,6 +1,7 @@
 """Dataset readers and writers.  :func:`load_dataset` picks the reader from the
 path: a VOC root (``Annotations/``), a COCO ``.json``, a YOLO ``data.yaml`` or a
-YOLO labels folder."""
+YOLO labels folder, or one of the labelling-tool formats of
+:mod:`yolotools.io.formats` (CVAT XML, Label Studio JSON, ...)."""
 
 from __future__ import annotations
 
@@ -13,24 +14,17 @@ __all__ = ["load_dataset", "detect_format", "dataset_inputs"]
 
 
 def detect_format(source: Path | str) -> str:
-    """``"voc"``, ``"coco"`` or ``"yolo"`` for a path, or a clear error."""
-    p = Path(source)
-    if not p.exists():
-        raise YoloToolsError(f"{p}: no such file or folder")
-    if p.is_file():
-        if p.suffix.lower() == ".json":
-            return "coco"
-        if p.suffix.lower() in (".yaml", ".yml"):
-            return "yolo"
-        raise YoloToolsError(f"{p}: not a dataset (expected a COCO .json, a YOLO data.yaml, a VOC root or a labels folder)")
-    if (p / "Annotations").is_dir() or any((c / "Annotations").is_dir() for c in p.iterdir() if c.is_dir()):
-        return "voc"
-    return "yolo"
+    """The format name of a dataset path (``"voc"``, ``"coco"``, ``"yolo"``,
+    ``"cvat"``, ...; see :mod:`yolotools.io.formats`), or a clear error."""
+    from .formats import sniff_format
+
+    return sniff_format(source)
 
 
 def load_dataset(
     source: Path | str,
     *,
+    fmt: str | None = None,
     split: str | None = None,
     convention: str = "exact",
     names: Sequence[str] | None = None,
@@ -39,12 +33,19 @@ def load_dataset(
     progress: bool = False,
     clip: bool = True,
     line_numbers: dict | None = None,
+    **options,
 ):
     """Read any supported dataset; returns ``(DetectionDataset, Problems)``.
     ``split`` is the VOC ImageSets list (default ``trainval``) or the data.yaml
     split (default ``val``, else ``train``).  ``clip=False`` keeps COCO boxes
-    exactly as written (evaluation)."""
-    fmt = detect_format(source)
+    exactly as written (evaluation).  ``fmt`` names the format (default: from
+    the path); ``options`` are a labelling-tool format's own (see
+    :func:`yolotools.io.formats.read_format`)."""
+    fmt = fmt or detect_format(source)
+    if fmt not in ("voc", "coco", "yolo"):
+        from .formats import read_format
+
+        return read_format(fmt, source, images, classes=names, strict=strict, **options)
     if fmt == "voc":
         from .voc import read_voc
 

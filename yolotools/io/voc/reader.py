@@ -30,24 +30,38 @@ log = logging.getLogger(__name__)
 
 
 def find_voc_roots(paths: Iterable[Path]) -> list[Path]:
-    """Each path is a ``VOC20xx`` folder (with ``Annotations/``) or a ``VOCdevkit``
-    folder holding several; returns the ``VOC20xx`` folders."""
+    """Each path is a ``VOC20xx`` folder (with ``Annotations/``), a ``VOCdevkit``
+    folder holding several, or a flat folder of XML files (LabelImg saves them
+    beside the images; CVAT's VOC export unpacked flat); returns the roots."""
     roots: list[Path] = []
     for p in map(Path, paths):
         if (p / "Annotations").is_dir():
             roots.append(p)
             continue
         subs = sorted(c for c in p.glob("*") if (c / "Annotations").is_dir()) if p.is_dir() else []
+        if not subs and p.is_dir() and any(f.endswith(".xml") for f in os.listdir(p)):
+            roots.append(p)
+            continue
         if not subs:
-            raise YoloToolsError(f"{p}: not a VOC root (no Annotations/ folder here or in a VOC20xx subfolder)")
+            raise YoloToolsError(f"{p}: not a VOC root (no Annotations/ folder here or in a VOC20xx subfolder, and no .xml files)")
         roots.extend(subs)
     return roots
 
 
+def voc_dirs(root: Path) -> tuple[Path, Path]:
+    """(annotations folder, images folder) of a root: ``Annotations/`` and
+    ``JPEGImages/``, or the folder itself for a flat folder of XML files."""
+    if (root / "Annotations").is_dir():
+        return root / "Annotations", root / "JPEGImages"
+    return root, root
+
+
 def _split_ids(root: Path, split: str | None) -> tuple[list[tuple[str, int]], Path | None]:
-    """``(image id, line)`` pairs of a split (line 0 for ``all``) and the list file read."""
-    ann = root / "Annotations"
-    if split in (None, "all"):
+    """``(image id, line)`` pairs of a split (line 0 for ``all``) and the list file read.
+    A flat folder of XML files has no ImageSets: every file is read, whatever the split."""
+    ann = voc_dirs(root)[0]
+    flat = ann == root
+    if split in (None, "all") or (flat and not (root / "ImageSets" / "Main" / f"{split}.txt").is_file()):
         return [(f[:-4], 0) for f in sorted(os.listdir(ann)) if f.endswith(".xml")], None
     lst = root / "ImageSets" / "Main" / f"{split}.txt"
     if not lst.is_file():
@@ -104,8 +118,8 @@ def read_voc(
             classes = [l.strip() for l in lists[0].read_text(encoding="utf-8-sig").splitlines() if l.strip()]
     early = Problems(strict=strict)
     for root in found_roots:
-        jpeg_dir = str(root / "JPEGImages")
-        ann_dir = os.path.join(str(root), "Annotations")
+        ann_p, jpeg_p = voc_dirs(root)
+        jpeg_dir, ann_dir = str(jpeg_p), str(ann_p)
         ids, lst = _split_ids(root, split)
         for image_id, ln in ids:
             if lst is not None:  # an id from a list file names a file: it must stay in Annotations/

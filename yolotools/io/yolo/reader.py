@@ -223,7 +223,16 @@ def _apply_sidecar(ann: Annotations, lines: list[int], side: dict, hw, lab: Path
     area = None
     if "area" in side and len(side["area"]) == n:
         area = np.array(side["area"], dtype=np.float64)
-    base = Annotations(ann.boxes, ann.class_ids, scores=ann.scores, is_difficult=diff, is_crowd=crowd, area=area)
+    attrs = None
+    if isinstance(side.get("attrs"), dict):
+        attrs = [None] * n
+        for ln, a in side["attrs"].items():
+            i = pos.get(int(ln)) if str(ln).isdigit() else None
+            if i is None or not isinstance(a, dict):
+                problems.warning("stale_sidecar", lab, f"sidecar attributes for line {ln}, which has no box; ignored")
+                continue
+            attrs[i] = a
+    base = Annotations(ann.boxes, ann.class_ids, scores=ann.scores, is_difficult=diff, is_crowd=crowd, area=area, attrs=attrs)
     extra = side.get("not_written") or []
     if not extra or ann.scores is not None:
         return base
@@ -233,5 +242,6 @@ def _apply_sidecar(ann: Annotations, lines: list[int], side: dict, hw, lab: Path
         is_difficult=[e.get("difficult", False) for e in extra],
         is_crowd=[e.get("crowd", False) for e in extra],
         area=[e["area"] for e in extra] if all("area" in e for e in extra) else None,
+        attrs=[e.get("attrs") if isinstance(e.get("attrs"), dict) else None for e in extra],
     )
     return Annotations.concat([base, ex], hw)

@@ -132,6 +132,11 @@ def write_yolo(
         if ann.area is not None:
             areas = ann.area.tolist()
             entry["area"] = [areas[j] for j in keep]
+        at = ann.attrs.tolist() if ann.attrs is not None else None
+        if at is not None:
+            kept_attrs = {str(n): at[j] for n, j in enumerate(keep, 1) if at[j]}
+            if kept_attrs:
+                entry["attrs"] = kept_attrs
         if len(keep) < len(ann):
             unw = []
             rows = ann.boxes.xyxy.tolist()
@@ -143,6 +148,8 @@ def write_yolo(
                 d = {"class": cls[j], "xyxy": rows[j], "difficult": diff[j], "crowd": crowdf[j], "reason": r}
                 if ann.area is not None:
                     d["area"] = areas[j]
+                if at is not None and at[j]:
+                    d["attrs"] = at[j]
                 unw.append(d)
             entry["not_written"] = unw
         side_images[rec.image_id] = entry

@@ -1,0 +1,247 @@
+"""What every labelling-tool reader and writer shares.
+
+- :class:`DatasetBuilder`: a reader hands it images and boxes in the file's own
+  order; it checks them the way the VOC and COCO readers do (finite numbers,
+  empty boxes, boxes outside the image clipped or skipped, unknown classes,
+  duplicate images, names that would leave the dataset), each finding a
+  :class:`~yolotools.errors.Problem` naming the file and the record, and builds
+  the :class:`~yolotools.annotations.DetectionDataset`.
+- Image sizes: many tool formats (createML, KITTI, VIA, Open Images) do not
+  store them.  They come from ``image_sizes`` (a mapping image id -> (h, w)),
+  else from the image header in the ``images`` folder, else the image is an
+  error that says so.
+- Coordinates are snapped to 1e-9 pixel, so that a box written in percent or
+  normalised units and read back lands on the same pixel (352.99999999999994
+  is 353) and is not reported as clipped.
+- Writers: :func:`num` prints a coordinate as the shortest text that reads back
+  to the same float (``104`` for 104.0), so writing loses nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
+from ...boxes import Boxes
+from ...errors import Problems, YoloToolsError
+from ..files import image_size_hw, inside_root
+
+__all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order"]
+
+
+def num(v: float) -> str:
+    """Shortest text that parses back to ``v`` (``104`` for 104.0, ``0.1`` for 0.1)."""
+    v = float(v)
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v)
+
+
+def finite(v) -> float | None:
+    """``v`` as a finite float (numbers or numeric text; a decimal comma is
+    accepted, as CVAT's Open Images export writes ``"0,358"``), else ``None``."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, str):
+        v = v.strip().replace(",", ".")
+        if not v:
+            return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def image_file_name(rec: ImageRecord) -> str:
+    """The file name a writer records for an image: its id plus the source
+    image's extension (``.jpg`` when unknown)."""
+    ext = rec.path.suffix if rec.path is not None and rec.path.suffix else ".jpg"
+    return rec.image_id + ext
+
+
+def class_order(names: Iterable[str], *, classes: Sequence[str] | None = None, declared: Sequence[str] = ()) -> list[str]:
+    """The class order: ``classes`` when given; else the names the format
+    declares (CVAT's label list) in their order, then the other names found,
+    sorted."""
+    if classes:
+        return list(classes)
+    out = list(dict.fromkeys(declared))
+    seen = set(out)
+    out += sorted({n for n in names if n not in seen})
+    return out
+
+
+class _Img:
+    __slots__ = ("image_id", "path", "hw", "boxes", "labels", "difficult", "crowd", "attrs", "where")
+
+    def __init__(self, image_id, path, hw, where):
+        self.image_id, self.path, self.hw, self.where = image_id, path, hw, where
+        self.boxes: list[tuple] = []
+        self.labels: list[str] = []
+        self.difficult: list[bool] = []
+        self.crowd: list[bool] = []
+        self.attrs: list[dict | None] = []
+
+
+class DatasetBuilder:
+    """Collects what a reader finds and checks it (see the module doc).
+
+    ``classes``: a fixed class order; a box of any other class is an error
+    (``unknown_class``) and is skipped.  Without it the order is
+    :func:`class_order` of ``declared`` and the names found.
+    """
+
+    def __init__(
+        self,
+        source: Path | str,
+        problems: Problems,
+        *,
+        classes: Sequence[str] | None = None,
+        declared: Sequence[str] = (),
+        images: Path | str | None = None,
+        image_sizes: Mapping[str, tuple[int, int]] | None = None,
+    ):
+        self.source = Path(source)
+        self.problems = problems
+        self.classes = list(classes) if classes else None
+        self._class_set = set(self.classes or ())
+        self.declared = list(declared)
+        self.images = Path(images) if images is not None else None
+        self.image_sizes = image_sizes or {}
+        self._imgs: dict[str, _Img] = {}
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Count a shape the reader turned into a box (``polygon_to_box``); the
+        counts travel in ``problems.converted`` to the report."""
+        self.problems.converted[what] = self.problems.converted.get(what, 0) + n
+
+    # ------------------------------------------------------------------ images
+    def image_id(self, name: str, where: str, *, file: Path | str | None = None) -> str | None:
+        """The image id for a file name from the labels (``a/b.jpg`` -> ``a/b``),
+        or ``None`` (and an error) when the name would leave the dataset."""
+        fname = str(name).replace("\\", "/").strip()
+        pp = PurePosixPath(fname)
+        if not fname or "\x00" in fname or pp.is_absolute() or ".." in pp.parts or (len(fname) > 1 and fname[1] == ":"):
+            self.problems.error("path_outside_dataset", file or self.source,
+                                f"image name {name!r} is empty or points outside the dataset (absolute, '..', drive or NUL); "
+                                "image and its boxes skipped", where)
+            return None
+        return str(pp.with_suffix("")) if pp.suffix else str(pp)
+
+    def find_image(self, name: str, where: str, *, root: Path | None = None, file=None) -> Path | None:
+        """The image file ``name`` in ``root`` (default: the ``images`` folder),
+        confined to it; tries the usual extensions when ``name`` has none.
+        ``None`` when there is no folder or no such file."""
+        root = root if root is not None else self.images
+        if root is None:
+            return None
+        cands = [name] if PurePosixPath(name).suffix else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
+        for c in cands:
+            try:
+                p = inside_root(root, c, what="image name")
+            except YoloToolsError as e:
+                self.problems.error("path_outside_dataset", file or self.source, f"{e}; image and its boxes skipped", where)
+                return None
+            if os.path.exists(p):
+                return p
+        return Path(root) / cands[0]
+
+    def add_image(self, image_id: str | None, path: Path | None, hw, where: str, *, file=None) -> _Img | None:
+        """Register an image; ``hw`` may be ``None`` (then from ``image_sizes`` or
+        the image header).  Returns ``None`` (with an error) for a duplicate or
+        an image whose size cannot be known.  A second entry for the same image
+        id returns the first one when it names the same file (formats with one
+        row per box)."""
+        if image_id is None:
+            return None
+        prev = self._imgs.get(image_id)
+        if prev is not None:
+            return prev
+        if hw is not None:
+            try:
+                hw = (int(hw[0]), int(hw[1]))
+            except (TypeError, ValueError):
+                hw = None
+            if hw is not None and (hw[0] <= 0 or hw[1] <= 0):
+                self.problems.error("bad_image_size", file or self.source, f"image {image_id!r}: size {hw[1]}x{hw[0]} is not positive", where)
+                hw = None
+        if hw is None:
+            hw = self.image_sizes.get(image_id)
+        if hw is None and path is not None:
+            try:
+                hw = image_size_hw(path)
+            except YoloToolsError as e:
+                self.problems.error("missing_size", file or self.source, f"image {image_id!r}: the labels give no size and {e}; skipped", where)
+                return None
+        if hw is None:
+            self.problems.error("missing_size", file or self.source,
+                                f"image {image_id!r}: the labels give no image size; give the image folder (--images) so it can "
+                                "be read from the image header; skipped", where)
+            return None
+        img = _Img(image_id, path, hw, where)
+        self._imgs[image_id] = img
+        return img
+
+    def has_image(self, image_id: str) -> bool:
+        return image_id in self._imgs
+
+    # ------------------------------------------------------------------- boxes
+    def add_box(self, img: _Img, label, x1, y1, x2, y2, where: str, *, file=None, difficult=False, crowd=False,
+                attrs: dict | None = None, clip: bool = True) -> bool:
+        """Add one box in continuous pixels of the image; returns whether it was kept."""
+        f = file or self.source
+        label = "" if label is None else str(label)
+        if not label.strip():
+            self.problems.error("missing_class", f, "box has no class name; skipped", where)
+            return False
+        if self.classes is not None and label not in self._class_set:
+            self.problems.error("unknown_class", f, f"class {label!r} is not in the given class list; skipped", where)
+            return False
+        vals = [finite(v) for v in (x1, y1, x2, y2)]
+        if any(v is None for v in vals):
+            self.problems.error("bad_box", f, f"box {[x1, y1, x2, y2]!r} is not 4 finite numbers; skipped", where)
+            return False
+        # snapped to 1e-9 px: percent and normalised formats come back as 352.99999999999994 for 353
+        x1, y1, x2, y2 = (round(v, 9) for v in vals)
+        if x2 <= x1 or y2 <= y1:
+            self.problems.error("empty_box", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) has zero or negative size; skipped", where)
+            return False
+        ih, iw = img.hw
+        if clip:
+            c = (max(x1, 0.0), max(y1, 0.0), min(x2, float(iw)), min(y2, float(ih)))
+            if c[2] <= c[0] or c[3] <= c[1]:
+                self.problems.error("box_outside_image", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) lies outside the "
+                                    f"{iw}x{ih} image; skipped", where)
+                return False
+            if c != (x1, y1, x2, y2):
+                self.problems.warning("box_clipped", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) extends outside the "
+                                      f"{iw}x{ih} image; clipped", where)
+            x1, y1, x2, y2 = c
+        img.boxes.append((x1, y1, x2, y2))
+        img.labels.append(label)
+        img.difficult.append(bool(difficult))
+        img.crowd.append(bool(crowd))
+        img.attrs.append(attrs or None)
+        return True
+
+    # ------------------------------------------------------------------- build
+    def build(self) -> DetectionDataset:
+        names = class_order((l for im in self._imgs.values() for l in im.labels), classes=self.classes, declared=self.declared)
+        try:
+            cmap = ClassMap(tuple(names))
+        except ValueError as e:
+            raise YoloToolsError(f"{self.source}: classes: {e}") from None
+        index = {n: i for i, n in enumerate(names)}
+        records = []
+        for im in self._imgs.values():
+            boxes = Boxes(np.array(im.boxes, dtype=np.float64).reshape(-1, 4), im.hw)
+            ann = Annotations(boxes, [index[l] for l in im.labels], is_difficult=im.difficult, is_crowd=im.crowd,
+                              attrs=im.attrs if any(im.attrs) else None)
+            records.append(ImageRecord(im.image_id, im.path, im.hw, ann))
+        return DetectionDataset(cmap, tuple(records))

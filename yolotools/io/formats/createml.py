@@ -1,0 +1,80 @@
+"""Apple createML JSON (``[{"image": ..., "annotations": [{"label", "coordinates": {x, y, width, height}}]}]``).
+
+Pixel convention: ``x, y`` is the box centre and ``width, height`` its size, in
+pixels of the image (continuous: the box is ``[x - w/2, x + w/2]``).  The file
+holds no image size: it comes from the image header (``images``) or
+``image_sizes``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from ...annotations import DetectionDataset
+from ...errors import Problems, YoloToolsError
+from ..files import atomic_write_text, load_json
+from ._build import DatasetBuilder, finite, image_file_name
+
+__all__ = ["read_createml", "write_createml"]
+
+
+def read_createml(
+    path: Path | str,
+    images: Path | str | None = None,
+    *,
+    classes: Sequence[str] | None = None,
+    image_sizes: Mapping[str, tuple[int, int]] | None = None,
+    strict: bool = False,
+) -> tuple[DetectionDataset, Problems]:
+    path = Path(path)
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise YoloToolsError(f"{path}: expected a createML JSON list of {{image, annotations}} objects")
+    problems = Problems(strict=strict)
+    b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
+    for i, item in enumerate(data):
+        where = f"[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("image"), str):
+            problems.error("bad_image_entry", path, "entry needs a string 'image'; skipped", where)
+            continue
+        name = item["image"]
+        iid = b.image_id(name, where)
+        if iid is None:
+            continue
+        if b.has_image(iid):
+            problems.error("duplicate_image", path, f"image {name!r} listed twice; the second skipped", where)
+            continue
+        img = b.add_image(iid, b.find_image(name, where), None, where)
+        if img is None:
+            continue
+        anns = item.get("annotations") or []
+        if not isinstance(anns, list):
+            problems.error("bad_box", path, "'annotations' is not a list; image kept without boxes", where)
+            continue
+        for j, a in enumerate(anns):
+            where_b = f"[{i}].annotations[{j}] ({name})"
+            c = a.get("coordinates") if isinstance(a, dict) else None
+            if not isinstance(c, dict):
+                problems.error("bad_box", path, "annotation needs 'coordinates'; skipped", where_b)
+                continue
+            x, y, w, h = (finite(c.get(k)) for k in ("x", "y", "width", "height"))
+            if None in (x, y, w, h):
+                problems.error("bad_box", path, f"coordinates {c!r} need numeric x, y, width, height; skipped", where_b)
+                continue
+            b.add_box(img, a.get("label"), x - w / 2, y - h / 2, x + w / 2, y + h / 2, where_b)
+    return b.build(), problems
+
+
+def write_createml(dataset: DetectionDataset, path: Path | str) -> dict:
+    names = dataset.class_map.names
+    out, n = [], 0
+    for rec in dataset.records:
+        anns = []
+        for (x1, y1, x2, y2), c in zip(rec.annotations.boxes.xyxy.tolist(), rec.annotations.class_ids.tolist()):
+            anns.append({"label": names[c], "coordinates": {"x": (x1 + x2) / 2, "y": (y1 + y2) / 2, "width": x2 - x1, "height": y2 - y1}})
+            n += 1
+        out.append({"image": image_file_name(rec), "annotations": anns})
+    atomic_write_text(Path(path), json.dumps(out, separators=(",", ":")))
+    return {"images": len(out), "boxes": n}

@@ -115,6 +115,7 @@ class DatasetBuilder:
         self.images = Path(images) if images is not None else None
         self.image_sizes = image_sizes or {}
         self._imgs: dict[str, _Img] = {}
+        self._dirs: dict[tuple[str, str], dict[str, bool] | None] = {}
 
     def count(self, what: str, n: int = 1) -> None:
         """Count a shape the reader turned into a box (``polygon_to_box``); the
@@ -142,6 +143,11 @@ class DatasetBuilder:
         if root is None:
             return None
         cands = [name] if PurePosixPath(name).suffix else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
+        for c in cands:  # fast path: a plain file listed in its (confined) folder, read once per folder
+            d, _, base = c.replace("\\", "/").rpartition("/")
+            entries = self._listing(root, d)
+            if entries is not None and entries.get(base) is False:
+                return Path(root) / c
         for c in cands:
             try:
                 p = inside_root(root, c, what="image name")
@@ -151,6 +157,21 @@ class DatasetBuilder:
             if os.path.exists(p):
                 return p
         return Path(root) / cands[0]
+
+    def _listing(self, root: Path, sub: str) -> dict[str, bool] | None:
+        """``{name: is_symlink}`` of the folder ``root/sub`` when it is confined to
+        ``root`` (checked once per folder), else ``None`` (the slow path decides)."""
+        key = (str(root), sub)
+        if key not in self._dirs:
+            entries = None
+            try:
+                folder = inside_root(root, sub, what="image folder") if sub else Path(root)
+                with os.scandir(folder) as it:
+                    entries = {e.name: e.is_symlink() for e in it}
+            except (YoloToolsError, OSError):
+                entries = None
+            self._dirs[key] = entries
+        return self._dirs[key]
 
     def add_image(self, image_id: str | None, path: Path | None, hw, where: str, *, file=None) -> _Img | None:
         """Register an image; ``hw`` may be ``None`` (then from ``image_sizes`` or

@@ -152,26 +152,33 @@ def write_cvat(dataset: DetectionDataset, path: Path | str) -> dict:
         out.append("          </attributes>\n        </label>")
     out += ["      </labels>", "    </task>", "  </meta>"]
     n_boxes = 0
+    qlabel = [quoteattr(n) for n in names]
     for i, rec in enumerate(dataset.records):
         h, w = rec.image_hw
         out.append(f"  <image id=\"{i}\" name={quoteattr(image_file_name(rec))} width=\"{w}\" height=\"{h}\">")
         ann = rec.annotations
         xyxy = ann.boxes.xyxy.tolist()
-        attrs = ann.attrs.tolist() if ann.attrs is not None else [None] * len(ann)
+        attrs = ann.attrs.tolist() if ann.attrs is not None else None
+        diff, crowd = ann.is_difficult.tolist(), ann.is_crowd.tolist()
         for j, c in enumerate(ann.class_ids.tolist()):
-            a = attrs[j] or {}
             x1, y1, x2, y2 = xyxy[j]
-            head = (f"    <box label={quoteattr(names[c])} source={quoteattr(str(a.get('source', 'manual')))} "
-                    f"occluded={quoteattr(str(a.get('occluded', '0')))} xtl=\"{num(x1)}\" ytl=\"{num(y1)}\" xbr=\"{num(x2)}\" "
-                    f"ybr=\"{num(y2)}\" z_order={quoteattr(str(a.get('z_order', '0')))}")
-            if "group_id" in a:
-                head += f" group_id={quoteattr(str(a['group_id']))}"
-            if "rotation" in a:
-                head += f" rotation={quoteattr(str(a['rotation']))}"
+            a = (attrs[j] if attrs is not None else None) or {}
+            if a:
+                head = (f"    <box label={qlabel[c]} source={quoteattr(str(a.get('source', 'manual')))} "
+                        f"occluded={quoteattr(str(a.get('occluded', '0')))} xtl=\"{num(x1)}\" ytl=\"{num(y1)}\" xbr=\"{num(x2)}\" "
+                        f"ybr=\"{num(y2)}\" z_order={quoteattr(str(a.get('z_order', '0')))}")
+                if "group_id" in a:
+                    head += f" group_id={quoteattr(str(a['group_id']))}"
+                if "rotation" in a:
+                    head += f" rotation={quoteattr(str(a['rotation']))}"
+            else:
+                head = (f"    <box label={qlabel[c]} source=\"manual\" occluded=\"0\" xtl=\"{num(x1)}\" ytl=\"{num(y1)}\" "
+                        f"xbr=\"{num(x2)}\" ybr=\"{num(y2)}\" z_order=\"0\"")
             out.append(head + ">")
-            for k, flag in (("difficult", ann.is_difficult[j]), ("iscrowd", ann.is_crowd[j])):
-                if k in flags:
-                    out.append(f"      <attribute name=\"{k}\">{'true' if flag else 'false'}</attribute>")
+            if flags:
+                for k, flag in (("difficult", diff[j]), ("iscrowd", crowd[j])):
+                    if k in flags:
+                        out.append(f"      <attribute name=\"{k}\">{'true' if flag else 'false'}</attribute>")
             for k, v in (a.get("attributes") or {}).items():
                 out.append(f"      <attribute name={quoteattr(str(k))}>{escape(str(v))}</attribute>")
             out.append("    </box>")

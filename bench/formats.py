@@ -3,8 +3,10 @@ images, ours vs panlabel, in the same run.
 
 - read:  FORMAT file (written by panlabel from VOC2007) -> YOLO txt
          (`yolotools convert FORMAT` vs `panlabel convert -f FORMAT -t yolo`);
-- write: YOLO dataset -> FORMAT
-         (`yolotools convert yolo --to FORMAT` vs `panlabel convert -f yolo -t FORMAT`).
+- write: a converted dataset -> FORMAT: ours from the YOLO dataset and its sidecar
+         (`yolotools convert yolo --to FORMAT`), panlabel from the VOC XML
+         (`panlabel convert -f voc -t FORMAT`: its YOLO reader refuses our dataset,
+         "multiple images map to basename", so its fastest source is used).
 
 Each tool runs as a user runs it (a fresh process, start-up included); VOC2007
 here has no JPEGs, so image headers of the right sizes stand in for them
@@ -99,7 +101,7 @@ def main() -> None:
                 w.mkdir()
                 t["write ours"].append(run(ours + ["convert", "yolo", str(tmp / "yolo" / "data.yaml"), "--split", "train", "--to", fmt,
                                                    "--out", str(w / f"a{SUFFIX.get(fmt, '')}"), "-q"]))
-                t["write panlabel"].append(run([pl, "convert", "-f", "yolo", "-t", pf, "-i", str(tmp / "yolo"),
+                t["write panlabel"].append(run([pl, "convert", "-f", "voc", "-t", pf, "-i", str(args.voc),
                                                 "-o", str(w / f"b{SUFFIX.get(fmt, '')}"), "--allow-lossy"]))
                 shutil.rmtree(o, ignore_errors=True)
                 shutil.rmtree(w, ignore_errors=True)

@@ -116,6 +116,7 @@ class DatasetBuilder:
         self.image_sizes = image_sizes or {}
         self._imgs: dict[str, _Img] = {}
         self._dirs: dict[tuple[str, str], dict[str, bool] | None] = {}
+        self._refused: set[str] = set()
 
     def count(self, what: str, n: int = 1) -> None:
         """Count a shape the reader turned into a box (``polygon_to_box``); the
@@ -207,6 +208,32 @@ class DatasetBuilder:
             return None
         img = _Img(image_id, path, hw, where)
         self._imgs[image_id] = img
+        return img
+
+    def entry_image(self, name: str, where: str, hw=None, *, file=None) -> _Img | None:
+        """The image of one entry of a format with an entry per image (CVAT
+        ``<image>``, a Label Studio task, a createML or VIA item): its id, a
+        second entry for it refused (``duplicate_image``), its file and size."""
+        iid = self.image_id(name, where, file=file)
+        if iid is None:
+            return None
+        if iid in self._imgs:
+            self.problems.error("duplicate_image", file or self.source, f"image {name!r} listed twice; the second entry skipped", where)
+            return None
+        return self.add_image(iid, self.find_image(name, where, file=file), hw, where, file=file)
+
+    def row_image(self, name: str, where: str, hw=None) -> _Img | None:
+        """The image of one row of a format with a row per box (Open Images,
+        TFOD): rows of the same image share it; an image refused once (bad name,
+        no size) is not reported again for each of its rows."""
+        if name in self._refused:
+            return None
+        iid = self.image_id(name, where)
+        img = None
+        if iid is not None:
+            img = self._imgs.get(iid) or self.add_image(iid, self.find_image(name, where), hw, where)
+        if img is None:
+            self._refused.add(name)
         return img
 
     def has_image(self, image_id: str) -> bool:

@@ -40,13 +40,7 @@ def read_createml(
             problems.error("bad_image_entry", path, "entry needs a string 'image'; skipped", where)
             continue
         name = item["image"]
-        iid = b.image_id(name, where)
-        if iid is None:
-            continue
-        if b.has_image(iid):
-            problems.error("duplicate_image", path, f"image {name!r} listed twice; the second skipped", where)
-            continue
-        img = b.add_image(iid, b.find_image(name, where), None, where)
+        img = b.entry_image(name, where)
         if img is None:
             continue
         anns = item.get("annotations") or []

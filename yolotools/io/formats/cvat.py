@@ -70,15 +70,8 @@ def read_cvat(
         if name is None:
             problems.error("bad_image_entry", path, "<image> has no name; skipped", where)
             continue
-        iid = b.image_id(name, where)
-        if iid is None:
-            continue
-        if b.has_image(iid):
-            problems.error("duplicate_image", path, f"image {name!r} listed twice; the second one skipped", where)
-            continue
         w, h = el.get("width"), el.get("height")
-        hw = (h, w) if w is not None and h is not None else None
-        img = b.add_image(iid, b.find_image(name, where), hw, where)
+        img = b.entry_image(name, where, (h, w) if w is not None and h is not None else None)
         if img is None:
             continue
         for j, sh in enumerate(el):

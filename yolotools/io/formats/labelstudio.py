@@ -64,12 +64,6 @@ def read_labelstudio(
         if not name:
             problems.error("bad_image_entry", path, "task data has no image; skipped", where)
             continue
-        iid = b.image_id(name, where)
-        if iid is None:
-            continue
-        if b.has_image(iid):
-            problems.error("duplicate_image", path, f"image {name!r} appears in two tasks; the second skipped", where)
-            continue
         anns = [a for a in (task.get("annotations") or []) if isinstance(a, dict) and not a.get("was_cancelled")]
         if len(anns) > 1:
             problems.warning("extra_annotations", path, f"{len(anns)} annotations of this task; the first one read, "
@@ -82,7 +76,7 @@ def read_labelstudio(
                 break
         if hw is None and finite(task["data"].get("width")) and finite(task["data"].get("height")):
             hw = (task["data"]["height"], task["data"]["width"])
-        img = b.add_image(iid, b.find_image(name, where), hw, where)
+        img = b.entry_image(name, where, hw)
         if img is None:
             continue
         ih, iw = img.hw

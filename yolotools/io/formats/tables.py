@@ -68,6 +68,15 @@ def _rows(path: Path, need: Sequence[str]):
     return header, it()
 
 
+def _full_rows(rows, header, path, problems):
+    """The rows with as many cells as the header; the others are errors."""
+    for line, r, full in rows:
+        if full:
+            yield line, r
+        else:
+            problems.error("bad_row", path, f"{len(r)} columns, header has {len(header)}; skipped", f"line {line}")
+
+
 def _flag(v) -> bool | None:
     f = finite(v)
     return None if f is None else f > 0
@@ -95,22 +104,11 @@ def read_openimages(
             raise YoloToolsError(f"{cd}: cannot read class descriptions: {e}") from None
     header, rows = _rows(path, ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax"))
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
-    bad_ids: set[str] = set()
-    for line, r, full in rows:
+    for line, r in _full_rows(rows, header, path, problems):
         where = f"line {line}"
-        if not full:
-            problems.error("bad_row", path, f"{len(r)} columns, header has {len(header)}; skipped", where)
-            continue
         name = r["ImageID"]
-        if name in bad_ids:
-            continue
-        iid = b.image_id(name, where)
-        if iid is None:
-            bad_ids.add(name)
-            continue
-        img = b.add_image(iid, None if b.has_image(iid) else b.find_image(name, where), None, where)
+        img = b.row_image(name, where)
         if img is None:
-            bad_ids.add(name)
             continue
         label = r["LabelName"]
         if label.startswith("/m/") or label.startswith("/g/"):
@@ -186,21 +184,12 @@ def read_tfod(
             problems.warning("normalized_units", path, "every corner is within 0-1: read as normalised coordinates "
                              "(pass units='pixels' / --units pixels if they are pixels)")
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
-    bad: set[str] = set()
-    for line, r, full in rows:
+    for line, r in _full_rows(rows, header, path, problems):
         where = f"line {line}"
-        if not full:
-            problems.error("bad_row", path, f"{len(r)} columns, header has {len(header)}; skipped", where)
-            continue
         name = r["filename"]
-        if name in bad:
-            continue
-        iid = b.image_id(name, where)
         wh = (finite(r["height"]), finite(r["width"]))
-        img = None if iid is None else b.add_image(iid, None if b.has_image(iid) else b.find_image(name, where),
-                                                   wh if None not in wh else None, where)
+        img = b.row_image(name, where, wh if None not in wh else None)
         if img is None:
-            bad.add(name)
             continue
         if None not in wh and (int(wh[0]), int(wh[1])) != img.hw:
             problems.error("size_mismatch", path, f"image {name!r} is {int(wh[1])}x{int(wh[0])} here but "

@@ -65,13 +65,7 @@ def read_via(
             problems.error("bad_image_entry", path, "entry needs a string 'filename'; skipped", where)
             continue
         name = item["filename"]
-        iid = b.image_id(name, where)
-        if iid is None:
-            continue
-        if b.has_image(iid):
-            problems.error("duplicate_image", path, f"image {name!r} listed twice; the second skipped", where)
-            continue
-        img = b.add_image(iid, b.find_image(name, where), None, where)
+        img = b.entry_image(name, where)
         if img is None:
             continue
         regions = item.get("regions") or []

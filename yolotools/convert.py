@@ -227,7 +227,7 @@ class ExportReport:
             f"output       {self.out}",
             f"format       {self.format}",
             f"images       {self.images}",
-            f"boxes        {self.boxes}",
+            f"{'annotations' if self.format == 'coco' else 'boxes':<12} {self.boxes}",  # COCO's word, as before
             f"categories   {self.categories}",
         ]
         lines += [f"not kept     {n} {what}" for what, n in self.lost.items()]

@@ -11,10 +11,10 @@ from yolotools.letterbox import from_letterbox
 from yolotools.synth import render_shapes_image
 
 # nearest-neighbour mask resampling quantises the measured extent to pixels: half a pixel per
-# resampling stage (letterbox 1, darknet 2); ultralytics' 2-degree shear also widens the box of a
-# sheared square by tan(2 deg) x its size, so there IoU decides
-MAX_EDGE = {"letterbox": 0.75, "darknet": 1.25, "ultralytics": 2.0}
-MIN_IOU = {"letterbox": 1.1, "darknet": 1.1, "ultralytics": 0.8}
+# resampling stage (letterbox 1, darknet 2, ultralytics 2: the mosaic's resize and the affine).
+# No recipe may make a box looser than its object (a shear did: the box of a sheared square is
+# tan(angle) x its size wider, and a detector trained on it predicts boxes that much too large)
+MAX_EDGE = {"letterbox": 0.75, "darknet": 1.25, "ultralytics": 1.25}
 
 
 def _synthetic(rng, hw=(150, 220), kinds=None):
@@ -50,7 +50,7 @@ def test_boxes_cover_their_object_pixels_over_many_seeds(recipe):
             assert ext is not None, (recipe, seed, j)
             iou = box_iou(box[None], ext)[0, 0]
             edge = np.abs(box - ext[0]).max()
-            assert edge <= MAX_EDGE[recipe] or iou >= MIN_IOU[recipe], (recipe, seed, j, box, ext, iou)
+            assert edge <= MAX_EDGE[recipe], (recipe, seed, j, box, ext, iou)
             errors.append(box - ext[0])
             n_checked += 1
         # every output label is valid
@@ -58,8 +58,11 @@ def test_boxes_cover_their_object_pixels_over_many_seeds(recipe):
         assert (out.xyxy[:, 2] > out.xyxy[:, 0]).all() and (out.xyxy[:, 3] > out.xyxy[:, 1]).all()
         assert out.xyxy.min() >= 0 and (out.xyxy[:, [0, 2]] <= w).all() and (out.xyxy[:, [1, 3]] <= h).all()
     assert n_checked > 60
-    # no systematic offset (a half-pixel convention slip would show here)
-    assert np.abs(np.mean(errors, axis=0)).max() < 0.25
+    # no systematic offset (a half-pixel convention slip would show here), and boxes no larger than
+    # their objects on average (a loose-box augmentation would show here)
+    e = np.array(errors)
+    assert np.abs(e.mean(0)).max() < 0.25
+    assert abs((e[:, 2] - e[:, 0]).mean()) < 0.25 and abs((e[:, 3] - e[:, 1]).mean()) < 0.25
 
 
 @pytest.mark.parametrize("recipe", RECIPES)

@@ -18,9 +18,10 @@ Recipes (``RECIPES``):
   independent x/y scale and shift), horizontal flip, hue 0.1 / saturation 1.5 /
   exposure 1.5.
 - ``ultralytics``: mosaic of 4 images around a random centre (every box of all
-  four images kept and clipped), random affine (scale 0.5-1.5, translate 0.1,
-  shear 2 degrees), HSV (0.015, 0.7, 0.4), horizontal flip; ``mixup`` blends a
-  second mosaic in.
+  four images kept and clipped), random affine (scale 0.5-1.5, translate 0.1, no
+  shear: a sheared box is the bounding box of a parallelogram, looser than its
+  object, and a detector trained on such boxes predicts boxes too large), HSV
+  (0.015, 0.7, 0.4), horizontal flip; ``mixup`` blends a second mosaic in.
 
 Randomness: one ``numpy.random.Generator`` per sample decides everything (which
 mosaic partners, and the albumentations seed), so a sample depends only on
@@ -87,7 +88,7 @@ class AugmentConfig:
     flip: float = 0.5
     mosaic_scale: tuple[float, float] = (0.5, 1.5)  # ultralytics
     translate: float = 0.1
-    shear: float = 2.0
+    shear: float = 0.0  # degrees; a sheared box is the bounding box of a parallelogram, looser than the object
     hsv_h: float = 0.015
     hsv_s: float = 0.7
     hsv_v: float = 0.4

@@ -106,6 +106,18 @@ class Boxes:
         return cls(np.zeros((0, 4)), image_hw)
 
     @classmethod
+    def adopt(cls, xyxy: np.ndarray, image_hw: tuple[int, int]) -> "Boxes":
+        """Boxes that take ownership of a fresh ``(N, 4) float64`` array without
+        copying it (readers that just built it; made read-only here)."""
+        if xyxy.dtype != np.float64 or xyxy.ndim != 2 or xyxy.shape[1] != 4:
+            return cls(xyxy, image_hw)
+        b = object.__new__(cls)
+        xyxy.setflags(write=False)
+        object.__setattr__(b, "xyxy", xyxy)
+        object.__setattr__(b, "image_hw", (int(image_hw[0]), int(image_hw[1])))
+        return b
+
+    @classmethod
     def from_array(cls, a, fmt: BoxFormat, *, normalized: bool, image_hw: tuple[int, int]) -> "Boxes":
         """Build from rows in ``fmt``; ``normalized=True`` means coordinates are
         fractions of the image width/height (only the YOLO reader uses this)."""

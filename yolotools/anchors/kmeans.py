@@ -77,14 +77,17 @@ def avg_iou(wh: np.ndarray, anchors: np.ndarray, weights: np.ndarray | None = No
 
 def bpr(wh: np.ndarray, anchors: np.ndarray, anchor_t: float = 4.0, weights: np.ndarray | None = None) -> float:
     """Best-possible recall, Ultralytics' definition: share of boxes with some
-    anchor whose worst side ratio ``min(r, 1/r)`` exceeds ``1/anchor_t``."""
+    anchor whose worst side ratio ``min(r, 1/r)`` exceeds ``1/anchor_t``.
+    (One pass over the boxes per anchor: no (N, K, 2) temporaries.)"""
     wh = np.asarray(wh, np.float64)
     anchors = np.asarray(anchors, np.float64)
-    ok = np.empty(len(wh), bool)
-    for s in range(0, len(wh), _CHUNK):
-        r = wh[s : s + _CHUNK, None, :] / anchors[None, :, :]
-        x = np.minimum(r, 1.0 / r).min(2).max(1)
-        ok[s : s + _CHUNK] = x > 1.0 / anchor_t
+    w, h = np.ascontiguousarray(wh[:, 0]), np.ascontiguousarray(wh[:, 1])
+    ok = np.zeros(len(wh), bool)
+    thr = 1.0 / anchor_t
+    for aw, ah in anchors:
+        rw, rh = w / aw, h / ah
+        x = np.minimum(np.minimum(rw, 1.0 / rw), np.minimum(rh, 1.0 / rh))
+        ok |= x > thr
     return float(np.average(ok, weights=weights))
 
 

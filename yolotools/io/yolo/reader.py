@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import stat
 from pathlib import Path
 from typing import Sequence
 
@@ -15,7 +16,7 @@ from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
-from ..files import IMAGE_EXTS, image_size_hw, is_regular_file, load_json
+from ..files import IMAGE_EXTS, image_size_hw, load_json
 from .data_yaml import dataset_root, image_list, label_path_for_image, load_data_yaml, names_from_yaml, yaml_key_for_split
 from .txt import parse_label_text
 from .writer import SIDECAR_SUFFIX
@@ -142,17 +143,20 @@ def read_yolo(
 
 
 def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], list[tuple], dict[str, list[int]]]:
-    """Worker: read images' headers and label files for one chunk of jobs."""
+    """Worker: read images' headers and label files for one chunk of jobs
+    (plain strings and one ``stat`` per image: this loop runs for every image)."""
     problems = Problems()
     recs, lines_of = [], {}
-    for image_id, img_s, lab_s, side in jobs:
-        img, lab = Path(img_s), Path(lab_s)
+    for image_id, img, lab, side in jobs:
         side = side or {}
         hw = None
-        if not img.exists() and side.get("source_path") and os.path.exists(side["source_path"]):
-            img = Path(side["source_path"])
-        if img.exists():
-            if not is_regular_file(img):
+        st = _stat(img)
+        if st is None and side.get("source_path"):
+            st2 = _stat(side["source_path"])
+            if st2 is not None:
+                img, st = side["source_path"], st2
+        if st is not None:
+            if not stat.S_ISREG(st.st_mode):
                 problems.error("unreadable_image", img, "not a regular file; image skipped")
                 continue
             try:
@@ -166,19 +170,27 @@ def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], 
             problems.error("missing_image", img, "image not found and no size known for its labels; skipped")
             continue
         try:
-            text = lab.read_text(encoding="utf-8-sig")  # a BOM is not part of the first line
+            with open(lab, encoding="utf-8-sig") as f:  # a BOM is not part of the first line
+                text = f.read()
         except FileNotFoundError:
             problems.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
             text = ""
         except (OSError, UnicodeDecodeError) as e:
             problems.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
             text = ""
-        ann, lines = parse_label_text(text, str(lab), hw, k, problems, with_scores=with_scores)
+        ann, lines = parse_label_text(text, lab, hw, k, problems, with_scores=with_scores)
         lines_of[image_id] = lines
         if side:
             ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
-        recs.append(ImageRecord(image_id, img, hw, ann, source_id=side.get("source_id")))
+        recs.append(ImageRecord(image_id, Path(img), hw, ann, source_id=side.get("source_id")))
     return recs, [(p.severity, p.kind, p.path, p.message, p.where) for p in problems], lines_of
+
+
+def _stat(path: str):
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
 
 
 def _image_id(img: Path, lab: Path) -> str:

@@ -45,6 +45,11 @@ def num(v: float) -> str:
 def finite(v) -> float | None:
     """``v`` as a finite float (numbers or numeric text; a decimal comma is
     accepted, as CVAT's Open Images export writes ``"0,358"``), else ``None``."""
+    t = type(v)
+    if t is float:  # the common case (JSON numbers): NaN and inf fail v - v == 0
+        return v if v - v == 0 else None
+    if t is int:
+        return float(v)
     if isinstance(v, bool) or v is None:
         return None
     if isinstance(v, str):
@@ -53,7 +58,7 @@ def finite(v) -> float | None:
             return None
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return f if math.isfinite(f) else None
 
@@ -251,26 +256,26 @@ class DatasetBuilder:
         if self.classes is not None and label not in self._class_set:
             self.problems.error("unknown_class", f, f"class {label!r} is not in the given class list; skipped", where)
             return False
-        vals = [finite(v) for v in (x1, y1, x2, y2)]
-        if any(v is None for v in vals):
+        vals = (finite(x1), finite(y1), finite(x2), finite(y2))
+        if None in vals:
             self.problems.error("bad_box", f, f"box {[x1, y1, x2, y2]!r} is not 4 finite numbers; skipped", where)
             return False
         # snapped to 1e-9 px: percent and normalised formats come back as 352.99999999999994 for 353
-        x1, y1, x2, y2 = (round(v, 9) for v in vals)
+        x1, y1, x2, y2 = round(vals[0], 9), round(vals[1], 9), round(vals[2], 9), round(vals[3], 9)
         if x2 <= x1 or y2 <= y1:
             self.problems.error("empty_box", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) has zero or negative size; skipped", where)
             return False
-        ih, iw = img.hw
         if clip:
-            c = (max(x1, 0.0), max(y1, 0.0), min(x2, float(iw)), min(y2, float(ih)))
-            if c[2] <= c[0] or c[3] <= c[1]:
-                self.problems.error("box_outside_image", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) lies outside the "
-                                    f"{iw}x{ih} image; skipped", where)
-                return False
-            if c != (x1, y1, x2, y2):
+            ih, iw = img.hw
+            if x1 < 0 or y1 < 0 or x2 > iw or y2 > ih:
+                c = (max(x1, 0.0), max(y1, 0.0), min(x2, float(iw)), min(y2, float(ih)))
+                if c[2] <= c[0] or c[3] <= c[1]:
+                    self.problems.error("box_outside_image", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) lies outside the "
+                                        f"{iw}x{ih} image; skipped", where)
+                    return False
                 self.problems.warning("box_clipped", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) extends outside the "
                                       f"{iw}x{ih} image; clipped", where)
-            x1, y1, x2, y2 = c
+                x1, y1, x2, y2 = c
         img.boxes.append((x1, y1, x2, y2))
         img.labels.append(label)
         img.difficult.append(bool(difficult))

@@ -84,11 +84,15 @@ def read_yolo(
                     listed.update(str(label_path_for_image(ip)) for ip in image_list(data[other], base, source))
                 except YoloToolsError:
                     pass
-        for d in sorted({lp.parent for _, lp in pairs}):
-            if d.is_dir():
-                for q in sorted(d.glob("*.txt")):
-                    if str(q) not in listed:
-                        problems.warning("orphan_label", q, "label file with no image in the split; not used")
+        for d in sorted({os.path.dirname(s) for s in listed}):  # strings: this runs over every label of big datasets
+            try:
+                names = sorted(n for n in os.listdir(d) if n.endswith(".txt"))
+            except OSError:
+                continue
+            for n in names:
+                q = os.path.join(d, n)
+                if q not in listed and os.path.isfile(q):
+                    problems.warning("orphan_label", q, "label file with no image in the split; not used")
     elif source.is_dir():
         labels_dir = source
         class_names = tuple(names) if names else _find_names(labels_dir)

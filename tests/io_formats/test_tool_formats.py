@@ -292,3 +292,34 @@ def test_convert_list_names_every_format():
     rows = json.loads(CliRunner().invoke(main, ["convert", "--list", "--json"]).output)
     assert {r["format"]: (r["read"], r["write"]) for r in rows}["yolo"] == (True, False)
     assert all(r["read"] and r["write"] for r in rows if r["format"] != "yolo")
+
+
+def test_hostile_files_get_one_line_errors_and_nothing_leaves_the_dataset(tmp_path):
+    run = lambda *a: CliRunner().invoke(main, list(map(str, a)))  # noqa: E731
+    # XXE: the entity is never expanded, no file content reaches the output
+    (tmp_path / "x.xml").write_text('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                                    '<annotations><image name="a.jpg" width="10" height="10">'
+                                    '<box label="&e;" xtl="1" ytl="1" xbr="5" ybr="5"/></image></annotations>')
+    r = run("convert", "cvat", tmp_path / "x.xml", "--out", tmp_path / "o1", "--json")
+    assert "Traceback" not in r.output and "root:" not in r.output
+    for f in (tmp_path / "o1").rglob("*") if (tmp_path / "o1").exists() else []:
+        if f.is_file():
+            assert "root:" not in f.read_text(errors="replace")
+    # names that leave the dataset: an error for that record, nothing written outside --out
+    (tmp_path / "v.json").write_text(json.dumps({"k": {"filename": "../../../outside.jpg", "size": 0, "regions": [
+        {"shape_attributes": {"name": "rect", "x": 1, "y": 1, "width": 3, "height": 3}, "region_attributes": {"label": "a"}}]}}))
+    r = run("convert", "via", tmp_path / "v.json", "--out", tmp_path / "o2", "--json")
+    assert r.exit_code == 0 and "path_outside_dataset" in r.output and "Traceback" not in r.output
+    assert not list(tmp_path.parent.glob("outside*"))
+    # NaN, strings and missing numbers are bad boxes with their record, not crashes
+    (tmp_path / "c.json").write_text('[{"image": "a.jpg", "annotations": [{"label": "a", "coordinates": '
+                                     '{"x": NaN, "y": 1, "width": 2, "height": 2}}, {"label": "a", "coordinates": {"x": "5"}}]}]')
+    rep = convert_format("createml", tmp_path / "c.json", tmp_path / "o3", image_sizes={"a": (10, 10)})
+    assert [p["kind"] for p in rep.problems] == ["bad_box", "bad_box"] and rep.problems[0]["where"].startswith("[0].annotations[0]")
+    # a LabelMe imagePath that leaves the folder is not linked
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "a.json").write_text(json.dumps({"imagePath": "../../etc/passwd", "imageHeight": 10, "imageWidth": 10,
+                                                         "shapes": [{"label": "a", "points": [[1, 1], [4, 4]], "shape_type": "rectangle"}]}))
+    rep = convert_format("labelme", tmp_path / "lm", tmp_path / "o4")
+    assert any(p["kind"] == "path_outside_dataset" for p in rep.problems) and not (tmp_path / "o4" / "images").exists() or \
+        not any((tmp_path / "o4" / "images").iterdir())

@@ -89,6 +89,22 @@ def _shuffled_ids(ds: DetectionDataset, seed: int) -> list[str]:
     return [ids[i] for i in perm]
 
 
+def _split_order(name: str) -> tuple:
+    """Sort key of split names: train, val, test, then the others by name."""
+    return (SPLIT_NAMES.index(name) if name in SPLIT_NAMES else 3, name)
+
+
+def _classes_of(ds: DetectionDataset, order: list[str]) -> tuple[dict[str, list[int]], dict[int, list[str]]]:
+    """The classes of each image (sorted) and, per class, its images in ``order``."""
+    by = ds.by_id()
+    labels = {i: sorted(set(by[i].annotations.class_ids.tolist())) for i in order}
+    images_of: dict[int, list[str]] = defaultdict(list)
+    for i in order:
+        for c in labels[i]:
+            images_of[c].append(i)
+    return labels, images_of
+
+
 def split_dataset(ds: DetectionDataset, ratios: Sequence[float], *, seed: int = 0, stratify: bool = False,
                   names: Sequence[str] | None = None) -> dict[str, DetectionDataset]:
     """Split ``ds`` by ``ratios`` (normalised to sum 1) into named splits
@@ -109,7 +125,7 @@ def split_dataset(ds: DetectionDataset, ratios: Sequence[float], *, seed: int = 
     if len(names) != len(r):
         raise YoloToolsError(f"{len(r)} ratios but {len(names)} split names")
     order = _shuffled_ids(ds, seed)
-    n, S = len(order), len(r)
+    n = len(order)
     if not stratify:
         counts = np.floor(r * n).astype(int)
         rest = n - counts.sum()
@@ -128,13 +144,8 @@ def split_dataset(ds: DetectionDataset, ratios: Sequence[float], *, seed: int = 
 
 
 def _stratified(ds: DetectionDataset, order: list[str], r: np.ndarray) -> dict[str, int]:
-    by = ds.by_id()
     S = len(r)
-    labels = {i: sorted(set(by[i].annotations.class_ids.tolist())) for i in order}
-    images_of: dict[int, list[str]] = defaultdict(list)
-    for i in order:
-        for c in labels[i]:
-            images_of[c].append(i)
+    labels, images_of = _classes_of(ds, order)
     size_left = r * len(order)
     want = {c: r * len(v) for c, v in images_of.items()}
     have = defaultdict(lambda: np.zeros(S, bool))
@@ -204,7 +215,7 @@ def remap_dataset(ds: DetectionDataset, mapping: Mapping[str, str | None], *, wh
     recs = []
     for rec in ds:
         a = rec.annotations
-        nc = lut[a.class_ids] if len(a) else a.class_ids
+        nc = lut[a.class_ids]
         keep = nc >= 0
         for c in a.class_ids[~keep].tolist():
             dropped[old[c]] = dropped.get(old[c], 0) + 1
@@ -221,20 +232,27 @@ def merge_datasets(parts: Sequence[tuple[str, DetectionDataset]], *, prefix: boo
     names: list[str] = []
     for _, ds in parts:
         names += [n for n in ds.class_map.names if n not in names]
-    idx = {n: i for i, n in enumerate(names)}
     recs: list[ImageRecord] = []
     where: dict[str, str] = {}
     for label, ds in parts:
-        lut = np.array([idx[n] for n in ds.class_map.names], dtype=np.int64)
-        for rec in ds:
+        for rec in _reindexed(ds, names):
             iid = f"{label}/{rec.image_id}" if prefix else rec.image_id
             if iid in where:
                 raise YoloToolsError(f"image id {iid!r} is in both {where[iid]} and {label}; merge with --prefix to keep both "
                                      f"(ids become <dataset>/<id>)")
             where[iid] = label
-            a = rec.annotations
-            recs.append(replace(rec, image_id=iid, annotations=replace(a, class_ids=lut[a.class_ids] if len(a) else a.class_ids)))
+            recs.append(replace(rec, image_id=iid))
     return DetectionDataset(ClassMap(tuple(names)), tuple(recs))
+
+
+def _reindexed(ds: DetectionDataset, names: Sequence[str]) -> DetectionDataset:
+    """``ds`` with its class ids pointing into ``names`` (which holds every class of ``ds``)."""
+    if tuple(names) == ds.class_map.names:
+        return ds
+    idx = {n: i for i, n in enumerate(names)}
+    lut = np.array([idx[n] for n in ds.class_map.names], dtype=np.int64)
+    recs = tuple(r.with_annotations(replace(r.annotations, class_ids=lut[r.annotations.class_ids])) for r in ds)
+    return DetectionDataset(ClassMap(tuple(names)), recs)
 
 
 def sample_dataset(ds: DetectionDataset, n: int, *, seed: int = 0, by_class: bool = False) -> DetectionDataset:
@@ -248,13 +266,8 @@ def sample_dataset(ds: DetectionDataset, n: int, *, seed: int = 0, by_class: boo
     if not by_class:
         chosen = set(order[:n])
     else:
-        by = ds.by_id()
-        labels = {i: set(by[i].annotations.class_ids.tolist()) for i in order}
+        labels, images_of = _classes_of(ds, order)
         cover = np.zeros(len(ds.class_map), np.int64)
-        images_of: dict[int, list[str]] = defaultdict(list)
-        for i in order:
-            for c in labels[i]:
-                images_of[c].append(i)
         chosen = set()
         for c in sorted(images_of, key=lambda c: (len(images_of[c]), c)):
             for i in images_of[c]:
@@ -328,7 +341,7 @@ def write_splits(splits: Mapping[str, DetectionDataset], out: Path | str, *, ope
         raise YoloToolsError("nothing to write: no split has images")
     classes = next(iter(splits.values())).class_map.names
     rep = OpReport(operation, source, str(out), list(classes), problems=[p.to_dict() for p in problems])
-    order = sorted(splits, key=lambda s: (SPLIT_NAMES.index(s) if s in SPLIT_NAMES else 3, s))
+    order = sorted(splits, key=_split_order)
     for name in order:
         ds = splits[name]
         wr = write_yolo(ds, out, name, images=images, progress=progress)
@@ -387,9 +400,9 @@ def run_merge(sources, out, *, mapping=None, prefix=False, fmt=None, images=None
     merged = {name: merge_datasets(g, prefix=prefix) for name, g in groups.items()}
     # one class list for every split (data.yaml has one names list): the union in first-seen order
     all_names: list[str] = []
-    for name in sorted(merged, key=lambda n: (SPLIT_NAMES.index(n) if n in SPLIT_NAMES else 3, n)):
+    for name in sorted(merged, key=_split_order):
         all_names += [c for c in merged[name].class_map.names if c not in all_names]
-    merged = {n: _with_classes(d, all_names) for n, d in merged.items()}
+    merged = {n: _reindexed(d, all_names) for n, d in merged.items()}
     owner: dict[str, str] = {}
     for name, d in merged.items():
         for r in d:
@@ -401,15 +414,6 @@ def run_merge(sources, out, *, mapping=None, prefix=False, fmt=None, images=None
                        progress=progress, problems=problems)
     return rep
 
-
-def _with_classes(ds: DetectionDataset, names: Sequence[str]) -> DetectionDataset:
-    if tuple(names) == ds.class_map.names:
-        return ds
-    idx = {n: i for i, n in enumerate(names)}
-    lut = np.array([idx[n] for n in ds.class_map.names], dtype=np.int64)
-    recs = tuple(r.with_annotations(replace(r.annotations, class_ids=lut[r.annotations.class_ids] if len(r.annotations)
-                                            else r.annotations.class_ids)) for r in ds)
-    return DetectionDataset(ClassMap(tuple(names)), recs)
 
 
 def run_remap(source, out, mapping, *, fmt=None, split=None, images=None, image_mode="link", progress=False) -> OpReport:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
 from ..annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ..boxes import BoxFormat, Boxes
 from ..errors import Problems, YoloToolsError
-from .files import atomic_write_text, image_size_hw, inside_root, load_json
+from .files import atomic_write_text, image_size_hw, inside_root, load_json, relative_name
 
 __all__ = ["read_coco", "write_coco", "coco_dict", "CLASS_ORDERS"]
 
@@ -95,8 +95,8 @@ def read_coco(
             problems.error("bad_image_entry", path, "image entry needs integer 'id' and string 'file_name'; skipped", where)
             continue
         fname = im["file_name"].replace("\\", "/")
-        pp = PurePosixPath(fname)
-        if "\x00" in fname or not fname.strip() or pp.is_absolute() or ".." in pp.parts or (len(fname) > 1 and fname[1] == ":"):
+        pp = relative_name(fname)
+        if pp is None:
             problems.error("path_outside_dataset", path, f"file_name {im['file_name']!r} points outside the image folder "
                            "(absolute, '..', drive or NUL); image and its boxes skipped", where)
             continue

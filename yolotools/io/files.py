@@ -18,6 +18,7 @@ __all__ = [
     "load_yaml",
     "atomic_write_bytes",
     "confined_path",
+    "relative_name",
     "load_json",
     "image_size_hw",
     "IMAGE_EXTS",
@@ -67,6 +68,17 @@ def check_relative(relative: str, root, *, what: str = "path") -> str:
     if not rel or rel.startswith("/") or (len(rel) > 1 and rel[1] == ":") or ".." in rel.split("/"):
         raise YoloToolsError(f"{what} {relative!r} would be written outside the output folder {root}; refusing")
     return rel
+
+
+def relative_name(name: str) -> PurePosixPath | None:
+    """``name`` (an image name read from a label file, ``/`` separators) as a
+    relative path, or ``None`` when it is empty or would leave its folder:
+    absolute, a ``..`` part, a drive letter, a NUL byte.  The lexical check every
+    reader makes before a name becomes a path or an image id."""
+    pp = PurePosixPath(name)
+    if not name.strip() or "\x00" in name or pp.is_absolute() or ".." in pp.parts or (len(name) > 1 and name[1] == ":"):
+        return None
+    return pp
 
 
 def confined_path(root: Path, relative: str, *, what: str = "path") -> Path:

@@ -146,16 +146,17 @@ def sniff_format(path: Path | str) -> str:
         if (p / "label_2").is_dir():
             return "kitti"
         if not (p / "labels").is_dir() and not any(p.glob("*.txt")):
-            js = next(iter(sorted(p.rglob("*.json"))), None)
-            if js is not None and (b'"shapes"' in _head(js) or b'"imagePath"' in _head(js)):
+            js = min(p.rglob("*.json"), default=None)
+            head = _head(js) if js is not None else b""
+            if b'"shapes"' in head or b'"imagePath"' in head:
                 return "labelme"
         return "yolo"
     suf = p.suffix.lower()
     if suf in (".yaml", ".yml"):
         return "yolo"
-    head = _head(p)
     if suf == ".xml":
         return "cvat"
+    head = _head(p)
     if suf == ".csv":
         first = head.split(b"\n", 1)[0].decode("utf-8-sig", "replace")
         if "ImageID" in first:

@@ -29,9 +29,9 @@ import numpy as np
 from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
-from ..files import image_size_hw, inside_root
+from ..files import image_size_hw, inside_root, relative_name
 
-__all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order"]
+__all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "box_rows"]
 
 
 def num(v: float) -> str:
@@ -68,6 +68,25 @@ def image_file_name(rec: ImageRecord) -> str:
     image's extension (``.jpg`` when unknown)."""
     ext = rec.path.suffix if rec.path is not None and rec.path.suffix else ".jpg"
     return rec.image_id + ext
+
+
+def label_files(folder: Path, suffix: str, what: str) -> list[Path]:
+    """The ``suffix`` files below ``folder`` (sorted), or a clear error when
+    ``folder`` is not a folder or holds none; ``what`` says what it should be."""
+    if not folder.is_dir():
+        raise YoloToolsError(f"{folder}: expected {what}")
+    files = sorted(p for p in folder.rglob("*" + suffix) if p.is_file())
+    if not files:
+        raise YoloToolsError(f"{folder}: no {suffix} files ({what})")
+    return files
+
+
+def box_rows(ann) -> list[tuple]:
+    """Each box of ``ann`` as ``(x1, y1, x2, y2, class index, attrs dict,
+    difficult, crowd)`` with plain Python numbers: what every writer loops over."""
+    attrs = ann.attrs.tolist() if ann.attrs is not None else [None] * len(ann)
+    return [(*b, c, a or {}, d, k) for b, c, a, d, k in
+            zip(ann.boxes.xyxy.tolist(), ann.class_ids.tolist(), attrs, ann.is_difficult.tolist(), ann.is_crowd.tolist())]
 
 
 def class_order(names: Iterable[str], *, classes: Sequence[str] | None = None, declared: Sequence[str] = ()) -> list[str]:
@@ -132,20 +151,19 @@ class DatasetBuilder:
     def image_id(self, name: str, where: str, *, file: Path | str | None = None) -> str | None:
         """The image id for a file name from the labels (``a/b.jpg`` -> ``a/b``),
         or ``None`` (and an error) when the name would leave the dataset."""
-        fname = str(name).replace("\\", "/").strip()
-        pp = PurePosixPath(fname)
-        if not fname or "\x00" in fname or pp.is_absolute() or ".." in pp.parts or (len(fname) > 1 and fname[1] == ":"):
+        pp = relative_name(str(name).replace("\\", "/").strip())
+        if pp is None:
             self.problems.error("path_outside_dataset", file or self.source,
                                 f"image name {name!r} is empty or points outside the dataset (absolute, '..', drive or NUL); "
                                 "image and its boxes skipped", where)
             return None
         return str(pp.with_suffix("")) if pp.suffix else str(pp)
 
-    def find_image(self, name: str, where: str, *, root: Path | None = None, file=None) -> Path | None:
-        """The image file ``name`` in ``root`` (default: the ``images`` folder),
-        confined to it; tries the usual extensions when ``name`` has none.
-        ``None`` when there is no folder or no such file."""
-        root = root if root is not None else self.images
+    def find_image(self, name: str, where: str, *, file=None) -> Path | None:
+        """The image file ``name`` in the ``images`` folder, confined to it;
+        tries the usual extensions when ``name`` has none.  ``None`` when there
+        is no folder."""
+        root = self.images
         if root is None:
             return None
         cands = [name] if PurePosixPath(name).suffix else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
@@ -181,10 +199,9 @@ class DatasetBuilder:
 
     def add_image(self, image_id: str | None, path: Path | None, hw, where: str, *, file=None) -> _Img | None:
         """Register an image; ``hw`` may be ``None`` (then from ``image_sizes`` or
-        the image header).  Returns ``None`` (with an error) for a duplicate or
-        an image whose size cannot be known.  A second entry for the same image
-        id returns the first one when it names the same file (formats with one
-        row per box)."""
+        the image header).  Returns ``None`` (with an error) for an image whose
+        size cannot be known; an id already registered returns that image
+        (:meth:`entry_image` refuses such duplicates, :meth:`row_image` shares them)."""
         if image_id is None:
             return None
         prev = self._imgs.get(image_id)
@@ -240,9 +257,6 @@ class DatasetBuilder:
         if img is None:
             self._refused.add(name)
         return img
-
-    def has_image(self, image_id: str) -> bool:
-        return image_id in self._imgs
 
     # ------------------------------------------------------------------- boxes
     def add_box(self, img: _Img, label, x1, y1, x2, y2, where: str, *, file=None, difficult=False, crowd=False,

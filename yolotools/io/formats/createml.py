@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import DatasetBuilder, finite, image_file_name
+from ._build import DatasetBuilder, box_rows, finite, image_file_name
 
 __all__ = ["read_createml", "write_createml"]
 
@@ -63,12 +63,8 @@ def read_createml(
 
 def write_createml(dataset: DetectionDataset, path: Path | str) -> dict:
     names = dataset.class_map.names
-    out, n = [], 0
-    for rec in dataset.records:
-        anns = []
-        for (x1, y1, x2, y2), c in zip(rec.annotations.boxes.xyxy.tolist(), rec.annotations.class_ids.tolist()):
-            anns.append({"label": names[c], "coordinates": {"x": (x1 + x2) / 2, "y": (y1 + y2) / 2, "width": x2 - x1, "height": y2 - y1}})
-            n += 1
-        out.append({"image": image_file_name(rec), "annotations": anns})
+    out = [{"image": image_file_name(rec), "annotations": [
+        {"label": names[c], "coordinates": {"x": (x1 + x2) / 2, "y": (y1 + y2) / 2, "width": x2 - x1, "height": y2 - y1}}
+        for x1, y1, x2, y2, c, *_ in box_rows(rec.annotations)]} for rec in dataset.records]
     atomic_write_text(Path(path), json.dumps(out, separators=(",", ":")))
-    return {"images": len(out), "boxes": n}
+    return {"images": len(out), "boxes": dataset.num_boxes}

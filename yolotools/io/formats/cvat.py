@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text
-from ._build import DatasetBuilder, image_file_name, num
+from ._build import DatasetBuilder, box_rows, image_file_name, num
 
 __all__ = ["read_cvat", "write_cvat"]
 
@@ -126,12 +126,12 @@ def write_cvat(dataset: DetectionDataset, path: Path | str) -> dict:
     path = Path(path)
     names = dataset.class_map.names
     flags = {k for r in dataset.records for k, arr in (("difficult", r.annotations.is_difficult), ("iscrowd", r.annotations.is_crowd)) if arr.any()}
+    rows = [box_rows(r.annotations) for r in dataset.records]
     attr_names: dict[str, set] = {}
-    for r in dataset.records:
-        if r.annotations.attrs is not None:
-            for c, a in zip(r.annotations.class_ids.tolist(), r.annotations.attrs):
-                for k in ((a or {}).get("attributes") or {}):
-                    attr_names.setdefault(names[c], set()).add(k)
+    for rr in rows:
+        for *_, c, a, _d, _k in rr:
+            for k in a.get("attributes") or {}:
+                attr_names.setdefault(names[c], set()).add(k)
     out = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>", "  <meta>", "    <task>",
            f"      <size>{len(dataset)}</size>", "      <mode>annotation</mode>", "      <labels>"]
     for n in names:
@@ -144,18 +144,11 @@ def write_cvat(dataset: DetectionDataset, path: Path | str) -> dict:
                        f"              <values>{vals}</values>\n            </attribute>")
         out.append("          </attributes>\n        </label>")
     out += ["      </labels>", "    </task>", "  </meta>"]
-    n_boxes = 0
     qlabel = [quoteattr(n) for n in names]
-    for i, rec in enumerate(dataset.records):
+    for i, (rec, rr) in enumerate(zip(dataset.records, rows)):
         h, w = rec.image_hw
         out.append(f"  <image id=\"{i}\" name={quoteattr(image_file_name(rec))} width=\"{w}\" height=\"{h}\">")
-        ann = rec.annotations
-        xyxy = ann.boxes.xyxy.tolist()
-        attrs = ann.attrs.tolist() if ann.attrs is not None else None
-        diff, crowd = ann.is_difficult.tolist(), ann.is_crowd.tolist()
-        for j, c in enumerate(ann.class_ids.tolist()):
-            x1, y1, x2, y2 = xyxy[j]
-            a = (attrs[j] if attrs is not None else None) or {}
+        for x1, y1, x2, y2, c, a, difficult, crowd in rr:
             if a:
                 head = (f"    <box label={qlabel[c]} source={quoteattr(str(a.get('source', 'manual')))} "
                         f"occluded={quoteattr(str(a.get('occluded', '0')))} xtl=\"{num(x1)}\" ytl=\"{num(y1)}\" xbr=\"{num(x2)}\" "
@@ -169,14 +162,13 @@ def write_cvat(dataset: DetectionDataset, path: Path | str) -> dict:
                         f"xbr=\"{num(x2)}\" ybr=\"{num(y2)}\" z_order=\"0\"")
             out.append(head + ">")
             if flags:
-                for k, flag in (("difficult", diff[j]), ("iscrowd", crowd[j])):
+                for k, flag in (("difficult", difficult), ("iscrowd", crowd)):
                     if k in flags:
                         out.append(f"      <attribute name=\"{k}\">{'true' if flag else 'false'}</attribute>")
             for k, v in (a.get("attributes") or {}).items():
                 out.append(f"      <attribute name={quoteattr(str(k))}>{escape(str(v))}</attribute>")
             out.append("    </box>")
-            n_boxes += 1
         out.append("  </image>")
     out.append("</annotations>\n")
     atomic_write_text(path, "\n".join(out))
-    return {"images": len(dataset), "boxes": n_boxes}
+    return {"images": len(dataset), "boxes": dataset.num_boxes}

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, confined_path
-from ._build import DatasetBuilder, finite, num
+from ._build import DatasetBuilder, box_rows, finite, label_files, num
 
 __all__ = ["read_kitti", "write_kitti", "kitti_label_dir"]
 
@@ -42,14 +42,10 @@ def read_kitti(
 ) -> tuple[DetectionDataset, Problems]:
     """Read KITTI labels from ``folder/label_2`` (or ``folder`` itself)."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise YoloToolsError(f"{folder}: expected a KITTI folder (with label_2/) or a folder of label .txt files")
     labels = kitti_label_dir(folder)
+    files = label_files(labels, ".txt", "a KITTI folder (with label_2/) or a folder of label .txt files")
     if images is None and (folder / "image_2").is_dir():
         images = folder / "image_2"
-    files = sorted(p for p in labels.rglob("*.txt") if p.is_file())
-    if not files:
-        raise YoloToolsError(f"{labels}: no .txt label files")
     problems = Problems(strict=strict)
     b = DatasetBuilder(folder, problems, classes=classes, images=images, image_sizes=image_sizes)
     for f in files:
@@ -91,19 +87,15 @@ def write_kitti(dataset: DetectionDataset, folder: Path | str) -> dict:
     bad = [n for n in names if any(c.isspace() for c in n)]
     if bad:
         raise YoloToolsError(f"KITTI labels are space-separated: class name {bad[0]!r} has a space; remap it first (yolotools remap)")
-    n = 0
     for rec in dataset.records:
-        ann = rec.annotations
-        attrs = ann.attrs.tolist() if ann.attrs is not None else [None] * len(ann)
         lines = []
-        for (x1, y1, x2, y2), c, at in zip(ann.boxes.xyxy.tolist(), ann.class_ids.tolist(), attrs):
+        for x1, y1, x2, y2, c, at, *_ in box_rows(rec.annotations):
             a = dict(_DEFAULTS)
-            a.update({k: v for k, v in (at or {}).items() if k in _DEFAULTS or k == "score"})
+            a.update({k: v for k, v in at.items() if k in _DEFAULTS or k == "score"})
             f = [names[c], num(a["truncated"]), str(int(a["occluded"])), num(a["alpha"]), num(x1), num(y1), num(x2), num(y2)]
             f += [num(v) for v in a["dimensions"]] + [num(v) for v in a["location"]] + [num(a["rotation_y"])]
             if "score" in a:
                 f.append(num(a["score"]))
             lines.append(" ".join(f) + "\n")
-            n += 1
         atomic_write_text(confined_path(folder / "label_2", rec.image_id + ".txt", what="image id"), "".join(lines))
-    return {"images": len(dataset), "boxes": n}
+    return {"images": len(dataset), "boxes": dataset.num_boxes}

@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, confined_path, inside_root, load_json
-from ._build import DatasetBuilder, finite, image_file_name
+from ._build import DatasetBuilder, box_rows, finite, image_file_name, label_files
 
 __all__ = ["read_labelme", "write_labelme"]
 
@@ -36,11 +36,7 @@ def read_labelme(
     strict: bool = False,
 ) -> tuple[DetectionDataset, Problems]:
     folder = Path(folder)
-    if not folder.is_dir():
-        raise YoloToolsError(f"{folder}: expected a folder of LabelMe JSON files")
-    files = sorted(p for p in folder.rglob("*.json") if p.is_file())
-    if not files:
-        raise YoloToolsError(f"{folder}: no .json files (LabelMe writes one JSON per image)")
+    files = label_files(folder, ".json", "a folder of LabelMe JSON files, one per image")
     problems = Problems(strict=strict)
     b = DatasetBuilder(folder, problems, classes=classes, images=images, image_sizes=image_sizes)
     # ids relative to the deepest folder holding every JSON (annotations/ in exports that keep images/ beside it)
@@ -104,18 +100,12 @@ def write_labelme(dataset: DetectionDataset, folder: Path | str) -> dict:
     ``imagePath`` = the image file name beside it, no embedded image data)."""
     folder = Path(folder)
     names = dataset.class_map.names
-    n = 0
     for rec in dataset.records:
         h, w = rec.image_hw
-        ann = rec.annotations
-        attrs = ann.attrs.tolist() if ann.attrs is not None else [None] * len(ann)
-        shapes = []
-        for (x1, y1, x2, y2), c, a in zip(ann.boxes.xyxy.tolist(), ann.class_ids.tolist(), attrs):
-            a = a or {}
-            shapes.append({"label": names[c], "points": [[x1, y1], [x2, y2]], "group_id": a.get("group_id"),
-                           "description": a.get("description", ""), "shape_type": "rectangle", "flags": a.get("flags", {})})
-            n += 1
+        shapes = [{"label": names[c], "points": [[x1, y1], [x2, y2]], "group_id": a.get("group_id"),
+                   "description": a.get("description", ""), "shape_type": "rectangle", "flags": a.get("flags", {})}
+                  for x1, y1, x2, y2, c, a, *_ in box_rows(rec.annotations)]
         doc = {"version": "5.4.1", "flags": {}, "shapes": shapes, "imagePath": PurePosixPath(image_file_name(rec)).name,
                "imageData": None, "imageHeight": h, "imageWidth": w}
         atomic_write_text(confined_path(folder, rec.image_id + ".json", what="image id"), json.dumps(doc, indent=2))
-    return {"images": len(dataset), "boxes": n}
+    return {"images": len(dataset), "boxes": dataset.num_boxes}

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import DatasetBuilder, finite, image_file_name
+from ._build import DatasetBuilder, box_rows, finite, image_file_name
 
 __all__ = ["read_labelstudio", "write_labelstudio"]
 
@@ -127,18 +127,16 @@ def write_labelstudio(dataset: DetectionDataset, path: Path | str) -> dict:
     """Write a Label Studio JSON export (one task per image, one completed
     annotation of ``rectanglelabels`` results in percent)."""
     names = dataset.class_map.names
-    tasks, n = [], 0
+    tasks = []
     for i, rec in enumerate(dataset.records, 1):
         h, w = rec.image_hw
         res = []
-        for j, (box, c) in enumerate(zip(rec.annotations.boxes.xyxy.tolist(), rec.annotations.class_ids.tolist())):
-            x1, y1, x2, y2 = box
+        for j, (x1, y1, x2, y2, c, *_) in enumerate(box_rows(rec.annotations)):
             res.append({"id": f"{i}_{j}", "type": "rectanglelabels", "from_name": "label", "to_name": "image",
                         "original_width": w, "original_height": h, "image_rotation": 0,
                         "value": {"x": x1 / w * 100, "y": y1 / h * 100, "width": (x2 - x1) / w * 100,
                                   "height": (y2 - y1) / h * 100, "rotation": 0, "rectanglelabels": [names[c]]}})
-            n += 1
         tasks.append({"id": i, "data": {"image": image_file_name(rec)},
                       "annotations": [{"id": i, "was_cancelled": False, "result": res}]})
     atomic_write_text(Path(path), json.dumps(tasks, separators=(",", ":")))
-    return {"images": len(tasks), "boxes": n}
+    return {"images": len(tasks), "boxes": dataset.num_boxes}

@@ -26,7 +26,7 @@ from typing import Mapping, Sequence
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text
-from ._build import DatasetBuilder, finite, image_file_name, num
+from ._build import DatasetBuilder, box_rows, finite, image_file_name, num
 
 __all__ = ["read_openimages", "write_openimages", "read_tfod", "write_tfod", "OI_COLUMNS", "TFOD_COLUMNS"]
 
@@ -135,24 +135,26 @@ def write_openimages(dataset: DetectionDataset, path: Path | str) -> dict:
     source come back from ``attrs`` where a reader kept them, ``IsGroupOf`` from
     the crowd flag, the rest are left empty (unknown)."""
     names = dataset.class_map.names
-    out = [",".join(OI_COLUMNS)]
-    n = skipped = 0
-    for rec in dataset.records:
-        ann = rec.annotations
-        if not len(ann):
-            skipped += 1
-            continue
+
+    def rows(rec):
         h, w = rec.image_hw
-        attrs = ann.attrs.tolist() if ann.attrs is not None else [None] * len(ann)
-        for (x1, y1, x2, y2), c, crowd, a in zip(ann.boxes.xyxy.tolist(), ann.class_ids.tolist(), ann.is_crowd.tolist(), attrs):
-            a = a or {}
-            row = [rec.image_id, a.get("Source", ""), names[c], a.get("Confidence", "1"),
-                   num(x1 / w), num(x2 / w), num(y1 / h), num(y2 / h)]
-            row += [a.get("IsOccluded", ""), a.get("IsTruncated", ""), "1" if crowd else "0", a.get("IsDepiction", ""), a.get("IsInside", "")]
-            out.append(_csv_line(row))
-            n += 1
+        for x1, y1, x2, y2, c, a, _difficult, crowd in box_rows(rec.annotations):
+            yield [rec.image_id, a.get("Source", ""), names[c], a.get("Confidence", "1"),
+                   num(x1 / w), num(x2 / w), num(y1 / h), num(y2 / h),
+                   a.get("IsOccluded", ""), a.get("IsTruncated", ""), "1" if crowd else "0", a.get("IsDepiction", ""), a.get("IsInside", "")]
+
+    return _write_csv(dataset, path, OI_COLUMNS, rows)
+
+
+def _write_csv(dataset: DetectionDataset, path: Path | str, columns, rows) -> dict:
+    """A one-row-per-box CSV (atomic): ``rows(record)`` yields each box's cells;
+    an image with no box has no row, and is counted as not written."""
+    out = [",".join(columns)]
+    for rec in dataset.records:
+        out += [_csv_line(r) for r in rows(rec)]
+    skipped = sum(1 for rec in dataset.records if not len(rec.annotations))
     atomic_write_text(Path(path), "\n".join(out) + "\n")
-    return {"images": len(dataset) - skipped, "boxes": n, "images_without_boxes_not_written": skipped}
+    return {"images": len(dataset) - skipped, "boxes": dataset.num_boxes, "images_without_boxes_not_written": skipped}
 
 
 def _csv_line(row) -> str:
@@ -206,17 +208,11 @@ def read_tfod(
 def write_tfod(dataset: DetectionDataset, path: Path | str) -> dict:
     """Write a TFOD CSV with pixel corners (images with no box have no row)."""
     names = dataset.class_map.names
-    out = [",".join(TFOD_COLUMNS)]
-    n = skipped = 0
-    for rec in dataset.records:
-        ann = rec.annotations
-        if not len(ann):
-            skipped += 1
-            continue
+
+    def rows(rec):
         h, w = rec.image_hw
         fname = image_file_name(rec)
-        for (x1, y1, x2, y2), c in zip(ann.boxes.xyxy.tolist(), ann.class_ids.tolist()):
-            out.append(_csv_line([fname, w, h, names[c], num(x1), num(y1), num(x2), num(y2)]))
-            n += 1
-    atomic_write_text(Path(path), "\n".join(out) + "\n")
-    return {"images": len(dataset) - skipped, "boxes": n, "images_without_boxes_not_written": skipped}
+        for x1, y1, x2, y2, c, *_ in box_rows(rec.annotations):
+            yield [fname, w, h, names[c], num(x1), num(y1), num(x2), num(y2)]
+
+    return _write_csv(dataset, path, TFOD_COLUMNS, rows)

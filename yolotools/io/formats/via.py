@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import DatasetBuilder, finite, image_file_name
+from ._build import DatasetBuilder, box_rows, finite, image_file_name
 
 __all__ = ["read_via", "write_via"]
 
@@ -116,22 +116,16 @@ def write_via(dataset: DetectionDataset, path: Path | str) -> dict:
     """Write a VIA 2 annotations export (rect regions, class in region attribute
     ``label``; the key's size is the image file's byte size when it exists, else 0, as panlabel writes)."""
     names = dataset.class_map.names
-    out, n = {}, 0
+    out = {}
     for rec in dataset.records:
         fname = image_file_name(rec)
         try:
             size = os.path.getsize(rec.path) if rec.path is not None else 0
         except OSError:
             size = 0
-        ann = rec.annotations
-        attrs = ann.attrs.tolist() if ann.attrs is not None else [None] * len(ann)
-        regs = []
-        for (x1, y1, x2, y2), c, a in zip(ann.boxes.xyxy.tolist(), ann.class_ids.tolist(), attrs):
-            ra = {"label": names[c]}
-            ra.update(((a or {}).get("region_attributes") or {}))
-            regs.append({"shape_attributes": {"name": "rect", "x": x1, "y": y1, "width": x2 - x1, "height": y2 - y1},
-                         "region_attributes": ra})
-            n += 1
+        regs = [{"shape_attributes": {"name": "rect", "x": x1, "y": y1, "width": x2 - x1, "height": y2 - y1},
+                 "region_attributes": {"label": names[c], **(a.get("region_attributes") or {})}}
+                for x1, y1, x2, y2, c, a, *_ in box_rows(rec.annotations)]
         out[f"{fname}{size}"] = {"filename": fname, "size": size, "regions": regs, "file_attributes": {}}
     atomic_write_text(Path(path), json.dumps(out, separators=(",", ":")))
-    return {"images": len(out), "boxes": n}
+    return {"images": len(out), "boxes": dataset.num_boxes}

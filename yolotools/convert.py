@@ -193,8 +193,9 @@ def convert_format(
     out = Path(out).absolute()
     check_output(out, [Path(source)] + ([Path(images)] if images is not None else []))
     ds, problems = read_format(f.name, source, images, classes=classes, image_sizes=image_sizes, strict=strict, **options)
-    wr = write_yolo(ds, out, split, images=image_mode if images is not None or f.name in ("kitti", "labelme") else "none",
-                    progress=progress, decimals=decimals)
+    # images are linked when the reader found their files (KITTI's image_2/, LabelMe's imagePath, or --images)
+    linked = image_mode if any(r.path is not None for r in ds.records) else "none"
+    wr = write_yolo(ds, out, split, images=linked, progress=progress, decimals=decimals)
     return _report(str(source), ds, problems, out, split, wr)
 
 
@@ -233,9 +234,6 @@ class ExportReport:
         lines += [f"not kept     {n} {what}" for what, n in self.lost.items()]
         lines += [f"{p['severity']}: {p['path']}{':' + p['where'] if p['where'] else ''}: {p['message']}" for p in self.problems[:20]]
         return "\n".join(lines)
-
-
-CocoExportReport = ExportReport
 
 
 def _lost(fmt, dataset: DetectionDataset) -> dict[str, int]:

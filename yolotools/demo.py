@@ -206,7 +206,7 @@ def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: in
     # best.pt (EMA weights) is what the trainer's validation picked and what `detect` uses:
     # the summary's mAP is the one `detect --conf 0.001 --iou 0.6` + `eval` give on val
     best, _ = load_checkpoint(out / "train" / "best.pt")
-    per = predict_dataset(best, val_ds, 128, conf=cfg.conf_thres, iou=cfg.iou_thres, max_det=cfg.max_det).to_arrays()
+    per = predict_dataset(best, val_ds, 128, conf=cfg.conf_thres, iou=cfg.iou_thres, max_det=cfg.max_det, merge_iou=cfg.merge_iou).to_arrays()
     pred = from_arrays(val_ds, per)
     res = evaluate_coco(val_ds, pred)
     write_eval_plots(out / "eval", val_ds, pred, res)

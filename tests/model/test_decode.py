@@ -8,7 +8,7 @@ import torch
 
 from yolotools.letterbox import from_letterbox, letterbox_info, to_letterbox
 from yolotools.model.darknet import HeadSpec
-from yolotools.model.decode import batched_nms, decode, nms, postprocess
+from yolotools.model.decode import batched_nms, decode, merge_boxes, nms, postprocess
 
 
 def _sig(v):
@@ -86,6 +86,33 @@ def test_postprocess_thresholds_and_max_det():
     out = postprocess(pred, conf_thres=0.25, iou_thres=0.45)[0]
     assert out[:, 5].tolist() == [0.0, 1.0] and out[0, 4].item() == pytest.approx(0.81)
     assert len(postprocess(pred, conf_thres=0.25, iou_thres=0.45, max_det=1)[0]) == 1
+
+
+def test_merge_is_the_score_times_iou4_weighted_mean_of_same_class_overlaps():
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 12], [3, 0, 13, 10], [20, 20, 30, 30]], dtype=torch.float64)
+    scores = torch.tensor([0.9, 0.5, 0.7, 0.8, 0.6], dtype=torch.float64)
+    cls = torch.tensor([0, 0, 1, 0, 0])  # box 2 is another class: never merged into box 0
+    keep = torch.tensor([0, 4])
+    # by hand: IoU(0, 1) = 90 / 110, IoU(0, 3) = 70 / 130 (< 0.6: left out), box 4 overlaps nothing
+    i1 = 90 / 110
+    w0, w1 = 0.9, 0.5 * i1 ** 4
+    x1 = (w0 * 0 + w1 * 1) / (w0 + w1)
+    x2 = (w0 * 10 + w1 * 11) / (w0 + w1)
+    got = merge_boxes(boxes, scores, cls, keep, 0.6)
+    assert torch.allclose(got, torch.tensor([[x1, 0, x2, 10], [20, 20, 30, 30]], dtype=torch.float64), atol=1e-12)
+    # a threshold above IoU(0, 1) and merge_iou=1 both leave the NMS boxes as they are
+    assert torch.equal(merge_boxes(boxes, scores, cls, keep, 0.85), boxes[keep])
+    assert torch.equal(merge_boxes(boxes, scores, cls, keep, 1.0), boxes[keep])
+    # zero scores (conf 0): nothing to weigh, the box stays
+    assert torch.equal(merge_boxes(boxes, torch.zeros(5, dtype=torch.float64), cls, keep, 0.6), boxes[keep])
+    # through postprocess: same result, and plain NMS with merge_iou=1
+    pred = torch.zeros(1, 5, 5 + 2, dtype=torch.float64)
+    pred[0, :, :4] = boxes
+    pred[0, :, 4] = scores
+    pred[0, :, 5:] = torch.nn.functional.one_hot(cls, 2).double()
+    out = postprocess(pred, conf_thres=0.1, iou_thres=0.45)[0]
+    assert torch.allclose(out[0, :4], torch.tensor([x1, 0, x2, 10], dtype=torch.float64), atol=1e-12)
+    assert torch.equal(postprocess(pred, conf_thres=0.1, iou_thres=0.45, merge_iou=1)[0][0, :4], boxes[0])
 
 
 @pytest.mark.parametrize("hw", [(375, 500), (500, 353), (480, 640), (100, 100), (1, 900)])

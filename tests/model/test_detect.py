@@ -43,7 +43,7 @@ def test_detect_writes_labels_json_and_drawings_in_original_pixels(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     out = tmp_path / "out"
     p = subprocess.run([sys.executable, "-m", "yolotools.cli", "detect", str(tmp_path / "17.png"), str(tmp_path / "broken.jpg"),
-                        "--cfg", str(cfg), "--weights", str(tmp_path / "one.pt"), "--out", str(out), "--max-det", "1", "--json"],
+                        "--cfg", str(cfg), "--weights", str(tmp_path / "one.pt"), "--out", str(out), "--max-det", "1", "--merge-iou", "1", "--json"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     rep = json.loads(p.stdout)
@@ -63,6 +63,6 @@ def test_detect_writes_labels_json_and_drawings_in_original_pixels(tmp_path):
     # a wide image: that first cell lies in the letterbox padding, so its box has no area in the image: dropped
     Image.fromarray(np.full((40, 100, 3), 200, np.uint8)).save(tmp_path / "wide.png")
     p = subprocess.run([sys.executable, "-m", "yolotools.cli", "detect", str(tmp_path / "wide.png"), "--cfg", str(cfg), "--weights",
-                        str(tmp_path / "one.pt"), "--out", str(tmp_path / "out2"), "--max-det", "1", "--json"], capture_output=True, text=True)
+                        str(tmp_path / "one.pt"), "--out", str(tmp_path / "out2"), "--max-det", "1", "--merge-iou", "1", "--json"], capture_output=True, text=True)
     assert p.returncode == 0 and json.loads(p.stdout)["detections"] == 0
     assert (tmp_path / "out2" / "labels" / "wide.txt").read_text() == ""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..model import MERGE_IOU
 from .common import POS, SIZE, UNIT, _check_out, _emit, _parse_classes, _progress_enabled, _user_errors, main
 
 # ---------------------------------------------------------------- model and detect
@@ -166,18 +167,20 @@ def model_export_cmd(weights, cfg, fmt, out, img_size, dynamic_batch, opset, dec
 @click.option("--conf", type=UNIT, default=0.25, show_default=True, help="Score threshold (objectness x class probability).")
 @click.option("--iou", type=UNIT, default=0.45, show_default=True, help="NMS IoU threshold (class-aware).")
 @click.option("--max-det", type=POS, default=300, show_default=True)
+@click.option("--merge-iou", type=UNIT, default=MERGE_IOU, show_default=True,
+              help="Each kept box becomes the score x IoU^4 weighted mean of the same-class boxes overlapping it by this much; 1 = plain NMS.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--coco80", is_flag=True, help="Write COCO category ids (1..90) for 80-class models in the results JSON.")
 @click.option("--no-draw", is_flag=True, help="Do not write images with boxes.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def detect(images, cfg, weights, out, names, classes, anchors, img_size, conf, iou, max_det, device, coco80, no_draw, as_json, quiet):
+def detect(images, cfg, weights, out, names, classes, anchors, img_size, conf, iou, max_det, merge_iou, device, coco80, no_draw, as_json, quiet):
     """Detect objects in IMAGES (files, folders or .txt image lists): OUT/labels/*.txt (YOLO + conf),
     OUT/detections.json (COCO results), OUT/images/*.jpg (boxes drawn)."""
     from ..model.detect import run_detect
 
     res = run_detect(cfg, weights, images, out, names=_parse_classes(names) if names else None, classes=classes,
-                     anchors=_anchors_opt(anchors), img_size=img_size, conf=conf, iou=iou, max_det=max_det, device=device,
-                     coco80=coco80, draw=not no_draw, progress=_progress_enabled(quiet))
+                     anchors=_anchors_opt(anchors), img_size=img_size, conf=conf, iou=iou, max_det=max_det, merge_iou=merge_iou,
+                     device=device, coco80=coco80, draw=not no_draw, progress=_progress_enabled(quiet))
     _emit(res, as_json)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from ..errors import YoloToolsError
 
-__all__ = ["load_network", "load_weights_any", "save_checkpoint", "read_checkpoint", "load_checkpoint", "model_summary", "ModelSummary"]
+MERGE_IOU = 0.6  # the weighted box merge after NMS (decode.merge_boxes), on in every prediction path; 1 turns it off
+
+__all__ = ["MERGE_IOU", "load_network", "load_weights_any", "save_checkpoint", "read_checkpoint", "load_checkpoint", "model_summary", "ModelSummary"]
 
 
 def torch_device(name: str):

@@ -1,5 +1,14 @@
 """Raw head outputs -> boxes; class-aware NMS in torch (no torchvision).
 
+``postprocess`` ends with a weighted box merge (``merge_iou``): every box NMS
+keeps becomes the mean of the same-class candidates that overlap it by at least
+``merge_iou``, weighted by score x IoU^4.  The neighbouring cells and anchors
+that all predict one object (the ``ultralytics`` assignment trains up to nine
+per object) each miss its edges by a little, in different directions; their
+mean misses by less.  On the trainer-accuracy comparison (docs/TRAINING.md) it
+raises mAP@.5:.95 by 0.04-0.05 at the same mAP@0.5; ``merge_iou=1`` keeps the
+NMS boxes as they are (plain NMS).
+
 ``decode(outputs, heads, input_hw)`` returns ``(B, N, 5 + C)``: ``x1, y1, x2, y2``
 in input (letterboxed) pixels, objectness, per-class probabilities
 (sigmoid for ``[yolo]``, softmax for ``[region]``).  ``N = sum(A * H * W)``,
@@ -10,9 +19,12 @@ from __future__ import annotations
 
 import torch
 
+from . import MERGE_IOU
 from .darknet import HeadSpec
 
-__all__ = ["decode", "box_iou", "nms", "batched_nms", "postprocess"]
+__all__ = ["decode", "box_iou", "nms", "batched_nms", "merge_boxes", "postprocess"]
+
+MERGE_POWER = 4.0  # weight = score * IoU**MERGE_POWER: the closest candidates count most
 
 
 def _grid(h: int, w: int, device, dtype):
@@ -90,6 +102,23 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor
     return nms(b + classes.double()[:, None] * span, scores, iou_thres, max_keep)
 
 
+def merge_boxes(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, keep: torch.Tensor,
+                merge_iou: float = MERGE_IOU) -> torch.Tensor:
+    """The boxes ``keep`` (indices into ``boxes``), each replaced by the mean of
+    the candidates of its class whose IoU with it is ``>= merge_iou`` (itself
+    included), weighted by ``score * IoU**4``.  ``merge_iou >= 1`` (or no
+    candidates) returns ``boxes[keep]`` unchanged."""
+    kept = boxes[keep]
+    if merge_iou >= 1 or keep.numel() == 0:
+        return kept
+    iou = box_iou(kept, boxes)
+    iou = iou * (classes[keep][:, None] == classes[None, :])
+    w = torch.where(iou >= merge_iou, scores[None, :] * iou.pow(MERGE_POWER), torch.zeros_like(iou))
+    total = w.sum(1, keepdim=True)
+    merged = (w @ boxes) / total.clamp(min=torch.finfo(w.dtype).tiny)
+    return torch.where(total > 0, merged, kept)  # all-zero scores (conf 0): nothing to weigh
+
+
 def postprocess(
     pred: torch.Tensor,
     *,
@@ -98,10 +127,12 @@ def postprocess(
     max_det: int = 300,
     max_candidates: int = 30000,
     multi_label: bool = True,
+    merge_iou: float = MERGE_IOU,
 ) -> list[torch.Tensor]:
     """Per image ``(n, 6)``: ``x1, y1, x2, y2, score, class`` with ``score =
     objectness * class probability >= conf_thres``; ``multi_label`` keeps every
-    class above the threshold (YOLOv3's independent sigmoids), else the best."""
+    class above the threshold (YOLOv3's independent sigmoids), else the best;
+    the kept boxes are merged with their overlapping candidates (:func:`merge_boxes`)."""
     out = []
     for p in pred:
         obj = p[:, 4:5]
@@ -117,5 +148,5 @@ def postprocess(
             top = torch.topk(scores, max_candidates).indices
             boxes, scores, cls = boxes[top], scores[top], cls[top]
         k = batched_nms(boxes, scores, cls, iou_thres, max_det)
-        out.append(torch.cat([boxes[k], scores[k, None], cls[k, None].to(boxes.dtype)], 1))
+        out.append(torch.cat([merge_boxes(boxes, scores, cls, k, merge_iou), scores[k, None], cls[k, None].to(boxes.dtype)], 1))
     return out

@@ -105,6 +105,7 @@ def run_detect(
     conf: float = 0.25,
     iou: float = 0.45,
     max_det: int = 300,
+    merge_iou: float | None = None,
     device: str = "cpu",
     coco80: bool = False,
     batch: int = 8,
@@ -151,7 +152,8 @@ def run_detect(
             atomic_write_bytes(out / "images" / f"{p.path.stem}.jpg", _draw(img, d, names))
 
     t0 = time.perf_counter()
-    preds = predict_paths(model, paths, size, batch=batch, device=device, conf=conf, iou=iou, max_det=max_det, progress=progress,
+    preds = predict_paths(model, paths, size, batch=batch, device=device, conf=conf, iou=iou, max_det=max_det, merge_iou=merge_iou,
+                          progress=progress,
                           each=write)
     secs = time.perf_counter() - t0
     results = preds.to_coco(category_ids=COCO80_TO_91 if coco80 else None)

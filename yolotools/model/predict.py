@@ -91,16 +91,19 @@ class Predictions:
 
 
 def predict_images(model, images: Sequence[np.ndarray], img_size: int, *, device="cpu", conf: float = 0.001,
-                   iou: float = 0.6, max_det: int = 300, frames_hw: Sequence[tuple[int, int]] | None = None
+                   iou: float = 0.6, max_det: int = 300, merge_iou: float | None = None, frames_hw: Sequence[tuple[int, int]] | None = None
                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Detections of a batch of ``(H, W, 3) uint8`` RGB images: per image
     ``(xyxy (N, 4) float64, class_ids (N,) int64, scores (N,) float64)`` in the
     image's pixels, or in ``frames_hw[i]`` when given (a dataset record whose
     labels were made for another size of the same picture).  Boxes that clipping
-    to the image leaves without area are dropped."""
+    to the image leaves without area are dropped.  ``merge_iou``: the weighted
+    box merge after NMS (:func:`yolotools.model.decode.merge_boxes`; default
+    ``MERGE_IOU``, 1 turns it off)."""
     import torch
 
     from ..letterbox import from_letterbox, letterbox_image
+    from . import MERGE_IOU
     from .decode import decode, postprocess
 
     if not images:
@@ -110,7 +113,8 @@ def predict_images(model, images: Sequence[np.ndarray], img_size: int, *, device
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        dets = postprocess(decode(model(x), model.heads, (img_size, img_size)), conf_thres=conf, iou_thres=iou, max_det=max_det)
+        dets = postprocess(decode(model(x), model.heads, (img_size, img_size)), conf_thres=conf, iou_thres=iou, max_det=max_det,
+                           merge_iou=MERGE_IOU if merge_iou is None else merge_iou)
     if was_training:
         model.train()
     out = []
@@ -179,7 +183,7 @@ def predict_paths(model, paths: Sequence[Path], img_size: int, *, batch: int = 8
 def evaluate_model(model, dataset, img_size: int, **kw):
     """COCO metrics of ``model`` on ``dataset`` through :func:`predict_dataset`;
     returns :class:`yolotools.eval.CocoEvalResult` (``kw``: ``device``, ``conf``,
-    ``iou``, ``max_det``, ``batch``)."""
+    ``iou``, ``max_det``, ``merge_iou``, ``batch``)."""
     from ..eval import evaluate_coco, from_arrays
 
     return evaluate_coco(dataset, from_arrays(dataset, predict_dataset(model, dataset, img_size, **kw).to_arrays()))

@@ -18,6 +18,7 @@ import os
 from dataclasses import MISSING, dataclass, field, fields, replace
 
 from ..errors import YoloToolsError
+from ..model import MERGE_IOU
 
 __all__ = ["TrainConfig", "multi_scale_range", "click_options", "option_name"]
 
@@ -74,6 +75,7 @@ class TrainConfig:
     conf_thres: float = opt(0.001, "Score threshold of the validation predictions.", min=0.0)
     iou_thres: float = opt(0.6, "NMS IoU threshold of the validation predictions.", min=0.0)
     max_det: int = opt(300, "Detections kept per validation image.", min=1)
+    merge_iou: float = opt(MERGE_IOU, "Weighted box merge after NMS in validation (as detect --merge-iou); 1 = plain NMS.", min=0.0)
 
     def __post_init__(self):
         if isinstance(self.amp, bool):

@@ -301,7 +301,7 @@ class Trainer:
             if self.main:
                 if evaluate and self.val_ds is not None:
                     res = evaluate_model(self.ema.ema, self.val_ds, c.img_size, device=self.device, conf=c.conf_thres, iou=c.iou_thres,
-                                         max_det=c.max_det)
+                                         max_det=c.max_det, merge_iou=c.merge_iou)
                     m50, m = res.stats["AP50"], res.stats["AP"]
                     m50, m = max(m50, 0.0), max(m, 0.0)  # COCOeval's -1 (no ground truth) is not a score
                 mean = (sums / max(1, steps_per_epoch)).tolist()

@@ -83,36 +83,59 @@ def test_postprocess_thresholds_and_max_det():
     pred[0, :, :4] = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32)
     pred[0, :, 4] = torch.tensor([0.9, 0.8, 0.3])
     pred[0, :, 5:] = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.5, 0.9]])
-    out = postprocess(pred, conf_thres=0.25, iou_thres=0.45)[0]
+    out = postprocess(pred, conf_thres=0.25, iou_thres=0.45, merge_iou=1)[0]  # plain NMS: scores as computed
     assert out[:, 5].tolist() == [0.0, 1.0] and out[0, 4].item() == pytest.approx(0.81)
     assert len(postprocess(pred, conf_thres=0.25, iou_thres=0.45, max_det=1)[0]) == 1
 
 
-def test_merge_is_the_score_times_iou4_weighted_mean_of_same_class_overlaps():
+def _iou(a, b):
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_merge_is_the_score_times_iou4_weighted_mean_and_rescores_by_agreement():
     boxes = torch.tensor([[0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 12], [3, 0, 13, 10], [20, 20, 30, 30]], dtype=torch.float64)
     scores = torch.tensor([0.9, 0.5, 0.7, 0.8, 0.6], dtype=torch.float64)
-    cls = torch.tensor([0, 0, 1, 0, 0])  # box 2 is another class: never merged into box 0
+    cls = torch.tensor([0, 0, 1, 0, 0])  # box 2 is another class: never merged into box 0 nor counted for its agreement
     keep = torch.tensor([0, 4])
-    # by hand: IoU(0, 1) = 90 / 110, IoU(0, 3) = 70 / 130 (< 0.6: left out), box 4 overlaps nothing
+    # by hand: IoU(0, 1) = 90 / 110, IoU(0, 3) = 70 / 130 (< 0.6: left out of the merge), box 4 overlaps nothing
     i1 = 90 / 110
     w0, w1 = 0.9, 0.5 * i1 ** 4
     x1 = (w0 * 0 + w1 * 1) / (w0 + w1)
     x2 = (w0 * 10 + w1 * 11) / (w0 + w1)
-    got = merge_boxes(boxes, scores, cls, keep, 0.6)
-    assert torch.allclose(got, torch.tensor([[x1, 0, x2, 10], [20, 20, 30, 30]], dtype=torch.float64), atol=1e-12)
-    # a threshold above IoU(0, 1) and merge_iou=1 both leave the NMS boxes as they are
-    assert torch.equal(merge_boxes(boxes, scores, cls, keep, 0.85), boxes[keep])
-    assert torch.equal(merge_boxes(boxes, scores, cls, keep, 1.0), boxes[keep])
-    # zero scores (conf 0): nothing to weigh, the box stays
-    assert torch.equal(merge_boxes(boxes, torch.zeros(5, dtype=torch.float64), cls, keep, 0.6), boxes[keep])
-    # through postprocess: same result, and plain NMS with merge_iou=1
+    merged = [x1, 0.0, x2, 10.0]
+    # agreement: score-weighted mean IoU of the merged box with class-0 candidates overlapping it by >= 0.3 (0, 1 and 3)
+    cand = [(0, 0.9), (1, 0.5), (3, 0.8)]
+    ious = [_iou(merged, boxes[j].tolist()) for j, _ in cand]
+    assert min(ious) >= 0.3
+    agree = sum(s * i for (_, s), i in zip(cand, ious)) / sum(s for _, s in cand)
+    xyxy, sc = merge_boxes(boxes, scores, cls, keep, 0.6)
+    assert torch.allclose(xyxy, torch.tensor([merged, [20, 20, 30, 30]], dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(sc, torch.tensor([0.9 * agree, 0.6], dtype=torch.float64), atol=1e-12)  # a lone box keeps its score
+    # merge_iou=1 is plain NMS: boxes and scores untouched
+    xyxy, sc = merge_boxes(boxes, scores, cls, keep, 1.0)
+    assert torch.equal(xyxy, boxes[keep]) and torch.equal(sc, scores[keep])
+    # a merge threshold above IoU(0, 1): the box stays, the score is still rescored by its neighbours
+    xyxy, sc = merge_boxes(boxes, scores, cls, keep, 0.85)
+    assert torch.equal(xyxy, boxes[keep])
+    agree0 = (0.9 + 0.5 * i1 + 0.8 * 70 / 130) / (0.9 + 0.5 + 0.8)
+    assert sc[0].item() == pytest.approx(0.9 * agree0, abs=1e-12)
+    # zero scores (conf 0): nothing to weigh, boxes and (zero) scores stay
+    xyxy, sc = merge_boxes(boxes, torch.zeros(5, dtype=torch.float64), cls, keep, 0.6)
+    assert torch.equal(xyxy, boxes[keep]) and not sc.any()
+    # through postprocess: the same, sorted by the new scores; plain NMS with merge_iou=1
     pred = torch.zeros(1, 5, 5 + 2, dtype=torch.float64)
     pred[0, :, :4] = boxes
     pred[0, :, 4] = scores
     pred[0, :, 5:] = torch.nn.functional.one_hot(cls, 2).double()
     out = postprocess(pred, conf_thres=0.1, iou_thres=0.45)[0]
-    assert torch.allclose(out[0, :4], torch.tensor([x1, 0, x2, 10], dtype=torch.float64), atol=1e-12)
-    assert torch.equal(postprocess(pred, conf_thres=0.1, iou_thres=0.45, merge_iou=1)[0][0, :4], boxes[0])
+    assert (out[:-1, 4] >= out[1:, 4]).all()
+    row = out[(out[:, 5] == 0) & (out[:, 0] < 5)][0]
+    assert torch.allclose(row[:4], torch.tensor(merged, dtype=torch.float64), atol=1e-12) and row[4].item() == pytest.approx(0.9 * agree)
+    plain = postprocess(pred, conf_thres=0.1, iou_thres=0.45, merge_iou=1)[0]
+    assert torch.equal(plain[0, :5], torch.cat([boxes[0], scores[:1]]))
 
 
 @pytest.mark.parametrize("hw", [(375, 500), (500, 353), (480, 640), (100, 100), (1, 900)])

@@ -91,20 +91,24 @@ def bpr(wh: np.ndarray, anchors: np.ndarray, anchor_t: float = 4.0, weights: np.
     return float(np.average(ok, weights=weights))
 
 
-def _grouped_weighted_median(v: np.ndarray, w: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
-    """Weighted median of ``v`` within each group ``idx`` (0..k-1); NaN for empty groups."""
-    o = np.lexsort((v, idx))
+def _grouped_weighted_median(v: np.ndarray, w: np.ndarray, idx: np.ndarray, k: int, order_v: np.ndarray | None = None) -> np.ndarray:
+    """Weighted median of ``v`` within each group ``idx`` (0..k-1); NaN for empty groups.
+    ``order_v``: ``argsort(v, kind="stable")``, when the caller sorts ``v`` once
+    for many groupings (the same order as ``lexsort((v, idx))``, cheaper)."""
+    if order_v is None:
+        o = np.lexsort((v, idx))
+    else:
+        g = idx[order_v]
+        o = order_v[np.argsort(g.astype(np.int16) if k < 2**15 else g, kind="stable")]  # small ints: a radix sort
     vi, wi, gi = v[o], w[o], idx[o]
     cw = np.cumsum(wi)
-    starts = np.searchsorted(gi, np.arange(k), side="left")
-    ends = np.searchsorted(gi, np.arange(k), side="right")
-    out = np.full(k, np.nan)
+    groups = np.arange(k)
+    starts = np.searchsorted(gi, groups, side="left")
+    ends = np.searchsorted(gi, groups, side="right")
     base = np.where(starts > 0, cw[np.maximum(starts - 1, 0)], 0.0)
-    for j in range(k):
-        if ends[j] > starts[j]:
-            half = base[j] + (cw[ends[j] - 1] - base[j]) / 2.0
-            out[j] = vi[min(np.searchsorted(cw, half, side="left"), ends[j] - 1)]
-    return out
+    half = base + (cw[np.maximum(ends - 1, 0)] - base) / 2.0
+    pos = np.clip(np.minimum(np.searchsorted(cw, half, side="left"), ends - 1), 0, len(vi) - 1)
+    return np.where(ends > starts, vi[pos].astype(np.float64), np.nan)
 
 
 def _seed_pp(wh, w, k, rng) -> np.ndarray:
@@ -128,6 +132,7 @@ def _lloyd(wh, w, centers, update: str, max_iter: int, tol: float = 1e-4) -> np.
     centers = centers.copy()
     k = len(centers)
     prev = None
+    orders = [np.argsort(wh[:, d], kind="stable") for d in (0, 1)] if update == "median" else None
     for _ in range(max_iter):
         _, idx = _best_iou(wh, centers)
         if prev is not None and w[idx != prev].sum() <= tol * w.sum():
@@ -135,7 +140,7 @@ def _lloyd(wh, w, centers, update: str, max_iter: int, tol: float = 1e-4) -> np.
         prev = idx
         tot = np.bincount(idx, weights=w, minlength=k)
         if update == "median":
-            new = np.stack([_grouped_weighted_median(wh[:, d], w, idx, k) for d in (0, 1)], axis=1)
+            new = np.stack([_grouped_weighted_median(wh[:, d], w, idx, k, orders[d]) for d in (0, 1)], axis=1)
         else:
             new = np.stack([np.bincount(idx, weights=w * wh[:, d], minlength=k) for d in (0, 1)], axis=1)
             new = new / np.maximum(tot, 1e-300)[:, None]

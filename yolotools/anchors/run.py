@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import YoloToolsError
 from .kmeans import AnchorResult, _best_iou, bpr, cfg_lines, kmeans_anchors
 
-__all__ = ["dataset_wh", "parse_anchor_list", "evaluate_anchors", "KMeansRun", "run_kmeans", "plot_anchors"]
+__all__ = ["dataset_wh", "scaled_wh", "parse_anchor_list", "evaluate_anchors", "KMeansRun", "run_kmeans", "plot_anchors"]
 
 log = logging.getLogger(__name__)
 
@@ -26,28 +26,32 @@ def dataset_wh(dataset, *, mode: str = "img-size", size: int = 416, min_px: floa
 
     Boxes with a side under ``min_px`` pixels at the training size (letterbox to
     ``size``) are dropped and counted.  Returns ``(wh, n_filtered, units)``."""
-    rows, px = [], []
-    for rec in dataset:
-        if not len(rec.annotations):
-            continue
-        h, w = rec.image_hw
-        bwh = rec.annotations.boxes.wh
-        s = size / max(h, w)
-        px.append(bwh * s)
-        if mode == "normalized":
-            rows.append(bwh / np.array([w, h], np.float64))
-        elif mode == "img-size":
-            rows.append(bwh * s)
-        elif mode == "stretch":
-            rows.append(bwh / np.array([w, h], np.float64) * size)
-        else:
-            raise YoloToolsError(f"unknown scaling mode {mode!r}")
-    if not rows:
+    recs = [r for r in dataset if len(r.annotations)]
+    if not recs:
+        return scaled_wh(np.zeros((0, 2)), np.zeros((0, 2), np.int64), mode=mode, size=size, min_px=min_px)
+    bwh = np.concatenate([r.annotations.boxes.wh for r in recs])
+    hw = np.repeat(np.array([r.image_hw for r in recs], np.int64), [len(r.annotations) for r in recs], axis=0)
+    return scaled_wh(bwh, hw, mode=mode, size=size, min_px=min_px)
+
+
+def scaled_wh(bwh: np.ndarray, hw: np.ndarray, *, mode: str = "img-size", size: int = 416, min_px: float = 2.0
+              ) -> tuple[np.ndarray, int, str]:
+    """:func:`dataset_wh` of box sizes ``bwh (N, 2)`` pixels whose images are ``hw (N, 2)``."""
+    units = {"normalized": "fraction of image w/h", "img-size": f"pixels at letterbox {size}", "stretch": f"pixels at {size}x{size} stretch"}
+    if mode not in units:
+        raise YoloToolsError(f"unknown scaling mode {mode!r}")
+    if not len(bwh):
         return np.zeros((0, 2)), 0, mode
-    wh, pxa = np.concatenate(rows), np.concatenate(px)
-    keep = (pxa >= min_px).all(1)
-    units = {"normalized": "fraction of image w/h", "img-size": f"pixels at letterbox {size}", "stretch": f"pixels at {size}x{size} stretch"}[mode]
-    return wh[keep], int((~keep).sum()), units
+    h, w = hw[:, 0].astype(np.float64), hw[:, 1].astype(np.float64)
+    px = bwh * (size / np.maximum(h, w))[:, None]
+    if mode == "normalized":
+        wh = bwh / np.stack([w, h], 1)
+    elif mode == "img-size":
+        wh = px
+    else:
+        wh = bwh / np.stack([w, h], 1) * size
+    keep = (px >= min_px).all(1)
+    return wh[keep], int((~keep).sum()), units[mode]
 
 
 def parse_anchor_list(text: str) -> np.ndarray:
@@ -131,10 +135,21 @@ def run_kmeans(
 
     With ``grid`` the anchors are given in grid-cell units (YOLOv2 ``[region]``):
     pixels / (size / grid), or fractions * grid."""
-    from ..io import load_dataset
+    from ..io import detect_format, load_dataset
 
-    ds, problems = load_dataset(source, split=split, convention=convention, progress=progress)
-    wh, n_filtered, units = dataset_wh(ds, mode=mode, size=size, min_px=min_px)
+    cols = None
+    if detect_format(source) == "yolo":  # the box numbers alone, without a record per image (same result)
+        from ..io.yolo.columns import read_yolo_columns
+
+        cols = read_yolo_columns(source, split, progress=progress)
+    if cols is not None:
+        bwh = cols.xyxy()
+        bwh = bwh[:, 2:] - bwh[:, :2]
+        wh, n_filtered, units = scaled_wh(bwh, np.repeat(cols.image_hw, cols.counts, axis=0), mode=mode, size=size, min_px=min_px)
+        problems = cols.problems
+    else:  # any other format, or a YOLO source with something to report per file
+        ds, problems = load_dataset(source, split=split, convention=convention, progress=progress)
+        wh, n_filtered, units = dataset_wh(ds, mode=mode, size=size, min_px=min_px)
     factor = 1.0
     if grid:
         factor = grid if mode == "normalized" else grid / size

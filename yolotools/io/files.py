@@ -100,12 +100,23 @@ def _norm(p) -> str:
     return os.path.normpath(os.path.abspath(os.fspath(p)))
 
 
+@functools.lru_cache(maxsize=256)
+def _norm_root(root: str) -> str:
+    """:func:`_norm` of a root folder, cached: every name of a dataset is checked against the same few."""
+    return _norm(root)
+
+
 def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def inside_root(root: Path | str, name: str, *, what: str = "file name", follow_links: bool = True) -> Path:
-    """The path that ``name`` (read from a data file: an image file name, an
+    """:func:`inside_root_str` as a ``Path``."""
+    return Path(inside_root_str(root, name, what=what, follow_links=follow_links))
+
+
+def inside_root_str(root: Path | str, name: str, *, what: str = "file name", follow_links: bool = True) -> str:
+    """The path (a normalised absolute string) that ``name`` (read from a data file: an image file name, an
     image-set id, a list-file line) names below ``root``, or a
     :class:`YoloToolsError` saying why it is refused.
 
@@ -122,7 +133,8 @@ def inside_root(root: Path | str, name: str, *, what: str = "file name", follow_
     if "\x00" in s:
         raise YoloToolsError(f"{what} {s!r} contains a NUL byte; refused")
     s = s.replace("\\", "/")
-    root_n = _norm(root)
+    r = os.fspath(root)
+    root_n = _norm_root(r) if os.path.isabs(r) else _norm(r)  # a relative root depends on the working folder: not cached
     if len(s) > 1 and s[1] == ":" and s[0].isalpha():
         raise YoloToolsError(f"{what} {name!r} is a drive path outside {root}; refused")
     cand = _norm(s if os.path.isabs(s) else os.path.join(root_n, s))
@@ -130,7 +142,7 @@ def inside_root(root: Path | str, name: str, *, what: str = "file name", follow_
         raise YoloToolsError(f"{what} {name!r} points outside {root}; refused")
     if follow_links and not _within(_real(cand), _real_dir(root_n)):
         raise YoloToolsError(f"{what} {name!r} resolves outside {root} (through a symlink); refused")
-    return Path(cand)
+    return cand
 
 
 @functools.lru_cache(maxsize=4096)

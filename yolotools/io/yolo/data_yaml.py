@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ...errors import Problems, YoloToolsError
-from ..files import IMAGE_EXTS, inside_root, load_yaml
+from ..files import IMAGE_EXTS, inside_root, inside_root_str, load_yaml
 
 __all__ = ["yaml_key_for_split", "load_data_yaml", "names_from_yaml", "dataset_root", "image_list", "label_path_for_image",
            "yaml_dump", "MAX_CLASSES"]
@@ -71,24 +71,27 @@ def yaml_dump(data: dict) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
-def label_path_for_image(img: Path) -> Path:
-    """Ultralytics' rule: the last ``/images/`` becomes ``/labels/``, suffix ``.txt``."""
-    parts = list(img.parts)
+def label_path_for_image(img: str) -> str:
+    """Ultralytics' rule: the last ``/images/`` (or ``/JPEGImages/``) folder
+    becomes ``/labels/``, suffix ``.txt``.  Strings (normalised paths, as
+    :func:`image_list` gives): this runs for every image of a dataset."""
+    head, name = os.path.split(img)
+    parts = head.split(os.sep)
     for i in range(len(parts) - 1, -1, -1):
         if parts[i] in ("images", "JPEGImages"):
             parts[i] = "labels"
             break
-    return Path(*parts).with_suffix(".txt")
+    return os.path.join(os.sep.join(parts), os.path.splitext(name)[0] + ".txt")
 
 
-def image_list(entry, base: Path, yaml_path: Path, problems: Problems | None = None) -> list[Path]:
+def image_list(entry, base: Path, yaml_path: Path, problems: Problems | None = None) -> list[str]:
     """Image paths of one data.yaml split entry (a folder, a list file, or a list
     of those).  Every entry and every list line must stay inside the dataset root
     ``base`` (data.yaml ``path``): a line that leaves it is an error for that line
     (reported to ``problems`` with the list file and line number), an entry that
-    leaves it a :class:`YoloToolsError`."""
+    leaves it a :class:`YoloToolsError`.  Normalised absolute path strings."""
     entries = entry if isinstance(entry, list) else [entry]
-    out: list[Path] = []
+    out: list[str] = []
     problems = problems if problems is not None else Problems()
     for e in entries:
         if not isinstance(e, (str, int, float)) or isinstance(e, bool):
@@ -98,16 +101,17 @@ def image_list(entry, base: Path, yaml_path: Path, problems: Problems | None = N
         except YoloToolsError as err:
             raise YoloToolsError(f"{yaml_path}: {err} (the dataset root is {base})") from None
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTS))
+            out.extend(str(q) for q in sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTS))
         elif p.is_file() and p.suffix == ".txt":
+            parent = str(p.parent)
             with open(p, encoding="utf-8-sig", errors="replace") as f:
                 for ln, line in enumerate(f, 1):
                     s = line.strip()
                     if not s:
                         continue
                     try:
-                        out.append(inside_root(base, str(p.parent / s) if s.startswith("./") else s, what="list entry",
-                                               follow_links=False))
+                        out.append(inside_root_str(base, os.path.join(parent, s[2:]) if s.startswith("./") else s, what="list entry",
+                                                   follow_links=False))
                     except YoloToolsError as err:
                         problems.error("path_outside_dataset", p, f"{err} (the dataset root is {base}); line skipped", ln)
         else:

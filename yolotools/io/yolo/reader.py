@@ -48,8 +48,24 @@ def read_yolo(
     filled with ``image_id -> label file line of each box`` (for reports).
     """
 
-    source = Path(source)
     problems = Problems(strict=strict)
+    class_map, pairs, sidecar = _resolve(source, split, names, images, problems)
+    jobs = _jobs(pairs, sidecar, problems)
+    records = []
+    worker = functools.partial(_read_chunk, k=len(class_map), with_scores=with_scores)
+    for recs, probs, lines in map_chunks(worker, jobs, progress=progress, desc="read YOLO", unit="img", chunk_size=None):
+        for sev, kind, path, msg, where in probs:
+            problems.add(sev, kind, path, msg, where)
+        records.extend(recs)
+        if line_numbers is not None:
+            line_numbers.update(lines)
+    return DetectionDataset(class_map, tuple(records)), problems
+
+
+def _resolve(source, split, names, images, problems: Problems) -> tuple[ClassMap, list[tuple[str, str]], dict]:
+    """The class map, the (image, label file) path pairs and the sidecar of a
+    YOLO source (data.yaml split or labels folder); orphan labels reported."""
+    source = Path(source)
     sidecar: dict = {}
     category_ids: tuple[int, ...] = ()
     if source.is_file() and source.suffix in (".yaml", ".yml"):
@@ -77,11 +93,11 @@ def read_yolo(
         if isinstance(cid, list) and len(cid) == len(class_names):
             category_ids = tuple(int(c) for c in cid)
         # orphans: label files no split of the data.yaml refers to (splits may share labels/)
-        listed = {str(lp) for _, lp in pairs}
+        listed = {lp for _, lp in pairs}
         for other in ("train", "val", "test"):
             if other != key and data.get(other) and data.get(other) != data[key]:
                 try:
-                    listed.update(str(label_path_for_image(ip)) for ip in image_list(data[other], base, source))
+                    listed.update(label_path_for_image(ip) for ip in image_list(data[other], base, source))
                 except YoloToolsError:
                     pass
         for d in sorted({os.path.dirname(s) for s in listed}):  # strings: this runs over every label of big datasets
@@ -108,10 +124,10 @@ def read_yolo(
         for lf in label_files:
             rel = lf.relative_to(labels_dir).with_suffix("").as_posix()
             seen.add(rel)
-            pairs.append((by_stem.get(rel, img_dir / (rel + ".jpg")), lf))
+            pairs.append((str(by_stem.get(rel, img_dir / (rel + ".jpg"))), str(lf)))
         for rel, q in sorted(by_stem.items()):
             if rel not in seen:
-                pairs.append((q, labels_dir / (rel + ".txt")))
+                pairs.append((str(q), str(labels_dir / (rel + ".txt"))))
         for scp in sorted(labels_dir.parent.glob("*" + SIDECAR_SUFFIX)):
             sidecar.update(_load_sidecar(scp, problems))
     else:
@@ -125,8 +141,13 @@ def read_yolo(
         class_map = ClassMap(class_names, category_ids)
     except ValueError as e:
         raise YoloToolsError(f"{source}: {e}") from None
-    k = len(class_map)
-    # duplicates are decided up front (first one wins), so chunks can be read in parallel
+    return class_map, pairs, sidecar
+
+
+def _jobs(pairs, sidecar: dict, problems: Problems) -> list[tuple[str, str, str, dict | None]]:
+    """``(image_id, image path, label path, sidecar entry)`` per pair; a repeated
+    image id is an error and skipped (the first one wins, decided up front so
+    chunks can be read in parallel)."""
     jobs, ids_seen = [], set()
     for img, lab in pairs:
         image_id = _image_id(img, lab)
@@ -134,16 +155,8 @@ def read_yolo(
             problems.error("duplicate_image_id", lab, f"image id {image_id!r} listed twice; skipped")
             continue
         ids_seen.add(image_id)
-        jobs.append((image_id, str(img), str(lab), sidecar.get(image_id)))
-    records = []
-    worker = functools.partial(_read_chunk, k=k, with_scores=with_scores)
-    for recs, probs, lines in map_chunks(worker, jobs, progress=progress, desc="read YOLO", unit="img", chunk_size=None):
-        for sev, kind, path, msg, where in probs:
-            problems.add(sev, kind, path, msg, where)
-        records.extend(recs)
-        if line_numbers is not None:
-            line_numbers.update(lines)
-    return DetectionDataset(class_map, tuple(records)), problems
+        jobs.append((image_id, img, lab, sidecar.get(image_id)))
+    return jobs
 
 
 def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], list[tuple], dict[str, list[int]]]:
@@ -197,12 +210,15 @@ def _stat(path: str):
         return None
 
 
-def _image_id(img: Path, lab: Path) -> str:
-    parts = list(lab.with_suffix("").parts)
+def _image_id(img: str, lab: str) -> str:
+    """The label file's path below the last ``labels`` folder, without suffix
+    (``train/0001``), else its stem."""
+    head, name = os.path.split(lab)
+    parts = [q for q in head.split(os.sep) if q] + [os.path.splitext(name)[0]]
     if "labels" in parts:
         i = len(parts) - 1 - parts[::-1].index("labels")
         return "/".join(parts[i + 1 :])
-    return lab.stem
+    return parts[-1]
 
 
 def _find_names(labels_dir: Path) -> tuple[str, ...]:

@@ -2,8 +2,12 @@
 in order, with a progress bar.
 
 Small inputs run in this process (a pool costs ~50-100 ms to start); larger ones
-use ``min(cores, 8)`` processes (fork where the platform has it: our workers
-start no threads before the fork).  Workers exit when their parent dies (a
+use one process per *free* core, at most 8 (fork where the platform has it: our
+workers start no threads before the fork).  Free: the cores this process may
+use minus the other processes running right now (Linux's instantaneous count in
+``/proc/loadavg``, else the 1-minute load average): on a 2-core machine whose
+other core is busy, two workers would fight over one core and one process is
+faster.  Workers exit when their parent dies (a
 ``kill -9`` of ``yolotools convert`` leaves no orphans): each one checks its
 parent between items and, on Linux, asks the kernel for SIGTERM on the
 parent's death.
@@ -15,7 +19,7 @@ import math
 import os
 from typing import Callable, Iterator, Sequence, TypeVar
 
-__all__ = ["map_chunks", "pool_size", "POOL_MIN_ITEMS"]
+__all__ = ["map_chunks", "pool_size", "free_cores", "POOL_MIN_ITEMS"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,14 +27,38 @@ R = TypeVar("R")
 POOL_MIN_ITEMS = 2000  # below this a pool costs more than it saves
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _others_running() -> int:
+    """Processes running or runnable now besides this one."""
+    try:
+        with open("/proc/loadavg") as f:
+            return max(0, int(f.read().split()[3].split("/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        try:
+            return max(0, int(os.getloadavg()[0] + 0.5))
+        except (AttributeError, OSError):
+            return 0
+
+
+def free_cores() -> int:
+    """Cores this process may use that no other process is running on now (at least 1)."""
+    return max(1, _cores() - _others_running())
+
+
 def pool_size(n_items: int, workers: int | None = None, min_items: int = POOL_MIN_ITEMS) -> int:
     """Processes for ``n_items``: 1 below ``min_items``, else ``workers`` or
-    ``min(cores, 8)``."""
+    one per free core (:func:`free_cores`), at most 8."""
     if n_items < min_items:
         return 1
     if workers is not None:
         return max(1, int(workers))
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(free_cores(), 8))
 
 
 def _mp_context():

@@ -19,8 +19,6 @@ So for a given dataset the boxes, image sizes and problems are those of
 from __future__ import annotations
 
 import functools
-import os
-import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +29,7 @@ import numpy as np
 from ...annotations import ClassMap
 from ...errors import Problems
 from ...parallel import map_chunks
-from ..files import image_size_hw
-from .reader import _jobs, _resolve
-from ...errors import YoloToolsError
+from .reader import _image_hw, _jobs, _resolve
 
 __all__ = ["YoloColumns", "read_yolo_columns"]
 
@@ -92,34 +88,13 @@ def read_yolo_columns(source: Path | str, split: str | None = None, *, names: Se
     return YoloColumns(class_map, ids, np.concatenate(hws), np.concatenate(counts), np.concatenate(rows), problems)
 
 
-def _stat(path: str):
-    try:
-        return os.stat(path)
-    except (OSError, ValueError):
-        return None
-
-
 def _columns_chunk(jobs, *, k: int):
     """Worker: ``(image ids, hw (m, 2), counts (m,), rows (n, 5), missing labels)``
     of one chunk, or ``None`` if any file needs :func:`read_yolo`."""
     ids, hws, texts, missing = [], [], [], []
     for image_id, img, lab, side in jobs:
-        side = side or {}
-        st = _stat(img)
-        if st is None and side.get("source_path"):
-            st2 = _stat(side["source_path"])
-            if st2 is not None:
-                img, st = side["source_path"], st2
-        if st is not None:
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            try:
-                hw = image_size_hw(img)
-            except YoloToolsError:
-                return None
-        elif side.get("image_hw"):
-            hw = tuple(side["image_hw"])
-        else:
+        img, hw, _ = _image_hw(img, side or {})
+        if hw is None:
             return None
         try:
             with open(lab, "rb") as f:

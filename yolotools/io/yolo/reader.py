@@ -166,25 +166,9 @@ def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], 
     recs, lines_of = [], {}
     for image_id, img, lab, side in jobs:
         side = side or {}
-        hw = None
-        st = _stat(img)
-        if st is None and side.get("source_path"):
-            st2 = _stat(side["source_path"])
-            if st2 is not None:
-                img, st = side["source_path"], st2
-        if st is not None:
-            if not stat.S_ISREG(st.st_mode):
-                problems.error("unreadable_image", img, "not a regular file; image skipped")
-                continue
-            try:
-                hw = image_size_hw(img)
-            except YoloToolsError as e:
-                problems.error("unreadable_image", img, str(e).split(": ", 1)[-1] + "; image skipped")
-                continue
-        elif side.get("image_hw"):
-            hw = tuple(side["image_hw"])
-        else:
-            problems.error("missing_image", img, "image not found and no size known for its labels; skipped")
+        img, hw, why = _image_hw(img, side)
+        if hw is None:
+            problems.error(why[0], img, why[1])
             continue
         try:
             with open(lab, encoding="utf-8-sig") as f:  # a BOM is not part of the first line
@@ -201,6 +185,27 @@ def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], 
             ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
         recs.append(ImageRecord(image_id, Path(img), hw, ann, source_id=side.get("source_id")))
     return recs, [(p.severity, p.kind, p.path, p.message, p.where) for p in problems], lines_of
+
+
+def _image_hw(img: str, side: dict) -> tuple[str, tuple[int, int] | None, tuple[str, str] | None]:
+    """``(image path, (h, w), None)`` from the image's header (or the sidecar's
+    source image, or its recorded size when no image is there), else ``(image
+    path, None, (problem kind, message))``."""
+    st = _stat(img)
+    if st is None and side.get("source_path"):
+        st2 = _stat(side["source_path"])
+        if st2 is not None:
+            img, st = side["source_path"], st2
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            return img, None, ("unreadable_image", "not a regular file; image skipped")
+        try:
+            return img, image_size_hw(img), None
+        except YoloToolsError as e:
+            return img, None, ("unreadable_image", str(e).split(": ", 1)[-1] + "; image skipped")
+    if side.get("image_hw"):
+        return img, tuple(side["image_hw"]), None
+    return img, None, ("missing_image", "image not found and no size known for its labels; skipped")
 
 
 def _stat(path: str):

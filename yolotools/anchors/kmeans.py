@@ -150,6 +150,12 @@ def _lloyd(wh, w, centers, update: str, max_iter: int, tol: float = 1e-4) -> np.
     return centers
 
 
+# the refinement stops where more digits would not show: steps below 0.4% of an
+# anchor's size (0.4 px at 100 px; anchors print as whole pixels), rounds that
+# gain under 1e-6 average IoU (it prints with 4 decimals).  Measured: a third of
+# the time, the same average IoU to 1e-4 on VOC2007 (k=5, k=9) and on 1M boxes.
+_MIN_STEP = 4e-3
+_ROUND_GAIN = 1e-6
 _STEPS = np.array([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)], np.float64)
 
 
@@ -170,7 +176,7 @@ def _refine_iou(wh, w, centers, rounds: int = 30) -> np.ndarray:
             c = np.log(centers[j])
             f = float(iou_wh(pts, np.exp(c)[None])[:, 0] @ pw)
             step = 0.1
-            while step > 1e-3:
+            while step > _MIN_STEP:
                 cand = c + step * _STEPS
                 fs = iou_wh(pts, np.exp(cand)).T @ pw
                 b = int(fs.argmax())
@@ -180,7 +186,7 @@ def _refine_iou(wh, w, centers, rounds: int = 30) -> np.ndarray:
                     step /= 2.0
             new[j] = np.exp(c)
         score = np.average(_best_iou(wh, new)[0], weights=w)
-        if score <= best_score + 1e-12:
+        if score <= best_score + _ROUND_GAIN:
             break
         centers, best_score = new, score
     return centers
@@ -272,7 +278,7 @@ def kmeans_anchors(
     restarts: int = 12,
     update: str = "auto",
     refine: bool = True,
-    top_refine: int = 4,
+    top_refine: int = 2,
     mutate_generations: int = 100,
     max_iter: int = 300,
     sample: int = 20000,

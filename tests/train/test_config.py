@@ -27,6 +27,20 @@ def test_cli_options_equal_the_dataclass():
     assert set(params) - {f.name for f in fields(TrainConfig)} == run_level
 
 
+def test_auto_workers_share_the_machine_among_gpu_processes(monkeypatch):
+    import os
+
+    from yolotools.train.config import auto_workers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert auto_workers() == 63  # no fixed cap of 8: one core for the training loop
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # torchrun --nproc-per-node 8
+    assert auto_workers() == 7
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert auto_workers() == 1  # at least one
+
+
 def test_defaults_are_the_commands_defaults():
     c = TrainConfig()
     assert c.device == "auto" and c.workers == -1  # what `yolotools train` with no flags does

@@ -76,13 +76,19 @@ def test_resumed_run_equals_uninterrupted_run_and_checkpoint_exports(tmp_path):
     Trainer(a, tr, va, _cfg(4), tmp_path / "straight").fit()
     b = _net()
     Trainer(b, tr, va, _cfg(4), tmp_path / "split").fit(stop_after=2)  # "killed" after epoch 2 (last.pt written each epoch)
+    # a results.csv written before data_wait_s existed: the resumed run reads it and goes on
+    res = tmp_path / "split" / "results.csv"
+    res.write_text("".join(l.rsplit(",", 1)[0] + "\n" for l in res.read_text().splitlines()))
     b2 = _net()  # a fresh process would start from a fresh network
     Trainer(b2, tr, va, _cfg(4), tmp_path / "split", resume=True).fit()
     for (k, x), (_, y) in zip(a.state_dict().items(), b2.state_dict().items()):
         assert torch.equal(x, y), k
     ck = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
     assert ck["epoch"] == 3 and {"model", "ema", "optimizer", "scaler", "torch_rng", "step"} <= set(ck)
-    assert len((tmp_path / "split" / "results.csv").read_text().splitlines()) == 5
+    rows = (tmp_path / "split" / "results.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].endswith(",seconds,data_wait_s") and rows[1].endswith(",nan")  # unknown for the old rows
+    wait, secs = float(rows[4].split(",")[-1]), float(rows[4].split(",")[-2])
+    assert 0 < wait < secs  # the loader runs in this process (workers 0 on CPU): part of each epoch is waiting for data
     p = subprocess.run([sys.executable, "-m", "yolotools.cli", "model", "convert", str(tmp_path / "split" / "last.pt"), str(tmp_path / "x.weights")],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr

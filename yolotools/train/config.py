@@ -23,6 +23,19 @@ from ..model import MERGE_IOU
 __all__ = ["TrainConfig", "multi_scale_range", "click_options", "option_name"]
 
 
+def auto_workers() -> int:
+    """Loader workers for one GPU process: the cores this process may use,
+    divided among the GPU processes of this machine (``LOCAL_WORLD_SIZE`` under
+    torchrun), less one for the training loop itself; at least 1.  No fixed cap:
+    a 64-core machine with 8 GPUs gives each 7."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 2
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    return max(1, cores // local - 1)
+
+
 def opt(default, help: str, *, choices: tuple | None = None, min: float | None = None, flag: str | None = None):  # noqa: A002
     """A TrainConfig field: default, help, choices, lower bound (metadata read
     by ``__post_init__`` and by :func:`click_options`)."""
@@ -61,7 +74,8 @@ class TrainConfig:
     bias_init: bool = opt(True, "Start head biases at the object and class priors (objectness ~8 objects per 640x640 image), "
                           "for networks trained from scratch.", flag="--bias-init/--no-bias-init")
     warmup_bias_lr: float = opt(0.1, "SGD: bias learning rate at the start of warm-up (falls to --lr); momentum warms up from 0.8.", min=0.0)
-    workers: int = opt(-1, "Data loader processes (spawned once per run); -1: 0 on CPU, min(8, cores-1) on CUDA.", min=-1)
+    workers: int = opt(-1, "Data loader processes (spawned once per run); -1: 0 on CPU, on CUDA every core this process may use, "
+                           "shared among the GPU processes of the machine (torchrun's LOCAL_WORLD_SIZE), less one for the trainer.", min=-1)
     device: str = opt("auto", "auto (cuda if available), cpu, cuda, cuda:1; under torchrun each process takes cuda:LOCAL_RANK.")
     amp: str = opt("auto", "Mixed precision on CUDA (auto: bf16 where supported).", choices=("auto", "bf16", "fp16", "off"))
     multi_scale: bool = opt(False, "A new size per step: multiples of 32 in [0.75, 1.5] x --img-size (320-608 at 416).")
@@ -98,13 +112,14 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         """``device="auto"`` -> cuda when available, else cpu; ``workers=-1`` ->
-        0 on CPU (the loader in this process), min(8, cores - 1) on CUDA."""
+        0 on CPU (the loader in this process: workers would take cores from
+        the training threads), on CUDA :func:`auto_workers`."""
         from ..model import torch_device
 
         device = str(torch_device(self.device))
         workers = self.workers
         if workers < 0:
-            workers = 0 if not device.startswith("cuda") else max(1, min(8, (os.cpu_count() or 2) - 1))
+            workers = 0 if not device.startswith("cuda") else auto_workers()
         return replace(self, device=device, workers=workers)
 
     def for_run(self, n_images: int, world: int = 1) -> "TrainConfig":

@@ -76,6 +76,7 @@ class EpochLog:
     map50_95: float
     images_per_s: float
     seconds: float
+    data_wait_s: float = float("nan")  # time the training loop waited for the next batch (not in results.csv before stop 14)
 
 
 def _dist_world() -> int:
@@ -230,7 +231,9 @@ class Trainer:
         if (self.out / "results.csv").exists():
             with open(self.out / "results.csv", newline="") as f:
                 rows = list(csv.DictReader(f))
-            self.history = [EpochLog(**{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()}) for r in rows if int(r["epoch"]) < self.start_epoch]
+            known = set(EpochLog.__dataclass_fields__)  # a results.csv from an older version may lack a column
+            self.history = [EpochLog(**{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items() if k in known})
+                            for r in rows if int(r["epoch"]) < self.start_epoch]
 
     # ------------------------------------------------------------ loop
     def _barrier(self) -> None:
@@ -255,11 +258,13 @@ class Trainer:
             steps_per_epoch = math.ceil(len(order) / c.batch)
             self.model.train()
             t0, seen = time.perf_counter(), 0
+            wait, ready = 0.0, t0  # data wait: from the end of one step to the arrival of the next batch
             sums = torch.zeros(3, device=self.device)
             bad = torch.zeros((), dtype=torch.bool, device=self.device)  # a non-finite loss since the last check
             self.opt.zero_grad(set_to_none=True)
             bar = tqdm(loader, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not (progress and self.main), leave=False, unit="batch")
             for i, (x, t) in enumerate(bar):
+                wait += time.perf_counter() - ready
                 x, t = x.to(self.device, non_blocking=True).float().div_(255.0), t.to(self.device, non_blocking=True)
                 size = self.size_at(epoch, i)
                 if size != x.shape[-1]:
@@ -289,10 +294,18 @@ class Trainer:
                 if i % 10 == 0 or i + 1 == steps_per_epoch:  # one device sync per 10 steps, not per step
                     self._check_finite(bad, loss, epoch)
                     if not bar.disable:
-                        bar.set_postfix(loss=f"{loss.item():.3f}", size=size, img_s=f"{seen * self.world / (time.perf_counter() - t0):.1f}")
+                        bar.set_postfix(loss=f"{loss.item():.3f}", size=size, img_s=f"{seen * self.world / (time.perf_counter() - t0):.1f}",
+                                        data=f"{wait / max(time.perf_counter() - t0, 1e-9):.0%}")
+                ready = time.perf_counter()
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             dt = time.perf_counter() - t0
+            if self.main and self.device.type == "cuda" and wait > 0.1 * dt:
+                msg = (f"epoch {epoch + 1}: the GPU waited {wait:.1f} s of {dt:.1f} s ({wait / dt:.0%}) for data; "
+                       f"more --workers (now {c.workers}) or a cache would keep it busy")
+                log.warning(msg)
+                if not bar.disable:
+                    bar.write(msg)
             if self.world > 1:  # the logged losses are the mean over all processes
                 torch.distributed.all_reduce(sums)
                 sums /= self.world
@@ -305,7 +318,7 @@ class Trainer:
                     m50, m = res.stats["AP50"], res.stats["AP"]
                     m50, m = max(m50, 0.0), max(m, 0.0)  # COCOeval's -1 (no ground truth) is not a score
                 mean = (sums / max(1, steps_per_epoch)).tolist()
-                self.history.append(EpochLog(epoch, lr, *mean, m50, m, seen * self.world / dt, dt))
+                self.history.append(EpochLog(epoch, lr, *mean, m50, m, seen * self.world / dt, dt, wait))
                 log.info("epoch %d/%d: loss box %.4f obj %.4f cls %.4f, mAP50 %.4f, mAP50-95 %.4f, %.1f img/s", epoch + 1, c.epochs, *mean, m50, m,
                          seen * self.world / dt)
                 self._write_results()

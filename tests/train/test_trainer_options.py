@@ -4,6 +4,7 @@ YOLOv2 region heads, DDP under torchrun equal to one process."""
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -144,6 +145,27 @@ def test_torchrun_two_processes_equal_one_process_with_the_same_total_batch(tmp_
     assert len(ra) == len(rb) == 3
     for x, y in zip(ra[1:], rb[1:]):  # mean losses across processes = losses of the whole batch
         np.testing.assert_allclose([float(v) for v in x.split(",")[1:5]], [float(v) for v in y.split(",")[1:5]], rtol=1e-5)
+
+    # two machines of one process each, on torchrun's own c10d rendezvous (here two "nodes" on the loopback):
+    # the same weights again
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    node = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d",
+            "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "yolotools-test", "-m", "yolotools.cli"] + args + ["--batch", "4"]
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo"}
+    nodes = [subprocess.Popen(node + ["--out", str(tmp_path / f"node{r}")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for r in range(2)]
+    outs = [n.communicate(timeout=600) for n in nodes]
+    assert all(n.returncode == 0 for n in nodes), [e[-3000:] for _, e in outs]
+    ran = [r for r in range(2) if (tmp_path / f"node{r}" / "last.pt").exists()]
+    assert len(ran) == 1  # only global rank 0 writes
+    c = torch.load(tmp_path / f"node{ran[0]}" / "last.pt", weights_only=True)
+    assert c["world_size"] == 2 and c["step"] == a["step"]
+    for k in b["model"]:
+        assert torch.allclose(c["model"][k], b["model"][k], atol=1e-6), k
 
 
 def test_channels_last_trains_and_a_truncated_checkpoint_is_a_clear_error(tmp_path):

@@ -180,3 +180,17 @@ def test_channels_last_trains_and_a_truncated_checkpoint_is_a_clear_error(tmp_pa
 
     with pytest.raises(YoloToolsError, match="last.pt: not a readable checkpoint"):
         Trainer(DarknetNet(sections=parse_cfg_text(TINY)), tr, va, _cfg(2), tmp_path / "run", resume=True)
+
+
+def test_the_gpu_check_script_runs_on_the_cpu(tmp_path):
+    """bench/gpu_check.sh is run on lent GPU machines only: prove here that it runs
+    and prints its table (tiny sizes, CPU)."""
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    p = subprocess.run([sys.executable, str(root / "bench" / "gpu_check.py"), "--device", "cpu", "--img-size", "64", "--batch", "4",
+                        "--images", "8", "--steps", "1", "--models", "yolov3-tiny", "--no-tests"], capture_output=True, text=True, timeout=300,
+                       cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = [l for l in p.stdout.splitlines() if l.startswith("| ") and not l.startswith("| check")]
+    assert [r.split(" |")[0] for r in rows] == ["| train yolov3-tiny-64 batch 4 off 0 workers, ultralytics aug, no image cache (not built yet)",
+                                                "| forward yolov3-tiny-64 batch 1", "| forward yolov3-tiny-64 batch 32", "| DDP scaling"]
+    assert "images/s, data wait" in rows[0]

@@ -2,10 +2,12 @@
 Ultralytics' ``YOLODataset`` on the same images in the same run.
 
 For each recipe (``ultralytics``: mosaic + affine + HSV + flip; ``letterbox``;
-``darknet``), size (416, 608) and image cache (off, ram): ours is
-``YoloDataset(..., cache_images=...)`` in this process, one thread (OpenCV and
-torch single-threaded, as one loader worker), after one warm-up pass when the
-cache is on (the peer fills its RAM cache up front too). The peer runs through
+``darknet``), size (416, 608) and image cache (off; ram: ours keeps this
+process's decoded images, ``cache_images=True``; disk: ``--cache disk``, resized
+.npy files in a temporary folder): ours is ``YoloDataset`` in this process, one
+thread (OpenCV and torch single-threaded, as one loader worker), after one
+warm-up pass when a cache is on (the peer fills its RAM cache up front too; its
+disk cache writes next to the images, into the shared data, so it is not run). The peer runs through
 another venv's python (``--peer-python``: Ultralytics needs torchvision, which
 needs its own torch; make it with ``python -m venv V && V/bin/pip install
 torch==2.14.1 torchvision==0.29.1 ultralytics``), ``YOLODataset(augment=True)``
@@ -58,11 +60,12 @@ print(json.dumps(out))
 """
 
 
-def ours(ds, recipe: str, size: int, cache: bool, n: int) -> float:
+def ours(ds, recipe: str, size: int, cache: str, n: int, tmp: str) -> float:
     from yolotools.train.data import YoloDataset
 
-    d = YoloDataset(ds, recipe=recipe, img_size=size, cache_images=cache, uint8=True)
-    if cache:
+    d = YoloDataset(ds, recipe=recipe, img_size=size, cache_images=cache == "ram", uint8=True,
+                    cache="disk" if cache == "disk" else "off", cache_dir=tmp)
+    if cache == "ram":
         for i in range(len(d)):
             d._load(i)
     for i in range(min(8, len(d))):
@@ -118,14 +121,14 @@ def main() -> None:
     ds, _ = load_dataset(args.data, split=args.split)
     sizes = [int(s) for s in args.sizes.split(",")]
     recipes = args.recipes.split(",")
-    cases = [(r, s, c) for r in recipes for s in sizes for c in (False, True)]
+    cases = [(r, s, c) for r in recipes for s in sizes for c in ("off", "ram", "disk")]
     peer: dict[str, float] = {}
     if args.peer_python:
         y = load_data_yaml(args.data)
         imgs = image_list(y[args.split], dataset_root(y, args.data), args.data)
         img_dir = os.path.dirname(imgs[0])
         names = dict(enumerate(ds.class_map.names))
-        peer_cases = [c for c in cases if c[0] != "darknet"]
+        peer_cases = [(r, s, c == "ram") for r, s, c in cases if r != "darknet" and c != "disk"]
         p = subprocess.run([args.peer_python, "-c", PEER, img_dir, json.dumps(names), json.dumps(peer_cases), str(args.n)],
                            capture_output=True, text=True, env={**os.environ, "YOLO_OFFLINE": "1"})
         if p.returncode != 0:
@@ -133,11 +136,14 @@ def main() -> None:
         peer = json.loads(p.stdout.strip().splitlines()[-1])
     print(f"{args.data} ({args.split}): {len(ds)} images, {args.n} samples per case, one process, one thread")
     print(f"{'recipe':<12} {'size':>4} {'cache':>5}  {'ours/s':>8}  {'peer/s':>8}  ratio")
-    for r, s, c in cases:
-        o = ours(ds, r, s, c, args.n)
-        q = peer.get(f"{r}/{s}/{int(c)}")
-        ratio = f"{o / q:5.2f}" if q else "    -"
-        print(f"{r:<12} {s:>4} {'ram' if c else 'off':>5}  {o:8.1f}  {q if q else float('nan'):8.1f}  {ratio}", flush=True)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for r, s, c in cases:
+            o = ours(ds, r, s, c, args.n, tmp)
+            q = peer.get(f"{r}/{s}/{int(c == 'ram')}") if c != "disk" else None
+            ratio = f"{o / q:5.2f}" if q else "    -"
+            print(f"{r:<12} {s:>4} {c:>5}  {o:8.1f}  {q if q else float('nan'):8.1f}  {ratio}", flush=True)
     if args.workers:
         for r in recipes:
             for s in sizes:

@@ -53,3 +53,39 @@ def test_one_loader_with_persistent_workers_serves_every_epoch(tmp_path):
         want = torch.stack([d[i][0] for i in order])
         assert torch.equal(got[epoch], want), epoch
     assert not torch.equal(got[0][2], got[1][7])  # image 0 in epoch 0 vs epoch 1: another augmentation
+
+
+def test_disk_cache_keeps_mosaic_samples_identical_is_reused_and_follows_changed_images(tmp_path, monkeypatch):
+    import cv2
+    import pytest
+
+    from yolotools.errors import YoloToolsError
+    from yolotools.io.voc import read_voc
+    from yolotools.train import cache as cache_mod
+
+    s = generate_shapes(tmp_path / "d", n_train=8, n_val=1, image_hw=(150, 200))
+    ds, _ = read_voc([s.voc_root], "train")
+    folder = tmp_path / "cache"
+    plain = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3)
+    cached = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, cache="disk", cache_dir=folder)
+    files = sorted(folder.rglob("*.npy"))
+    assert len(files) == 8 and all(np.load(f).shape == (72, 96, 3) for f in files)  # long side 96: 150x200 -> 72x96
+    for epoch in (0, 5):  # the mosaic resizes each image to the same size first: pixel for pixel the same samples
+        for i in range(8):
+            (a, ta), (b, tb) = plain[(epoch, i)], cached[(epoch, i)]
+            assert torch.equal(a, b) and torch.equal(ta, tb)
+    # a later run reuses the files; an image that changed is decoded again, under a new name
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, cache="disk", cache_dir=folder)
+    assert {f: f.stat().st_mtime_ns for f in sorted(folder.rglob("*.npy"))} == stamps
+    rec = ds.records[0]
+    img = cv2.imread(str(rec.path))
+    cv2.imwrite(str(rec.path), 255 - img)
+    again = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, cache="disk", cache_dir=folder)
+    assert len(list(folder.rglob("*.npy"))) == 9
+    fresh = cv2.cvtColor(cv2.resize(255 - img, (96, 72), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(again._load(0).image, fresh)
+    # a disk too small for what is missing: a clear error before anything is written
+    monkeypatch.setattr(cache_mod.shutil, "disk_usage", lambda p: type("U", (), {"free": 1 << 20})())
+    with pytest.raises(YoloToolsError, match=r"--cache disk: 8 images need .* GiB free"):
+        YoloDataset(ds, recipe="ultralytics", img_size=128, seed=3, cache="disk", cache_dir=folder)

@@ -26,7 +26,7 @@ __all__ = ["YoloDataset", "EpochSampler", "collate", "worker_init", "make_loader
 class YoloDataset(Dataset):
     def __init__(self, dataset, *, recipe: str = "ultralytics", img_size: int = 416, seed: int = 0,
                  config: AugmentConfig | None = None, cache_images: bool = False, uint8: bool = False,
-                 mosaic_until: int | None = None):
+                 mosaic_until: int | None = None, cache: str = "off", cache_dir=None, progress: bool = False):
         from dataclasses import replace
 
         import cv2
@@ -47,7 +47,14 @@ class YoloDataset(Dataset):
         self.uint8 = uint8  # items as uint8 0..255 (a quarter of the bytes through worker IPC and to the GPU)
         self.epoch = 0
         self.mosaic_until = mosaic_until  # epochs from this one on: no mosaic (ultralytics recipe's close_mosaic)
-        self._cache: dict[int, Sample] | None = {} if cache_images else None
+        self._cache: dict[int, Sample] | None = {} if cache_images else None  # this process's decoded images (API only)
+        if cache not in ("off", "disk"):
+            raise YoloToolsError(f"cache must be 'off' or 'disk', got {cache!r}")
+        self._disk = None
+        if cache == "disk":  # decoded once, resized to img_size (long side), .npy files (train/cache.py)
+            from .cache import DiskCache
+
+            self._disk = DiskCache(self.records, img_size, cache_dir).fill(progress=progress)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -56,6 +63,14 @@ class YoloDataset(Dataset):
         return len(self.records)
 
     def _load(self, i: int) -> Sample:
+        if self._disk is not None:
+            img = self._disk.load(i)
+            if img is not None:  # boxes scaled to the resized image exactly as the mosaic scales them
+                rec = self.records[i]
+                a = rec.annotations
+                (h0, w0), (h, w) = rec.image_hw, img.shape[:2]
+                xyxy = np.clip(a.boxes.xyxy, 0, [w0, h0, w0, h0]) * [w / w0, h / h0, w / w0, h / h0]
+                return Sample(img, xyxy, a.class_ids, a.is_difficult, a.is_crowd)
         if self._cache is not None:
             if i not in self._cache:
                 self._cache[i] = load_sample(self.records[i])

@@ -124,7 +124,7 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
         if info.get("initialised"):
             log.warning("%s: made for other classes; %d head tensors start from scratch", weights, len(info["initialised"]))
     t0 = time.perf_counter()
-    tr = Trainer(net, train_ds, val_ds, cfg, out, run_args={"data": str(Path(data).resolve())})
+    tr = Trainer(net, train_ds, val_ds, cfg, out, run_args={"data": str(Path(data).resolve())}, progress=progress)
     if anc is not None and tr.main:
         atomic_write_text(Path(out) / "anchors.txt", ", ".join(f"{a:g},{b:g}" for a, b in anc) + "\n")
     return _fit_report(tr, progress, t0, [] if anc is None else anc.tolist(), train_err, val_err)
@@ -196,7 +196,8 @@ def _resume(data, out, *, progress: bool, strict: bool, **given) -> TrainReport:
         raise YoloToolsError(f"{data}: its classes {list(train_ds.class_map.names)} are not the run's {ck.get('class_names')}")
     net = DarknetNet(sections=parse_cfg_text(cfg_text, str(path)))
     t0 = time.perf_counter()
-    tr = Trainer(net, train_ds, val_ds, cfg, out, resume=True, run_args={"data": str(Path(data).resolve())}, checkpoint=ck)
+    tr = Trainer(net, train_ds, val_ds, cfg, out, resume=True, run_args={"data": str(Path(data).resolve())}, checkpoint=ck,
+                 progress=progress)
     from ..anchors import parse_anchor_list
 
     txt = Path(out) / "anchors.txt"

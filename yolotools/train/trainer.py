@@ -89,7 +89,7 @@ class Trainer:
     joins the process group itself (NCCL on CUDA, gloo on CPU)."""
 
     def __init__(self, model, train_ds, val_ds, cfg: TrainConfig, out: Path | str, *, resume: bool = False, run_args: dict | None = None,
-                 checkpoint: dict | None = None):
+                 checkpoint: dict | None = None, progress: bool = False):
         from ..model.loss import YoloLoss
         from .data import YoloDataset
 
@@ -124,8 +124,15 @@ class Trainer:
         if cfg.compile:
             self.forward = torch.compile(self.forward)
         self.train_ds, self.val_ds = train_ds, val_ds
+        if cfg.cache == "disk" and self.world > 1:  # one process per machine decodes; the others find the files
+            if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+                from .cache import DiskCache
+
+                DiskCache([r for r in train_ds.records if r.path is not None], cfg.img_size).fill(progress=progress)
+            self._barrier()
         self.data = YoloDataset(train_ds, recipe=cfg.recipe, img_size=cfg.img_size, seed=cfg.seed, uint8=True,
-                                mosaic_until=cfg.epochs - cfg.close_mosaic)
+                                mosaic_until=cfg.epochs - cfg.close_mosaic, cache=cfg.cache,
+                                progress=progress and self.rank == 0)
         self.loss = YoloLoss(model.heads, box_loss=cfg.box_loss, assign=cfg.assign, anchor_t=cfg.anchor_t,
                              box_gain=cfg.box_gain if cfg.assign == "ultralytics" else None,
                              obj_gain=cfg.obj_gain if cfg.assign == "ultralytics" else None,

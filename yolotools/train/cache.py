@@ -1,0 +1,139 @@
+"""``--cache disk``: every training image decoded once, resized so its long side
+is the training size (bilinear, as the mosaic resizes it), and kept as an
+uncompressed ``.npy`` that later epochs and later runs read instead of the JPEG.
+
+A cached image is named by a hash of its resolved path, byte size, modification
+time and the training size, so a changed image (or another ``--img-size``) is
+decoded again and a stale file is never used; files of other images and sizes
+stay for the runs that need them.  The cache folder defaults to
+``$XDG_CACHE_HOME/yolotools/images`` (``~/.cache/...``): the dataset's own
+folders are never written to.  Before caching, the bytes still missing are
+compared with the free space of that disk and a run that would not fit stops
+with a clear error; caching shows a progress bar and uses the data tools' pool.
+
+The ``ultralytics`` recipe's mosaic resizes each image to this same size first,
+so its samples are pixel-identical with and without the cache (a test checks
+it); the ``letterbox`` and ``darknet`` recipes, and the last ``close_mosaic``
+epochs, start from the resized image instead of the full one (bilinear rather
+than area-averaged shrinking), as Ultralytics' cache does.  An image whose
+decoded size differs from its record's (labels made for another size) is not
+cached and is decoded each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import YoloToolsError
+
+__all__ = ["DiskCache", "default_cache_dir", "cached_hw"]
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "yolotools" / "images"
+
+
+def cached_hw(hw: tuple[int, int], size: int) -> tuple[int, int]:
+    """The size an image of ``hw`` is cached at: long side ``size``, rounded as the mosaic rounds."""
+    h0, w0 = hw
+    r = size / max(h0, w0)
+    return max(1, int(round(h0 * r))), max(1, int(round(w0 * r)))
+
+
+def _key(path: str, size: int) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    ident = f"{os.path.realpath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{size}"
+    return hashlib.sha1(ident.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _fill_chunk(jobs) -> list[tuple[int, bool]]:
+    """Worker: decode, resize and write the cache files of ``jobs``
+    (``(index, image path, record hw, size, file)``); ``(index, cached)``."""
+    import cv2
+
+    from ..io.files import atomic_write_bytes
+    from ..io.images import decode_rgb
+
+    out = []
+    for i, path, hw, size, file in jobs:
+        try:
+            img = decode_rgb(path)
+        except YoloToolsError:
+            out.append((i, False))  # the loader reports it when it needs the image
+            continue
+        if tuple(img.shape[:2]) != tuple(hw):
+            out.append((i, False))
+            continue
+        h, w = cached_hw(hw, size)
+        small = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+        buf = io.BytesIO()
+        np.save(buf, small, allow_pickle=False)
+        atomic_write_bytes(file, buf.getvalue())
+        out.append((i, True))
+    return out
+
+
+class DiskCache:
+    """The cache files of ``records`` at ``size`` (``files[i]`` or None when
+    image ``i`` is not cached); :meth:`fill` makes the missing ones."""
+
+    def __init__(self, records, size: int, folder: Path | str | None = None):
+        self.size = size
+        self.folder = Path(folder) if folder is not None else default_cache_dir()
+        self.records = records
+        self.keys = [_key(str(r.path), size) if r.path is not None else None for r in records]
+        self.files: list[Path | None] = [None] * len(records)
+
+    def _file(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.npy"
+
+    def missing_bytes(self) -> tuple[list[int], int]:
+        todo = [i for i, k in enumerate(self.keys) if k is not None and not self._file(k).is_file()]
+        need = sum(int(np.prod(cached_hw(self.records[i].image_hw, self.size))) * 3 + 128 for i in todo)
+        return todo, need
+
+    def fill(self, *, progress: bool = False, workers: int | None = None) -> "DiskCache":
+        """Write the missing files (a clear error when the disk cannot hold them)."""
+        from ..parallel import map_chunks
+
+        todo, need = self.missing_bytes()
+        if todo:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(self.folder).free
+            if need > free - (256 << 20):  # leave the disk some room
+                raise YoloToolsError(f"--cache disk: {len(todo)} images need {need / 2**30:.2f} GiB in {self.folder}, which has "
+                                     f"{free / 2**30:.2f} GiB free; free some space, set XDG_CACHE_HOME elsewhere, or train with --cache off")
+            log.info("caching %d images (%.2f GiB) in %s", len(todo), need / 2**30, self.folder)
+            jobs = [(i, str(self.records[i].path), tuple(self.records[i].image_hw), self.size, str(self._file(self.keys[i])))
+                    for i in todo]
+            for d in {os.path.dirname(j[4]) for j in jobs}:
+                os.makedirs(d, exist_ok=True)
+            skipped = [i for res in map_chunks(_fill_chunk, jobs, workers=workers, progress=progress, desc="cache images", unit="img",
+                                               min_items=64) for i, ok in res if not ok]
+            if skipped:
+                log.info("%d images not cached (unreadable, or decoded at another size than their labels)", len(skipped))
+        self.files = [self._file(k) if k is not None and self._file(k).is_file() else None for k in self.keys]
+        return self
+
+    def load(self, i: int) -> np.ndarray | None:
+        """The cached ``(h, w, 3) uint8`` RGB image ``i``, or None."""
+        f = self.files[i]
+        if f is None:
+            return None
+        try:
+            return np.load(f, allow_pickle=False)
+        except (OSError, ValueError):  # removed or damaged since: decode instead
+            return None

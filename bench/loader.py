@@ -2,9 +2,9 @@
 Ultralytics' ``YOLODataset`` on the same images in the same run.
 
 For each recipe (``ultralytics``: mosaic + affine + HSV + flip; ``letterbox``;
-``darknet``), size (416, 608) and image cache (off; ram: ours keeps this
-process's decoded images, ``cache_images=True``; disk: ``--cache disk``, resized
-.npy files in a temporary folder): ours is ``YoloDataset`` in this process, one
+``darknet``), size (416, 608) and image cache (off; ``--cache ram``: resized
+images memory-mapped from /dev/shm, one copy for all processes; ``--cache
+disk``: the same files on disk, in a temporary folder): ours is ``YoloDataset`` in this process, one
 thread (OpenCV and torch single-threaded, as one loader worker), after one
 warm-up pass when a cache is on (the peer fills its RAM cache up front too; its
 disk cache writes next to the images, into the shared data, so it is not run). The peer runs through
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -63,11 +64,8 @@ print(json.dumps(out))
 def ours(ds, recipe: str, size: int, cache: str, n: int, tmp: str) -> float:
     from yolotools.train.data import YoloDataset
 
-    d = YoloDataset(ds, recipe=recipe, img_size=size, cache_images=cache == "ram", uint8=True,
-                    cache="disk" if cache == "disk" else "off", cache_dir=tmp)
-    if cache == "ram":
-        for i in range(len(d)):
-            d._load(i)
+    d = YoloDataset(ds, recipe=recipe, img_size=size, uint8=True, cache=cache,
+                    cache_dir=None if cache == "off" else os.path.join("/dev/shm" if cache == "ram" else tmp, f"bench-{os.getpid()}-{cache}"))
     for i in range(min(8, len(d))):
         d[(0, i)]
     t = time.perf_counter()
@@ -141,6 +139,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r, s, c in cases:
             o = ours(ds, r, s, c, args.n, tmp)
+            if c == "ram":
+                shutil.rmtree(f"/dev/shm/bench-{os.getpid()}-ram", ignore_errors=True)
             q = peer.get(f"{r}/{s}/{int(c == 'ram')}") if c != "disk" else None
             ratio = f"{o / q:5.2f}" if q else "    -"
             print(f"{r:<12} {s:>4} {c:>5}  {o:8.1f}  {q if q else float('nan'):8.1f}  {ratio}", flush=True)

@@ -89,3 +89,73 @@ def test_disk_cache_keeps_mosaic_samples_identical_is_reused_and_follows_changed
     monkeypatch.setattr(cache_mod.shutil, "disk_usage", lambda p: type("U", (), {"free": 1 << 20})())
     with pytest.raises(YoloToolsError, match=r"--cache disk: 8 images need .* GiB free"):
         YoloDataset(ds, recipe="ultralytics", img_size=128, seed=3, cache="disk", cache_dir=folder)
+
+
+def _cache_maps(folder: str) -> dict[int, str]:
+    """``inode -> permissions`` of this process's mappings of files under ``folder`` (/proc/self/maps)."""
+    out = {}
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and parts[5].startswith(folder):
+                out[int(parts[4])] = parts[1]
+    return out
+
+
+def _rank(args):
+    """One 'rank': maps every cached image, reads all of it, reports its mappings while both hold them."""
+    voc_root, folder, barrier, q = args
+    from yolotools.io.voc import read_voc
+
+    ds, _ = read_voc([voc_root], "train")
+    d = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, cache="ram", cache_dir=folder)
+    held = [d._disk.load(i) for i in range(len(d.records))]
+    total = sum(int(np.asarray(a).sum() % 7) for a in held)  # read every page
+    barrier.wait()
+    q.put((_cache_maps(folder), total))
+    barrier.wait()
+
+
+def test_ram_cache_is_one_copy_for_two_processes_and_goes_with_the_run(tmp_path):
+    import multiprocessing as mp
+    import os
+
+    import pytest
+
+    if not os.path.exists("/proc/self/smaps") or not os.path.isdir("/dev/shm"):
+        pytest.skip("needs Linux /proc and /dev/shm")
+    from yolotools.io.voc import read_voc
+    from yolotools.train.cache import ram_cache_dir
+
+    assert str(ram_cache_dir()).startswith("/dev/shm/")
+    s = generate_shapes(tmp_path / "d", n_train=8, n_val=1, image_hw=(600, 800))
+    folder = f"/dev/shm/yolotools-test-{os.getpid()}"
+    ds, _ = read_voc([s.voc_root], "train")
+    try:
+        first = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, cache="ram", cache_dir=folder)  # fills the cache
+        assert torch.equal(first[(0, 1)][0], YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3)[(0, 1)][0])
+        ctx = mp.get_context("spawn")
+        barrier, q = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_rank, args=((s.voc_root, folder, barrier, q),)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        got = [q.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=120)
+        from pathlib import Path
+
+        inodes = {f.stat().st_ino for f in Path(folder).rglob("*.npy")}
+        for maps, total in got:
+            # each process maps the very files the first one wrote (same inodes, MAP_SHARED: one set of pages in memory),
+            # it holds no copy of its own, and it read the same pixels
+            assert set(maps) == inodes and all(perm[3] == "s" for perm in maps.values()), maps
+        assert got[0][1] == got[1][1]
+        from pathlib import Path
+
+        assert len(list(Path(folder).rglob("*.npy"))) == 8  # one file per image for all three users
+        first._disk.remove()  # what the trainer does when a --cache ram run ends
+        assert not list(Path(folder).rglob("*.npy"))
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,15 @@
-"""``--cache disk``: every training image decoded once, resized so its long side
-is the training size (bilinear, as the mosaic resizes it), and kept as an
-uncompressed ``.npy`` that later epochs and later runs read instead of the JPEG.
+"""``--cache disk|ram``: every training image decoded once, resized so its long
+side is the training size (bilinear, as the mosaic resizes it), and kept as an
+uncompressed ``.npy`` that later epochs (and, for ``disk``, later runs) read
+instead of the JPEG.
+
+Files are memory-mapped, not copied, by whoever reads them: every loader worker
+and every DDP rank of a machine shares the same pages, so the cache is in memory
+once per machine, not once per process (Ultralytics' RAM cache is one copy per
+rank).  ``ram`` puts the files in ``/dev/shm`` (memory, checked against its free
+space before caching) and removes this run's files when training ends; a killed
+run leaves them for the next run on the same images, which reuses and removes
+them.  ``disk`` keeps them under ``$XDG_CACHE_HOME/yolotools/images``.
 
 A cached image is named by a hash of its resolved path, byte size, modification
 time and the training size, so a changed image (or another ``--img-size``) is
@@ -33,7 +42,7 @@ import numpy as np
 
 from ..errors import YoloToolsError
 
-__all__ = ["DiskCache", "default_cache_dir", "cached_hw"]
+__all__ = ["DiskCache", "default_cache_dir", "ram_cache_dir", "cached_hw"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,14 @@ log = logging.getLogger(__name__)
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "yolotools" / "images"
+
+
+def ram_cache_dir() -> Path:
+    """The ``--cache ram`` folder: on the memory filesystem ``/dev/shm``."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        raise YoloToolsError("--cache ram needs a shared-memory filesystem (/dev/shm), which this system does not have; use --cache disk")
+    return shm / f"yolotools-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "images"
 
 
 def cached_hw(hw: tuple[int, int], size: int) -> tuple[int, int]:
@@ -90,9 +107,9 @@ class DiskCache:
     """The cache files of ``records`` at ``size`` (``files[i]`` or None when
     image ``i`` is not cached); :meth:`fill` makes the missing ones."""
 
-    def __init__(self, records, size: int, folder: Path | str | None = None):
-        self.size = size
-        self.folder = Path(folder) if folder is not None else default_cache_dir()
+    def __init__(self, records, size: int, folder: Path | str | None = None, mode: str = "disk"):
+        self.size, self.mode = size, mode
+        self.folder = Path(folder) if folder is not None else ram_cache_dir() if mode == "ram" else default_cache_dir()
         self.records = records
         self.keys = [_key(str(r.path), size) if r.path is not None else None for r in records]
         self.files: list[Path | None] = [None] * len(records)
@@ -114,8 +131,10 @@ class DiskCache:
             self.folder.mkdir(parents=True, exist_ok=True)
             free = shutil.disk_usage(self.folder).free
             if need > free - (256 << 20):  # leave the disk some room
-                raise YoloToolsError(f"--cache disk: {len(todo)} images need {need / 2**30:.2f} GiB in {self.folder}, which has "
-                                     f"{free / 2**30:.2f} GiB free; free some space, set XDG_CACHE_HOME elsewhere, or train with --cache off")
+                raise YoloToolsError(f"--cache {self.mode}: {len(todo)} images need {need / 2**30:.2f} GiB in {self.folder}, which has "
+                                     f"{free / 2**30:.2f} GiB free; free some space"
+                                     + (", set XDG_CACHE_HOME elsewhere" if self.mode == "disk" else ", use --cache disk")
+                                     + ", or train with --cache off")
             log.info("caching %d images (%.2f GiB) in %s", len(todo), need / 2**30, self.folder)
             jobs = [(i, str(self.records[i].path), tuple(self.records[i].image_hw), self.size, str(self._file(self.keys[i])))
                     for i in todo]
@@ -129,11 +148,21 @@ class DiskCache:
         return self
 
     def load(self, i: int) -> np.ndarray | None:
-        """The cached ``(h, w, 3) uint8`` RGB image ``i``, or None."""
+        """The cached ``(h, w, 3) uint8`` RGB image ``i`` (a read-only memory map
+        of its file: shared with every process reading it), or None."""
         f = self.files[i]
         if f is None:
             return None
         try:
-            return np.load(f, allow_pickle=False)
+            return np.load(f, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError):  # removed or damaged since: decode instead
             return None
+
+    def remove(self) -> None:
+        """Delete this cache's files (``--cache ram`` at the end of training)."""
+        for f in self.files:
+            if f is not None:
+                try:
+                    os.unlink(f)
+                except OSError:
+                    pass

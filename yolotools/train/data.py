@@ -48,13 +48,13 @@ class YoloDataset(Dataset):
         self.epoch = 0
         self.mosaic_until = mosaic_until  # epochs from this one on: no mosaic (ultralytics recipe's close_mosaic)
         self._cache: dict[int, Sample] | None = {} if cache_images else None  # this process's decoded images (API only)
-        if cache not in ("off", "disk"):
-            raise YoloToolsError(f"cache must be 'off' or 'disk', got {cache!r}")
+        if cache not in ("off", "disk", "ram"):
+            raise YoloToolsError(f"cache must be 'off', 'disk' or 'ram', got {cache!r}")
         self._disk = None
-        if cache == "disk":  # decoded once, resized to img_size (long side), .npy files (train/cache.py)
+        if cache != "off":  # decoded once, resized to img_size (long side), memory-mapped .npy files (train/cache.py)
             from .cache import DiskCache
 
-            self._disk = DiskCache(self.records, img_size, cache_dir).fill(progress=progress)
+            self._disk = DiskCache(self.records, img_size, cache_dir, mode=cache).fill(progress=progress)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

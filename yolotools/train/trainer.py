@@ -124,11 +124,11 @@ class Trainer:
         if cfg.compile:
             self.forward = torch.compile(self.forward)
         self.train_ds, self.val_ds = train_ds, val_ds
-        if cfg.cache == "disk" and self.world > 1:  # one process per machine decodes; the others find the files
+        if cfg.cache != "off" and self.world > 1:  # one process per machine decodes; the others find the files
             if int(os.environ.get("LOCAL_RANK", "0")) == 0:
                 from .cache import DiskCache
 
-                DiskCache([r for r in train_ds.records if r.path is not None], cfg.img_size).fill(progress=progress)
+                DiskCache([r for r in train_ds.records if r.path is not None], cfg.img_size, mode=cfg.cache).fill(progress=progress)
             self._barrier()
         self.data = YoloDataset(train_ds, recipe=cfg.recipe, img_size=cfg.img_size, seed=cfg.seed, uint8=True,
                                 mosaic_until=cfg.epochs - cfg.close_mosaic, cache=cfg.cache,
@@ -250,6 +250,13 @@ class Trainer:
     def fit(self, progress: bool = False, stop_after: int | None = None) -> list[EpochLog]:
         """Train to ``cfg.epochs`` (or stop after epoch ``stop_after``, as a kill
         between epochs would; the schedule is still that of ``cfg.epochs``)."""
+        try:
+            return self._fit(progress, stop_after)
+        finally:  # --cache ram lives in /dev/shm (memory): this run's files go when it ends, however it ends
+            if self.data._disk is not None and self.cfg.cache == "ram" and int(os.environ.get("LOCAL_RANK", "0")) == 0:
+                self.data._disk.remove()
+
+    def _fit(self, progress: bool, stop_after: int | None) -> list[EpochLog]:
         from tqdm.auto import tqdm
 
         from .data import EpochSampler, make_loader

@@ -159,10 +159,19 @@ class DiskCache:
             return None
 
     def remove(self) -> None:
-        """Delete this cache's files (``--cache ram`` at the end of training)."""
+        """Delete this cache's files (``--cache ram`` at the end of training) and
+        the folders they leave empty."""
+        parents = set()
         for f in self.files:
             if f is not None:
                 try:
                     os.unlink(f)
+                    parents.add(f.parent)
                 except OSError:
                     pass
+        ours = [self.folder] + ([self.folder.parent] if self.mode == "ram" and self.folder == ram_cache_dir() else [])
+        for d in sorted(parents) + ours:
+            try:
+                d.rmdir()  # only when empty: other runs' files stay
+            except OSError:
+                pass

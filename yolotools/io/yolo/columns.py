@@ -30,10 +30,10 @@ from ...annotations import ClassMap
 from ...errors import Problems
 from ...parallel import map_chunks
 from .reader import _image_hw, _jobs, _resolve
+from .txt import clean_corners, corners_to_pixels, row_corners
 
 __all__ = ["YoloColumns", "read_yolo_columns"]
 
-_TOLERANCE = 1e-6  # parse_label_text's: coordinates this far outside [0, 1] are kept, further ones clipped
 # bytes a clean label file holds: digits, sign, point, exponent, blanks, line ends
 _ALLOWED = np.zeros(256, bool)
 _ALLOWED[np.frombuffer(b"0123456789+-.eE \t\r\n", np.uint8)] = True
@@ -55,11 +55,7 @@ class YoloColumns:
     def xyxy(self) -> np.ndarray:
         """``(N, 4)`` pixels, computed as :func:`read_yolo` computes them."""
         hw = np.repeat(self.image_hw.astype(np.float64), self.counts, axis=0)
-        half = self.rows[:, 3:5] / 2
-        xy1, xy2 = self.rows[:, 1:3] - half, self.rows[:, 1:3] + half
-        xyxy = np.concatenate([xy1, xy2], 1)
-        xyxy *= np.stack([hw[:, 1], hw[:, 0], hw[:, 1], hw[:, 0]], 1)
-        return xyxy
+        return corners_to_pixels(*row_corners(self.rows), hw[:, 1], hw[:, 0])
 
 
 def read_yolo_columns(source: Path | str, split: str | None = None, *, names: Sequence[str] | None = None,
@@ -147,14 +143,6 @@ def _parse_many(texts: list[bytes], k: int) -> tuple[np.ndarray, np.ndarray] | N
     if len(vals) != 5 * n:
         return None
     a = vals.reshape(n, 5)
-    if n:
-        mn, mx = a.min(0), a.max(0)
-        if not (np.isfinite(mn).all() and np.isfinite(mx).all()):
-            return None
-        c = a[:, 0]
-        if mn[0] < 0 or mx[0] >= k or (c != np.floor(c)).any() or mn[3] <= 0 or mn[4] <= 0:
-            return None
-        half = a[:, 3:5] / 2
-        if (a[:, 1:3] - half).min() < -_TOLERANCE or (a[:, 1:3] + half).max() > 1 + _TOLERANCE:
-            return None
+    if n and clean_corners(a, k) is None:  # the reader's own test of a clean file
+        return None
     return counts.astype(np.int64), a

@@ -51,12 +51,49 @@ def format_label_lines(ann: Annotations, image_hw: tuple[int, int], *, with_scor
     return yolo_lines(ann.class_ids.tolist(), ann.boxes.xyxy.tolist(), image_hw, scores, decimals)
 
 
+TOLERANCE = 1e-6  # coordinates this far outside [0, 1] are kept as written; further ones are clipped (with a warning)
+
+
+def row_corners(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised corners ``(xy1, xy2)`` of rows ``class cx cy w h ...``."""
+    half = a[:, 3:5] / 2
+    return a[:, 1:3] - half, a[:, 1:3] + half
+
+
+def clean_corners(a: np.ndarray, num_classes: int | None, tolerance: float = TOLERANCE, clip: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Normalised corners ``(xy1, xy2)`` of rows ``a (n >= 1, 5+)`` (``class cx cy
+    w h ...``), or None unless every row is a valid box: finite, an integer class
+    in range, positive size, inside [0, 1] within ``tolerance`` (``clip``).  The
+    checks are column minima and maxima (NaN and inf show there), a handful of
+    reductions instead of one per check.  The one test of the vectorised YOLO
+    paths (this module's parser and :mod:`.columns`)."""
+    mn, mx = a.min(0), a.max(0)
+    if not (np.isfinite(mn).all() and np.isfinite(mx).all()):
+        return None
+    c = a[:, 0]
+    if mn[0] < 0 or (num_classes is not None and mx[0] >= num_classes) or (c != np.floor(c)).any():
+        return None
+    if mn[3] <= 0 or mn[4] <= 0:
+        return None
+    xy1, xy2 = row_corners(a)
+    if clip and (xy1.min() < -tolerance or xy2.max() > 1 + tolerance):
+        return None
+    return xy1, xy2
+
+
+def corners_to_pixels(xy1: np.ndarray, xy2: np.ndarray, w, h) -> np.ndarray:
+    """``(n, 4)`` xyxy pixels of normalised corners; ``w``, ``h`` the image size
+    (numbers, or one per row).  The one place the YOLO readers multiply by it."""
+    xyxy = np.concatenate([xy1, xy2], 1)
+    xyxy *= np.stack([w, h, w, h], -1).astype(np.float64)
+    return xyxy
+
+
 def _parse_clean(text: str, image_hw, num_classes, ncol: int, with_scores: bool, tolerance: float, clip: bool):
     """The vectorised path of :func:`parse_label_text`, or None when any line
-    would need a problem reported (wrong columns, blank lines, non-numbers,
-    NaN/inf, a bad class, an empty box, a box needing clipping).  The checks are
-    column minima and maxima (NaN and inf show there), a handful of reductions
-    per file instead of one per check."""
+    would need a problem reported (wrong columns, blank lines, non-numbers, and
+    what :func:`clean_corners` refuses)."""
     rows = [ln.split() for ln in text.splitlines()]
     if not rows:
         return None
@@ -67,22 +104,12 @@ def _parse_clean(text: str, image_hw, num_classes, ncol: int, with_scores: bool,
         a = np.array(rows, dtype=np.float64)
     except ValueError:
         return None
-    mn, mx = a.min(0), a.max(0)
-    if not (np.isfinite(mn).all() and np.isfinite(mx).all()):
-        return None
-    c = a[:, 0]
-    if mn[0] < 0 or (num_classes is not None and mx[0] >= num_classes) or (c != np.floor(c)).any():
-        return None
-    if mn[3] <= 0 or mn[4] <= 0:
-        return None
-    half = a[:, 3:5] / 2
-    xy1, xy2 = a[:, 1:3] - half, a[:, 1:3] + half
-    if clip and (xy1.min() < -tolerance or xy2.max() > 1 + tolerance):
+    corners = clean_corners(a, num_classes, tolerance, clip)
+    if corners is None:
         return None
     h, w = image_hw
-    xyxy = np.concatenate([xy1, xy2], 1)
-    xyxy *= np.array([w, h, w, h], dtype=np.float64)
-    ann = Annotations(Boxes.adopt(xyxy, image_hw), c.astype(np.int64), scores=a[:, 5].copy() if with_scores else None)
+    xyxy = corners_to_pixels(*corners, w, h)
+    ann = Annotations(Boxes.adopt(xyxy, image_hw), a[:, 0].astype(np.int64), scores=a[:, 5].copy() if with_scores else None)
     return ann, list(range(1, len(rows) + 1))
 
 
@@ -94,7 +121,7 @@ def parse_label_text(
     problems: Problems,
     *,
     with_scores: bool = False,
-    tolerance: float = 1e-6,
+    tolerance: float = TOLERANCE,
     clip: bool = True,
 ) -> tuple[Annotations, list[int]]:
     """Parse YOLO txt.  Returns the annotations and, for each kept box, its

@@ -11,14 +11,14 @@ def _square_all(chunk):
 
 
 def test_pool_size_follows_input_size_and_free_cores(monkeypatch):
-    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     monkeypatch.setattr(parallel, "_others_running", lambda: 0)
     assert pool_size(100) == 1  # small inputs: no pool
     assert pool_size(10_000) == 2
     monkeypatch.setattr(parallel, "_others_running", lambda: 1)  # the other core is busy: one process, not two that fight
     assert pool_size(10_000) == 1
     assert pool_size(10_000, workers=3) == 3  # an explicit --workers wins
-    monkeypatch.setattr(parallel, "_cores", lambda: 32)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 32)
     monkeypatch.setattr(parallel, "_others_running", lambda: 4)
     assert pool_size(10_000) == 8  # at most 8
     monkeypatch.setattr(parallel, "_others_running", lambda: 40)

@@ -19,7 +19,7 @@ import math
 import os
 from typing import Callable, Iterator, Sequence, TypeVar
 
-__all__ = ["map_chunks", "pool_size", "free_cores", "POOL_MIN_ITEMS"]
+__all__ = ["map_chunks", "pool_size", "free_cores", "usable_cores", "POOL_MIN_ITEMS"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -27,7 +27,8 @@ R = TypeVar("R")
 POOL_MIN_ITEMS = 2000  # below this a pool costs more than it saves
 
 
-def _cores() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), else the machine's."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -48,7 +49,7 @@ def _others_running() -> int:
 
 def free_cores() -> int:
     """Cores this process may use that no other process is running on now (at least 1)."""
-    return max(1, _cores() - _others_running())
+    return max(1, usable_cores() - _others_running())
 
 
 def pool_size(n_items: int, workers: int | None = None, min_items: int = POOL_MIN_ITEMS) -> int:

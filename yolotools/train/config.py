@@ -28,12 +28,10 @@ def auto_workers() -> int:
     divided among the GPU processes of this machine (``LOCAL_WORLD_SIZE`` under
     torchrun), less one for the training loop itself; at least 1.  No fixed cap:
     a 64-core machine with 8 GPUs gives each 7."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 2
+    from ..parallel import usable_cores
+
     local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
-    return max(1, cores // local - 1)
+    return max(1, usable_cores() // local - 1)
 
 
 def opt(default, help: str, *, choices: tuple | None = None, min: float | None = None, flag: str | None = None):  # noqa: A002

@@ -97,12 +97,13 @@ class Trainer:
         self.cfg, self.out = cfg, Path(out)
         self.run_args = dict(run_args or {})  # what `train --resume RUN_DIR` needs besides the config (the data path)
         self.world, self.rank = 1, 0
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))  # this process's place on its machine (torchrun)
         device = torch.device(cfg.device)
         if _dist_world() > 1:
             import torch.distributed as dist
 
             if device.type == "cuda":
-                device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+                device = torch.device("cuda", self.local_rank)
                 torch.cuda.set_device(device)
             if not dist.is_initialized():
                 dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -125,7 +126,7 @@ class Trainer:
             self.forward = torch.compile(self.forward)
         self.train_ds, self.val_ds = train_ds, val_ds
         if cfg.cache != "off" and self.world > 1:  # one process per machine decodes; the others find the files
-            if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+            if self.local_rank == 0:
                 from .cache import DiskCache
 
                 DiskCache([r for r in train_ds.records if r.path is not None], cfg.img_size, mode=cfg.cache).fill(progress=progress)
@@ -253,7 +254,7 @@ class Trainer:
         try:
             return self._fit(progress, stop_after)
         finally:  # --cache ram lives in /dev/shm (memory): this run's files go when it ends, however it ends
-            if self.data._disk is not None and self.cfg.cache == "ram" and int(os.environ.get("LOCAL_RANK", "0")) == 0:
+            if self.data._disk is not None and self.cfg.cache == "ram" and self.local_rank == 0:
                 self.data._disk.remove()
 
     def _fit(self, progress: bool, stop_after: int | None) -> list[EpochLog]:

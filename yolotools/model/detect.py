@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import YoloToolsError
 from ..io.files import IMAGE_EXTS, atomic_write_bytes, atomic_write_text
+from . import MERGE_IOU
 
 __all__ = ["run_detect", "DetectReport", "COCO80_TO_91"]
 
@@ -105,7 +106,7 @@ def run_detect(
     conf: float = 0.25,
     iou: float = 0.45,
     max_det: int = 300,
-    merge_iou: float | None = None,
+    merge_iou: float = MERGE_IOU,
     device: str = "cpu",
     coco80: bool = False,
     batch: int = 8,

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import YoloToolsError
 from ..io.images import decode_rgb as load_rgb  # the decoder every command shares
+from . import MERGE_IOU
 
 __all__ = ["LETTERBOX_FILL", "ImagePrediction", "Predictions", "load_rgb", "predict_images", "predict_dataset",
            "predict_paths", "evaluate_model"]
@@ -91,19 +92,17 @@ class Predictions:
 
 
 def predict_images(model, images: Sequence[np.ndarray], img_size: int, *, device="cpu", conf: float = 0.001,
-                   iou: float = 0.6, max_det: int = 300, merge_iou: float | None = None, frames_hw: Sequence[tuple[int, int]] | None = None
+                   iou: float = 0.6, max_det: int = 300, merge_iou: float = MERGE_IOU, frames_hw: Sequence[tuple[int, int]] | None = None
                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Detections of a batch of ``(H, W, 3) uint8`` RGB images: per image
     ``(xyxy (N, 4) float64, class_ids (N,) int64, scores (N,) float64)`` in the
     image's pixels, or in ``frames_hw[i]`` when given (a dataset record whose
     labels were made for another size of the same picture).  Boxes that clipping
     to the image leaves without area are dropped.  ``merge_iou``: the weighted
-    box merge after NMS (:func:`yolotools.model.decode.merge_boxes`; default
-    ``MERGE_IOU``, 1 turns it off)."""
+    box merge after NMS (:func:`yolotools.model.decode.merge_boxes`; 1 turns it off)."""
     import torch
 
     from ..letterbox import from_letterbox, letterbox_image
-    from . import MERGE_IOU
     from .decode import decode, postprocess
 
     if not images:
@@ -114,7 +113,7 @@ def predict_images(model, images: Sequence[np.ndarray], img_size: int, *, device
     model.eval()
     with torch.no_grad():
         dets = postprocess(decode(model(x), model.heads, (img_size, img_size)), conf_thres=conf, iou_thres=iou, max_det=max_det,
-                           merge_iou=MERGE_IOU if merge_iou is None else merge_iou)
+                           merge_iou=merge_iou)
     if was_training:
         model.train()
     out = []

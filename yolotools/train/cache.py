@@ -127,6 +127,7 @@ class DiskCache:
         from ..parallel import map_chunks
 
         todo, need = self.missing_bytes()
+        skipped: set[int] = set()
         if todo:
             self.folder.mkdir(parents=True, exist_ok=True)
             free = shutil.disk_usage(self.folder).free
@@ -140,11 +141,12 @@ class DiskCache:
                     for i in todo]
             for d in {os.path.dirname(j[4]) for j in jobs}:
                 os.makedirs(d, exist_ok=True)
-            skipped = [i for res in map_chunks(_fill_chunk, jobs, workers=workers, progress=progress, desc="cache images", unit="img",
-                                               min_items=64) for i, ok in res if not ok]
+            skipped = {i for res in map_chunks(_fill_chunk, jobs, workers=workers, progress=progress, desc="cache images", unit="img",
+                                               min_items=64) for i, ok in res if not ok}
             if skipped:
                 log.info("%d images not cached (unreadable, or decoded at another size than their labels)", len(skipped))
-        self.files = [self._file(k) if k is not None and self._file(k).is_file() else None for k in self.keys]
+        # present before (missing_bytes looked) or written now; a file removed since is a decode in load()
+        self.files = [None if k is None or i in skipped else self._file(k) for i, k in enumerate(self.keys)]
         return self
 
     def load(self, i: int) -> np.ndarray | None:

@@ -4,7 +4,10 @@ faster-coco-eval and hotcoco, in one run; all must give the same 12 numbers.
 Case: 5,000 images, ~36,000 ground-truth boxes over 80 classes (1% crowd),
 ~100 detections per image (jittered copies of ground truth plus clutter).
 Each tool is timed from the JSON files on disk to its 12 numbers (load,
-evaluate, accumulate, summarize), best of ``--rounds``.
+evaluate, accumulate, summarize), best of ``--rounds``.  ``yolotools`` is what
+``yolotools eval GT.json RESULTS.json`` runs (columns, C kernels);
+``yolotools-records`` reads both files into datasets first (the library path),
+``yolotools-numpy`` is that path without the C kernels.
 
     pip install pycocotools faster-coco-eval hotcoco
     python bench/eval_coco.py [--images 5000] [--rounds 3]
@@ -89,12 +92,21 @@ def run_hotcoco(gt_path, dt_path):
 
 
 def run_ours(gt_path, dt_path):
+    """What `yolotools eval GT.json RESULTS.json` runs (columns, the C kernels when built)."""
+    from yolotools.eval import run_eval
+
+    r = run_eval(gt_path, dt_path).result
+    return [r.stats[k] for k in STATS]
+
+
+def run_ours_records(gt_path, dt_path, backend=None):
+    """The library path through datasets (a record per image), as the trainer's validation uses."""
     from yolotools.eval import evaluate_coco, read_predictions
     from yolotools.io.coco import read_coco
 
     gt, _ = read_coco(gt_path, clip=False)
     pred, _ = read_predictions(dt_path, gt)
-    r = evaluate_coco(gt, pred)
+    r = evaluate_coco(gt, pred, backend=backend)
     return [r.stats[k] for k in STATS]
 
 
@@ -105,7 +117,12 @@ def main() -> None:
     args = ap.parse_args()
     gt, dets = make_case(args.images)
     print(f"case: {len(gt['images'])} images, {len(gt['annotations'])} gt boxes, {len(dets)} detections, 80 classes")
-    tools = {"yolotools": run_ours, "pycocotools": lambda g, d: run_pycocotools(g, d, "pycocotools")}
+    from yolotools.eval.coco import _native
+
+    tools = {"yolotools": run_ours, "yolotools-records": run_ours_records,
+             "yolotools-numpy": lambda g, d: run_ours_records(g, d, "numpy"),
+             "pycocotools": lambda g, d: run_pycocotools(g, d, "pycocotools")}
+    print("yolotools C kernels:", "built" if _native is not None else "NOT built (numpy path)")
     try:
         import faster_coco_eval  # noqa: F401
 
@@ -141,6 +158,9 @@ def main() -> None:
     print("\nbest wall time (load + evaluate + accumulate + summarize)")
     for name, t in best.items():
         print(f"  {name:<17} {t:6.2f} s" + ("" if name == "yolotools" else f"   ratio {name}/yolotools = {t / ours:.2f}"))
+    if "hotcoco" in best:
+        print(f"\nyolotools (yolotools eval) vs hotcoco, the fastest peer: {ours:.3f} s vs {best['hotcoco']:.3f} s, "
+              f"ratio hotcoco/yolotools = {best['hotcoco'] / ours:.2f} (>= 1: we are faster)")
 
 
 if __name__ == "__main__":

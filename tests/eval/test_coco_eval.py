@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import SHARED, need
-from yolotools.eval.coco import STAT_NAMES, evaluate_coco
+from yolotools.eval.coco import _native, STAT_NAMES, evaluate_coco
 from yolotools.eval.predictions import read_coco_results
 from yolotools.io.coco import coco_dict, read_coco
 
@@ -30,22 +30,27 @@ def pycoco(gt_dict: dict, results: list):
     return e
 
 
-def ours(tmp_path, gt_dict, results):
+# the C kernel and the numpy path must each equal pycocotools (and so each other)
+BACKENDS = ["numpy", pytest.param("native", marks=pytest.mark.skipif(_native is None, reason="C kernels not built"))]
+
+
+def ours(tmp_path, gt_dict, results, backend=None):
     import json
 
     (tmp_path / "gt.json").write_text(json.dumps(gt_dict))
     (tmp_path / "dt.json").write_text(json.dumps(results))
     gt, _ = read_coco(tmp_path / "gt.json", clip=False)
     pr, _ = read_coco_results(tmp_path / "dt.json", gt)
-    return evaluate_coco(gt, pr)
+    return evaluate_coco(gt, pr, backend=backend)
 
 
-def test_fake_results_on_real_val2014_sample_equal_pycocotools_and_published():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fake_results_on_real_val2014_sample_equal_pycocotools_and_published(backend):
     gt_path = need(SHARED / "review_object_detection_metrics" / "tests" / "test_coco_eval" / "gts" / "sampled_gts_bbox_area.json")
     dt_path = need(SHARED / "cocoapi" / "results" / "instances_val2014_fakebbox100_results.json")
     gt, _ = read_coco(gt_path, clip=False)
     pr, probs = read_coco_results(dt_path, gt)
-    res = evaluate_coco(gt, pr)
+    res = evaluate_coco(gt, pr, backend=backend)
     import json
 
     ref = pycoco(json.loads(gt_path.read_text()), json.loads(dt_path.read_text()))
@@ -55,6 +60,12 @@ def test_fake_results_on_real_val2014_sample_equal_pycocotools_and_published():
     np.testing.assert_array_equal(res.recall, ref.eval["recall"])
     published = [0.503647, 0.696973, 0.571667, 0.593252, 0.557991, 0.489363, 0.386813, 0.593680, 0.595353, 0.654764, 0.603130, 0.553744]
     assert [round(res.stats[n], 6) for n in STAT_NAMES] == published
+    # the file path that builds no records (what `yolotools eval` runs) gives the same numbers
+    from yolotools.eval import evaluate_coco_files
+
+    res2, _ = evaluate_coco_files(gt_path, dt_path, backend=backend)
+    np.testing.assert_array_equal(res2.precision, res.precision)
+    assert res2.per_class == res.per_class and res2.num_dt == res.num_dt and res2.num_gt == res.num_gt
 
 
 @st.composite
@@ -103,14 +114,17 @@ def test_identical_to_pycocotools_on_random_datasets(tmp_path, case):
     if not results:
         return  # pycocotools cannot load an empty result list
     ref = pycoco(gt_dict, results)
-    res = ours(tmp_path, gt_dict, results)
-    for name, v in zip(STAT_NAMES, ref.stats):
-        assert abs(res.stats[name] - v) <= 1e-12, (name, res.stats[name], v)
-    np.testing.assert_array_equal(res.precision, ref.eval["precision"])
-    np.testing.assert_array_equal(res.recall, ref.eval["recall"])
+    for backend in ["numpy"] + (["native"] if _native is not None else []):
+        res = ours(tmp_path, gt_dict, results, backend)
+        for name, v in zip(STAT_NAMES, ref.stats):
+            assert abs(res.stats[name] - v) <= 1e-12, (backend, name, res.stats[name], v)
+        np.testing.assert_array_equal(res.precision, ref.eval["precision"])
+        np.testing.assert_array_equal(res.recall, ref.eval["recall"])
+        np.testing.assert_array_equal(res.scores, ref.eval["scores"])
 
 
-def test_many_detections_per_image_respect_max_dets(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_many_detections_per_image_respect_max_dets(tmp_path, backend):
     rng = np.random.default_rng(0)
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480} for i in (3, 1, 2)]
     anns, results = [], []
@@ -124,6 +138,60 @@ def test_many_detections_per_image_respect_max_dets(tmp_path):
                                 "score": float(rng.uniform())})
     gt = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
     ref = pycoco(gt, results)
-    res = ours(tmp_path, gt, results)
+    res = ours(tmp_path, gt, results, backend)
     np.testing.assert_array_equal(res.precision, ref.eval["precision"])
     np.testing.assert_array_equal(res.recall, ref.eval["recall"])
+    np.testing.assert_array_equal(res.scores, ref.eval["scores"])
+
+
+@pytest.mark.parametrize("variant", ["clean", "unknown ids", "by file name", "negative", "python parser"])
+def test_file_path_equals_record_path_numbers_and_problems(tmp_path, variant):
+    """`yolotools eval GT.json RESULTS.json` reads columns (no record per image);
+    it must report and score exactly as reading both into datasets does."""
+    import json
+
+    from yolotools.errors import Problems
+    from yolotools.eval import evaluate_coco_files
+
+    rng = np.random.default_rng(1)
+    images = [{"id": int(i), "file_name": f"im{i}.jpg", "width": 300, "height": 200} for i in (5, 2, 9, 4)]
+    anns, dets = [], []
+    for im in images:
+        for _ in range(4):
+            x, y, w, h = (float(v) for v in rng.uniform([0, 0, 5, 5], [200, 120, 90, 70]))
+            c = int(rng.choice([1, 3, 7]))
+            anns.append({"id": len(anns) + 1, "image_id": im["id"], "category_id": c, "bbox": [x, y, w, h], "area": w * h,
+                         "iscrowd": int(rng.random() < 0.2)})
+            dets.append({"image_id": im["id"], "category_id": c, "bbox": [x + 1.5, y - 0.5, w, h], "score": float(rng.random())})
+            dets.append({"image_id": im["id"], "category_id": int(rng.choice([1, 3, 7])), "bbox": [y, x, h, w], "score": float(rng.random())})
+    gt = {"images": images, "annotations": anns, "categories": [{"id": c, "name": f"c{c}"} for c in (7, 1, 3)]}
+    if variant == "unknown ids":
+        dets += [{**dets[0], "image_id": 77}, {**dets[1], "category_id": 42}]
+    if variant == "by file name":
+        by_id = {im["id"]: im["file_name"] for im in images}
+        dets = [{**d, "image_id": 1000 + d["image_id"], "file_name": by_id[d["image_id"]]} for d in dets]
+    if variant == "negative":
+        dets[3]["bbox"][2] = -4.0
+    text = json.dumps(dets)
+    if variant == "python parser":  # NaN is not JSON: orjson refuses, Python's json reads it, the entry is reported
+        text = text.replace(str(dets[2]["score"]), "NaN", 1)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(text)
+    gt_ds, gp = read_coco(tmp_path / "gt.json", clip=False)
+    pr, pp = read_coco_results(tmp_path / "dt.json", gt_ds)
+    ref = evaluate_coco(gt_ds, pr, backend="numpy")
+    for backend in BACKENDS[:1] + (["native"] if _native is not None else []):
+        res, problems = evaluate_coco_files(tmp_path / "gt.json", tmp_path / "dt.json", backend=backend)
+        assert [p.to_dict() for p in problems] == [p.to_dict() for p in list(gp) + list(pp)]
+        np.testing.assert_array_equal(res.precision, ref.precision)
+        np.testing.assert_array_equal(res.recall, ref.recall)
+        np.testing.assert_array_equal(res.scores, ref.scores)
+        assert (res.num_dt, res.num_gt, res.num_images, res.per_class) == (ref.num_dt, ref.num_gt, ref.num_images, ref.per_class)
+    kinds = {p.kind for p in list(gp) + list(pp)}
+    expected = {"clean": set(), "unknown ids": {"unknown_image", "unknown_class"}, "by file name": {"matched_by_file_name"},
+                "negative": {"bad_detection"}, "python parser": {"bad_detection"}}[variant]
+    assert kinds == expected
+    assert isinstance(pp, Problems)
+    if variant == "clean":  # and pycocotools agrees
+        e = pycoco(gt, dets)
+        np.testing.assert_array_equal(ref.precision, e.eval["precision"])

@@ -9,16 +9,17 @@ Library API (no files needed, used by the trainer each epoch)::
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .coco import STAT_NAMES, CocoEvalResult, CocoParams, evaluate_coco
+from .coco import STAT_NAMES, CocoEvalResult, CocoParams, evaluate_coco, evaluate_coco_arrays
 from .predictions import from_arrays, read_predictions
 from .voc import VocResult, evaluate_voc
 
 __all__ = [
     "STAT_NAMES", "CocoEvalResult", "CocoParams", "evaluate_coco", "VocResult", "evaluate_voc",
-    "from_arrays", "read_predictions", "EvalReport", "run_eval",
+    "from_arrays", "read_predictions", "EvalReport", "run_eval", "evaluate_coco_files",
 ]
 
 
@@ -47,6 +48,37 @@ class EvalReport:
         return "\n".join(lines)
 
 
+def evaluate_coco_files(gt_json, results_json, *, strict: bool = False, params: CocoParams | None = None,
+                        backend: str | None = None):
+    """COCO ground truth JSON + COCO results JSON -> ``(result, problems)`` without
+    building a record per image: the same reading rules, problems and numbers as
+    ``evaluate_coco(read_coco(gt, clip=False), read_predictions(results, gt))``."""
+    import numpy as np
+
+    from ..errors import Problems
+    from ..io.coco import coco_tables
+    from .predictions import coco_results_columns, file_stems, parse_results_native
+
+    # the C parser releases the GIL: it reads the results while this thread reads the ground truth
+    parsed: list = [None]
+    reader = threading.Thread(target=lambda: parsed.__setitem__(0, parse_results_native(Path(results_json))), daemon=True)
+    reader.start()
+    try:
+        tables, gp = coco_tables(gt_json, strict=strict, clip=False)
+    finally:
+        reader.join()
+    ids = np.array(tables.coco_ids, np.int64)
+    rank = np.empty(len(ids), np.int64)  # evaluation order: ascending COCO image id
+    rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+    pp = Problems(strict=strict)
+    rec, cls, xyxy, score = coco_results_columns(results_json, tables.coco_ids, tables.class_map.source_ids,
+                                                 lambda: file_stems(tables.paths, tables.image_ids), pp, grouped=False,
+                                                 parsed=parsed[0])
+    g_flat = (rank[tables.ann_image], tables.ann_cls, tables.ann_xyxy, tables.ann_area, tables.ann_crowd)
+    res = evaluate_coco_arrays(g_flat, (rank[rec], cls, xyxy, score), len(ids), tables.class_map.names, params, backend=backend)
+    return res, list(gp) + list(pp)
+
+
 def run_eval(
     gt_source,
     pred_source,
@@ -69,6 +101,9 @@ def run_eval(
         from ..errors import YoloToolsError
 
         raise YoloToolsError(f"unknown metric {metric!r}; choose coco, voc07 or voc12")
+    if metric == "coco" and not plots and _is_coco_pair(gt_source, pred_source):
+        res, problems = evaluate_coco_files(gt_source, pred_source, strict=strict)  # same numbers, no records
+        return EvalReport(metric, res, [p.to_dict() for p in problems], [])
     with tqdm(total=4 if plots else 3, desc="eval", unit="step", disable=not progress, leave=False,
               bar_format="{desc}: {n}/{total} {postfix} [{elapsed}]") as bar:
         bar.set_postfix_str("reading the ground truth")
@@ -88,3 +123,14 @@ def run_eval(
             made = write_eval_plots(Path(plots), gt, pred, res, iou=iou)
             bar.update()
     return EvalReport(metric, res, [p.to_dict() for p in list(gp) + list(pp)], made)
+
+
+def _is_coco_pair(gt_source, pred_source) -> bool:
+    from ..errors import YoloToolsError
+    from ..io import detect_format
+
+    pred = Path(pred_source)
+    try:
+        return pred.suffix.lower() == ".json" and pred.is_file() and detect_format(gt_source) == "coco"
+    except (YoloToolsError, OSError):  # an unreadable source: the general path reports it
+        return False

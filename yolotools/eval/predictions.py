@@ -23,7 +23,7 @@ from ..boxes import Boxes
 from ..errors import Problems, YoloToolsError
 from ..io.files import load_json
 
-__all__ = ["read_predictions", "read_coco_results", "read_yolo_predictions", "coco_image_ids", "from_arrays"]
+__all__ = ["read_predictions", "read_coco_results", "coco_results_columns", "parse_results_native", "file_stems", "read_yolo_predictions", "coco_image_ids", "from_arrays"]
 
 
 def coco_image_ids(gt: DetectionDataset) -> list[int]:
@@ -39,57 +39,9 @@ def _num(v) -> bool:
 
 
 def read_coco_results(path: Path | str, gt: DetectionDataset, *, strict: bool = False) -> tuple[DetectionDataset, Problems]:
-    path = Path(path)
-    data = load_json(path)
-    if isinstance(data, dict):
-        data = data.get("annotations")
-    if not isinstance(data, list):
-        raise YoloToolsError(f"{path}: expected a list of detections (image_id, category_id, bbox, score)")
     problems = Problems(strict=strict)
-    iids = coco_image_ids(gt)
-    try:  # fast path: well-formed results become four arrays at once
-        img = np.array([d["image_id"] for d in data], dtype=np.int64)
-        cat = np.array([d["category_id"] for d in data], dtype=np.int64)
-        bb = np.array([d["bbox"] for d in data], dtype=np.float64).reshape(len(data), 4)
-        sc = np.array([d["score"] for d in data], dtype=np.float64).reshape(len(data))
-        if not (np.isfinite(bb).all() and np.isfinite(sc).all()):
-            raise ValueError("non-finite")
-    except (KeyError, TypeError, ValueError, IndexError):
-        img, cat, bb, sc = _validate_slowly(data, path, problems)
-    neg = (bb[:, 2] < 0) | (bb[:, 3] < 0)
-    if neg.any():  # pycocotools would take them (negative areas); a detector never means one
-        first = int(np.flatnonzero(neg)[0])
-        problems.error("bad_detection", path, f"{int(neg.sum())} detections with a negative bbox width or height "
-                       f"(first: {bb[first].tolist()}); skipped", f"[{first}]")
-        img, cat, bb, sc = img[~neg], cat[~neg], bb[~neg], sc[~neg]
-        data = [d for d, n in zip(data, neg.tolist()) if not n] if len(data) == len(neg) else data
-    # map COCO image ids -> record index, category ids -> class index (unknown -> -1)
-    rec_idx = _lookup(np.array(iids, dtype=np.int64), img)
-    cls = _lookup(np.array(gt.class_map.source_ids, dtype=np.int64), cat)
-    if (rec_idx < 0).any() and data and all(isinstance(d, dict) and isinstance(d.get("file_name"), str) for d in data):
-        # `yolotools detect` names each image; when its ids (file stems) are not the
-        # ground truth's (e.g. a COCO export of VOC labels numbers images 1..N), match by file
-        by_stem = {}
-        for i, r in enumerate(gt.records):
-            by_stem.setdefault(Path(str(r.path)).stem if r.path is not None else str(r.image_id), i)
-            by_stem.setdefault(Path(str(r.image_id)).stem, i)
-        named = np.array([by_stem.get(Path(d["file_name"]).stem, -1) for d in data], dtype=np.int64)
-        if len(named) == len(rec_idx):
-            fix = (rec_idx < 0) & (named >= 0)
-            if fix.any():
-                problems.add("info", "matched_by_file_name", path, f"{int(fix.sum())} detections matched to the ground truth by file_name (their image ids are not its ids)")
-                rec_idx = np.where(fix, named, rec_idx)
-    bad_img, bad_cat = int((rec_idx < 0).sum()), int(((rec_idx >= 0) & (cls < 0)).sum())
-    if bad_img:
-        problems.warning("unknown_image", path, f"{bad_img} detections name image ids not in the ground truth; ignored")
-    if bad_cat:
-        problems.warning("unknown_class", path, f"{bad_cat} detections name category ids not in the ground truth; ignored")
-    keep = (rec_idx >= 0) & (cls >= 0)
-    rec_idx, cls, bb, sc = rec_idx[keep], cls[keep], bb[keep], sc[keep]
-    order = np.argsort(rec_idx, kind="stable")  # file order kept inside each image
-    rec_idx, cls, bb, sc = rec_idx[order], cls[order], bb[order], sc[order]
+    rec_idx, cls, xyxy, sc = coco_results_columns(path, coco_image_ids(gt), gt.class_map.source_ids, lambda: _stems(gt), problems)
     bounds = np.searchsorted(rec_idx, np.arange(len(gt.records) + 1))
-    xyxy = np.stack([bb[:, 0], bb[:, 1], bb[:, 0] + bb[:, 2], bb[:, 1] + bb[:, 3]], 1) if len(bb) else np.zeros((0, 4))
     recs = []
     for i, r in enumerate(gt.records):
         s, e = bounds[i], bounds[i + 1]
@@ -98,10 +50,120 @@ def read_coco_results(path: Path | str, gt: DetectionDataset, *, strict: bool = 
     return DetectionDataset(gt.class_map, tuple(recs)), problems
 
 
+def _stems(gt: DetectionDataset) -> dict[str, int]:
+    return file_stems([r.path for r in gt.records], [r.image_id for r in gt.records])
+
+
+def file_stems(paths, image_ids) -> dict[str, int]:
+    """File stem (and image id stem) -> record index, for results named by file."""
+    by_stem: dict[str, int] = {}
+    for i, (pth, iid) in enumerate(zip(paths, image_ids)):
+        by_stem.setdefault(Path(str(pth)).stem if pth is not None else str(iid), i)
+        by_stem.setdefault(Path(str(iid)).stem, i)
+    return by_stem
+
+
+def coco_results_columns(path: Path | str, image_ids, source_ids, stems, problems: Problems, *, grouped: bool = True,
+                         parsed=False):
+    """A COCO results file as columns against a ground truth given by its COCO
+    image ids (one per record) and category ids (one per class): ``(record index,
+    class index, xyxy, score)`` of the detections of known images and classes,
+    grouped by record, file order kept inside each.  ``stems()`` maps file stems to
+    record indices (asked only when some ids are unknown and entries name files).
+
+    The C parser (``yolotools._native``) reads a plain results list straight to
+    arrays; anything else (another layout, a bad entry) goes through orjson and the
+    checks below, which name what is wrong."""
+    path = Path(path)
+    data = None
+    if parsed is False:
+        parsed = parse_results_native(path)
+    if parsed is not None:
+        img, cat, bb, sc, named = parsed
+    else:
+        data = load_json(path)
+        if isinstance(data, dict):
+            data = data.get("annotations")
+        if not isinstance(data, list):
+            raise YoloToolsError(f"{path}: expected a list of detections (image_id, category_id, bbox, score)")
+        named = True
+        try:  # fast path: well-formed results become four arrays at once
+            img = np.array([d["image_id"] for d in data], dtype=np.int64)
+            cat = np.array([d["category_id"] for d in data], dtype=np.int64)
+            bb = np.array([d["bbox"] for d in data], dtype=np.float64).reshape(len(data), 4)
+            sc = np.array([d["score"] for d in data], dtype=np.float64).reshape(len(data))
+            if not (np.isfinite(bb).all() and np.isfinite(sc).all()):
+                raise ValueError("non-finite")
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+            img, cat, bb, sc = _validate_slowly(data, path, problems)
+    neg = (bb[:, 2] < 0) | (bb[:, 3] < 0)
+    if neg.any():  # pycocotools would take them (negative areas); a detector never means one
+        first = int(np.flatnonzero(neg)[0])
+        problems.error("bad_detection", path, f"{int(neg.sum())} detections with a negative bbox width or height "
+                       f"(first: {bb[first].tolist()}); skipped", f"[{first}]")
+        if data is not None:
+            data = [d for d, n in zip(data, neg.tolist()) if not n] if len(data) == len(neg) else data
+        img, cat, bb, sc = img[~neg], cat[~neg], bb[~neg], sc[~neg]
+    # map COCO image ids -> record index, category ids -> class index (unknown -> -1)
+    rec_idx = _lookup(np.array(image_ids, dtype=np.int64), img)
+    cls = _lookup(np.array(source_ids, dtype=np.int64), cat)
+    if (rec_idx < 0).any() and named:
+        if data is None:
+            data = [d for d, n in zip(load_json(path), neg.tolist()) if not n]
+        if data and all(isinstance(d, dict) and isinstance(d.get("file_name"), str) for d in data):
+            # `yolotools detect` names each image; when its ids (file stems) are not the
+            # ground truth's (e.g. a COCO export of VOC labels numbers images 1..N), match by file
+            by_stem = stems()
+            named_idx = np.array([by_stem.get(Path(d["file_name"]).stem, -1) for d in data], dtype=np.int64)
+            if len(named_idx) == len(rec_idx):
+                fix = (rec_idx < 0) & (named_idx >= 0)
+                if fix.any():
+                    problems.add("info", "matched_by_file_name", path, f"{int(fix.sum())} detections matched to the ground truth by file_name (their image ids are not its ids)")
+                    rec_idx = np.where(fix, named_idx, rec_idx)
+    bad_img, bad_cat = int((rec_idx < 0).sum()), int(((rec_idx >= 0) & (cls < 0)).sum())
+    if bad_img:
+        problems.warning("unknown_image", path, f"{bad_img} detections name image ids not in the ground truth; ignored")
+    if bad_cat:
+        problems.warning("unknown_class", path, f"{bad_cat} detections name category ids not in the ground truth; ignored")
+    keep = (rec_idx >= 0) & (cls >= 0)
+    if not keep.all():
+        rec_idx, cls, bb, sc = rec_idx[keep], cls[keep], bb[keep], sc[keep]
+    if grouped:
+        order = np.argsort(rec_idx, kind="stable")  # file order kept inside each image
+        rec_idx, cls, bb, sc = rec_idx[order], cls[order], bb[order], sc[order]
+    xyxy = np.stack([bb[:, 0], bb[:, 1], bb[:, 0] + bb[:, 2], bb[:, 1] + bb[:, 3]], 1) if len(bb) else np.zeros((0, 4))
+    return rec_idx, cls, xyxy, sc
+
+
+def parse_results_native(path: Path):
+    """``(img, cat, bbox, score, named)`` arrays from the C parser, or None (not
+    built, or not a plain results list: the caller then parses with orjson)."""
+    try:
+        from .. import _native
+    except ImportError:
+        return None
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None  # load_json names the problem
+    out = _native.parse_coco_results(raw)
+    if out is None:
+        return None
+    img, cat, bb, sc, named = out
+    return (np.frombuffer(img, np.int64), np.frombuffer(cat, np.int64), np.frombuffer(bb, np.float64).reshape(-1, 4),
+            np.frombuffer(sc, np.float64), named)
+
+
 def _lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Index of each value in ``keys`` (unique), or -1."""
     if not len(keys):
         return np.full(len(values), -1, np.int64)
+    lo, hi = int(keys.min()), int(keys.max())
+    if lo >= 0 and hi < 8 * len(keys) + (1 << 22):  # small non-negative ids (COCO's): one table lookup
+        table = np.full(hi + 2, -1, np.int64)
+        table[keys] = np.arange(len(keys))
+        return table[np.where((values >= 0) & (values <= hi), values, hi + 1)]
     o = np.argsort(keys, kind="stable")
     pos = np.clip(np.searchsorted(keys[o], values), 0, len(keys) - 1)
     return np.where(keys[o][pos] == values, o[pos], -1)

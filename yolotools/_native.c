@@ -1,4 +1,4 @@
-/* yolotools._native: the two hot loops of COCO evaluation in C.
+/* yolotools._native: the hot loops of COCO evaluation and of VOC reading in C.
  *
  * Optional: setup.py builds it when a C compiler is there; without it every
  * caller takes the numpy path in yolotools/eval, which gives the same numbers
@@ -20,6 +20,7 @@
  *     version it must equal bit for bit.
  */
 #define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE /* memmem */
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
@@ -725,8 +726,333 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ VOC XML (plain layout) */
+
+/* parse_voc_plain(data: bytes) -> None | (filename or None, (h, w) or None, names, boxes, difficult)
+ *
+ * The plain VOC layout only, with exactly the results of the regex fast path in
+ * yolotools/io/voc/parse.py (_parse_regex): ASCII, no attributes, comments, CDATA,
+ * PIs, self-closing tags or references, one <annotation> root, every tag closed by
+ * its own name; None for anything else (the caller then runs the regex path, and
+ * lxml after it).  Being stricter than expat on this subset, what it accepts expat
+ * accepts too. */
+
+typedef struct {
+    const char *s;
+    Py_ssize_t n;
+} Span;
+
+static Py_ssize_t find(const char *h, Py_ssize_t hn, Py_ssize_t from, const char *needle) {
+    size_t nn = strlen(needle);
+    if (from < 0 || (size_t)(hn - from) < nn) return -1;
+    const char *r = memmem(h + from, (size_t)(hn - from), needle, nn);
+    return r ? (Py_ssize_t)(r - h) : -1;
+}
+
+static Py_ssize_t count(const char *h, Py_ssize_t hn, const char *needle) {
+    Py_ssize_t c = 0, at = 0, nn = (Py_ssize_t)strlen(needle);
+    while ((at = find(h, hn, at, needle)) >= 0) { c++; at += nn; }
+    return c;
+}
+
+static inline int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+/* Python's bytes.strip() / str.strip() of an ASCII text without control characters */
+static Span strip(Span v) {
+    while (v.n && is_ws(v.s[0])) v.s++, v.n--;
+    while (v.n && is_ws(v.s[v.n - 1])) v.n--;
+    return v;
+}
+
+/* float(text) for [ws][+-](digits[.digits]|.digits)([eE][+-]digits)[ws]; 0 when the text has another form
+ * (Python may still read it: underscores, inf, nan; the caller falls back) or the value is not finite */
+static int py_float(Span v, double *out) {
+    v = strip(v);
+    if (v.n == 0 || v.n > 300) return 0;
+    Py_ssize_t i = 0, digits = 0;
+    if (v.s[i] == '+' || v.s[i] == '-') i++;
+    while (i < v.n && v.s[i] >= '0' && v.s[i] <= '9') i++, digits++;
+    if (i < v.n && v.s[i] == '.') {
+        i++;
+        while (i < v.n && v.s[i] >= '0' && v.s[i] <= '9') i++, digits++;
+    }
+    if (!digits) return 0;
+    if (i < v.n && (v.s[i] == 'e' || v.s[i] == 'E')) {
+        i++;
+        if (i < v.n && (v.s[i] == '+' || v.s[i] == '-')) i++;
+        Py_ssize_t e0 = i;
+        while (i < v.n && v.s[i] >= '0' && v.s[i] <= '9') i++;
+        if (i == e0) return 0;
+    }
+    if (i != v.n) return 0;
+    char buf[320];
+    memcpy(buf, v.s, v.n);
+    buf[v.n] = 0;
+    *out = strtod(buf, NULL);
+    return isfinite(*out);
+}
+
+static int name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':'; }
+static int name_char(char c) { return name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.'; }
+
+/* The document is the subset described above and well-formed. */
+static int plain_xml(const char *d, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)d[i];
+        if (c >= 0x80 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == '&') return 0;
+    }
+    if (find(d, n, 0, "<!") >= 0 || find(d, n, 0, "]]>") >= 0) return 0;
+    Py_ssize_t i = 0;
+    while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r')) i++;
+    if (n - i >= 5 && memcmp(d + i, "<?xml", 5) == 0) {  /* only the usual declarations, at the very start */
+        static const char *decls[] = {"<?xml version=\"1.0\"?>", "<?xml version=\"1.0\" encoding=\"utf-8\"?>",
+                                      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "<?xml version='1.0'?>",
+                                      "<?xml version='1.0' encoding='utf-8'?>", "<?xml version='1.0' encoding='UTF-8'?>",
+                                      "<?xml version=\"1.0\" encoding=\"utf-8\" standalone=\"yes\"?>",
+                                      "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>", NULL};
+        if (i != 0) return 0;
+        int ok = 0;
+        for (int k = 0; decls[k] && !ok; k++) {
+            size_t dl = strlen(decls[k]);
+            if ((size_t)n >= dl && memcmp(d, decls[k], dl) == 0) { i = (Py_ssize_t)dl; ok = 1; }
+        }
+        if (!ok) return 0;
+    }
+    /* elements: a stack of open tag names */
+    const char *stack[64];
+    Py_ssize_t slen[64];
+    int depth = 0, seen_root = 0;
+    while (i < n) {
+        if (d[i] != '<') {
+            if (depth == 0 && !is_ws(d[i])) return 0;  /* text outside the root */
+            i++;
+            continue;
+        }
+        if (i + 1 < n && d[i + 1] == '/') {
+            Py_ssize_t s0 = i + 2, k = s0;
+            while (k < n && name_char(d[k])) k++;
+            if (k >= n || d[k] != '>' || depth == 0) return 0;
+            depth--;
+            if (k - s0 != slen[depth] || memcmp(d + s0, stack[depth], k - s0) != 0) return 0;
+            i = k + 1;
+            continue;
+        }
+        Py_ssize_t s0 = i + 1, k = s0;
+        if (k >= n || !name_start(d[k])) return 0;
+        while (k < n && name_char(d[k])) k++;
+        if (k >= n || d[k] != '>') return 0;  /* attributes, self-closing tags, PIs: not plain */
+        if (depth == 0 && seen_root) return 0;
+        if (depth == 64) return 0;
+        stack[depth] = d + s0;
+        slen[depth] = k - s0;
+        depth++;
+        seen_root = 1;
+        i = k + 1;
+    }
+    return depth == 0 && seen_root;
+}
+
+/* findall(<tag>([^<]*)</tag>) over h: the number of matches, the first in *v */
+static int find_text(const char *h, Py_ssize_t hn, const char *open, const char *close, Span *v) {
+    int c = 0;
+    Py_ssize_t at = 0, on = (Py_ssize_t)strlen(open), cn = (Py_ssize_t)strlen(close);
+    while ((at = find(h, hn, at, open)) >= 0) {
+        Py_ssize_t t = at + on, e = t;
+        while (e < hn && h[e] != '<') e++;
+        if (hn - e >= cn && memcmp(h + e, close, cn) == 0) {
+            if (c == 0) { v->s = h + t; v->n = e - t; }
+            c++;
+            at = e + cn;
+        } else {
+            at = at + 1;
+        }
+    }
+    return c;
+}
+
+static Py_ssize_t skip_ws_at(const char *h, Py_ssize_t hn, Py_ssize_t i) {
+    while (i < hn && is_ws(h[i])) i++;
+    return i;
+}
+
+/* match "<tag>([^<]*)</tag>" exactly at i; returns the index after it or -1 */
+static Py_ssize_t match_text(const char *h, Py_ssize_t hn, Py_ssize_t i, const char *tag, Span *v) {
+    char open[32], close[32];
+    snprintf(open, sizeof open, "<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    Py_ssize_t on = (Py_ssize_t)strlen(open), cn = (Py_ssize_t)strlen(close);
+    if (hn - i < on || memcmp(h + i, open, on) != 0) return -1;
+    Py_ssize_t t = i + on, e = t;
+    while (e < hn && h[e] != '<') e++;
+    if (hn - e < cn || memcmp(h + e, close, cn) != 0) return -1;
+    v->s = h + t;
+    v->n = e - t;
+    return e + cn;
+}
+
+static PyObject *parse_voc_plain(PyObject *self, PyObject *arg) {
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "parse_voc_plain: bytes");
+        return NULL;
+    }
+    const char *d = PyBytes_AS_STRING(arg);
+    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+    /* _RE_DECL: \A(\xef\xbb\xbf)?\s*(<\?xml[^>]*\?>)?\s*<annotation>, and no '=' after <annotation */
+    Py_ssize_t ann = find(d, n, 0, "<annotation");
+    if (ann < 0 || find(d, n, ann, "=") >= 0 || !plain_xml(d, n)) Py_RETURN_NONE;
+    {
+        Py_ssize_t i = skip_ws_at(d, n, 0);
+        if (n - i >= 5 && memcmp(d + i, "<?xml", 5) == 0) {
+            Py_ssize_t e = find(d, n, i, "?>");
+            i = skip_ws_at(d, n, e + 2);
+        }
+        if (n - i < 12 || memcmp(d + i, "<annotation>", 12) != 0) Py_RETURN_NONE;
+    }
+    /* objects: findall <object>(.*?)</object>; every "<object" must be one */
+    Py_ssize_t n_open = count(d, n, "<object>");
+    if (count(d, n, "<object") != n_open) Py_RETURN_NONE;
+    /* size */
+    PyObject *hw = Py_None;
+    Py_INCREF(hw);
+    PyObject *fname = NULL, *names = NULL, *boxes = NULL, *diffs = NULL;
+    if (find(d, n, 0, "<size>") >= 0) {
+        if (count(d, n, "<size>") != 1) goto fallback;
+        Py_ssize_t i = find(d, n, 0, "<size>") + 6;
+        Span ws, hs, dp;
+        i = skip_ws_at(d, n, i);
+        i = match_text(d, n, i, "width", &ws);
+        if (i < 0) goto fallback;
+        i = match_text(d, n, skip_ws_at(d, n, i), "height", &hs);
+        if (i < 0) goto fallback;
+        i = skip_ws_at(d, n, i);
+        Py_ssize_t j = match_text(d, n, i, "depth", &dp);
+        if (j >= 0) i = skip_ws_at(d, n, j);
+        if (n - i < 7 || memcmp(d + i, "</size>", 7) != 0) goto fallback;
+        double w, h;
+        if (!py_float(ws, &w) || !py_float(hs, &h) || fabs(w) >= 9e15 || fabs(h) >= 9e15) goto fallback;
+        long long wi = (long long)w, hi = (long long)h; /* int(float(...)): toward zero */
+        if (wi <= 0 || hi <= 0) goto fallback;
+        Py_DECREF(hw);
+        hw = Py_BuildValue("(LL)", hi, wi);
+        if (!hw) return NULL;
+    }
+    {
+        Span fv;
+        int nf = find_text(d, n, "<filename>", "</filename>", &fv);
+        if (nf > 1) goto fallback;
+        if (nf == 1) {
+            fv = strip(fv);
+            fname = fv.n ? PyUnicode_DecodeASCII(fv.s, fv.n, NULL) : (Py_INCREF(Py_None), Py_None);
+        } else {
+            fname = Py_None;
+            Py_INCREF(fname);
+        }
+        if (!fname) goto error;
+    }
+    names = PyList_New(0);
+    boxes = PyList_New(0);
+    diffs = PyList_New(0);
+    if (!names || !boxes || !diffs) goto error;
+    {
+        Py_ssize_t at = 0, n_obj = 0;
+        char *buf = NULL;
+        while ((at = find(d, n, at, "<object>")) >= 0) {
+            Py_ssize_t t = at + 8, e = find(d, n, t, "</object>");
+            if (e < 0) break;
+            n_obj++;
+            const char *o = d + t;
+            Py_ssize_t on = e - t;
+            at = e + 9;
+            if (find(o, on, 0, "<part") >= 0) {  /* drop <part>.*?</part> */
+                free(buf);
+                buf = malloc(on + 1);
+                if (!buf) { PyErr_NoMemory(); goto error; }
+                Py_ssize_t w = 0, r = 0, p;
+                while ((p = find(o, on, r, "<part>")) >= 0) {
+                    Py_ssize_t q = find(o, on, p + 6, "</part>");
+                    if (q < 0) break;
+                    memcpy(buf + w, o + r, p - r);
+                    w += p - r;
+                    r = q + 7;
+                }
+                memcpy(buf + w, o + r, on - r);
+                w += on - r;
+                o = buf;
+                on = w;
+                if (find(o, on, 0, "<part") >= 0) { free(buf); goto fallback; }
+            }
+            Span nm, df, c[4];
+            int nn = find_text(o, on, "<name>", "</name>", &nm);
+            int nd_ = find_text(o, on, "<difficult>", "</difficult>", &df);
+            /* _RE_BB: <bndbox>\s*<xmin>..</xmin>\s*<ymin>..</ymin>\s*<xmax>..</xmax>\s*<ymax>..</ymax>\s*</bndbox> */
+            int nb = 0;
+            {
+                Py_ssize_t b0 = 0;
+                static const char *tags[4] = {"xmin", "ymin", "xmax", "ymax"};
+                while ((b0 = find(o, on, b0, "<bndbox>")) >= 0) {
+                    Py_ssize_t i = b0 + 8;
+                    Span cs[4];
+                    int ok = 1;
+                    for (int k = 0; k < 4 && ok; k++) {
+                        i = match_text(o, on, skip_ws_at(o, on, i), tags[k], &cs[k]);
+                        ok = i >= 0;
+                    }
+                    if (ok) {
+                        i = skip_ws_at(o, on, i);
+                        ok = on - i >= 9 && memcmp(o + i, "</bndbox>", 9) == 0;
+                    }
+                    if (ok) {
+                        if (nb == 0) memcpy(c, cs, sizeof cs);
+                        nb++;
+                        b0 = i + 9;
+                    } else {
+                        b0++;
+                    }
+                }
+            }
+            if (nn != 1 || nb != 1 || count(o, on, "<bndbox") != 1 || nd_ > 1) { free(buf); goto fallback; }
+            nm = strip(nm);
+            double v[4];
+            int okf = 1;
+            for (int k = 0; k < 4 && okf; k++) okf = py_float(c[k], &v[k]);
+            if (!nm.n || !okf) { free(buf); goto fallback; }
+            int difficult = 0;
+            if (nd_ == 1) {
+                Span s2 = strip(df);
+                difficult = !(s2.n == 0 || (s2.n == 1 && s2.s[0] == '0') || (s2.n == 5 && memcmp(s2.s, "false", 5) == 0) ||
+                              (s2.n == 5 && memcmp(s2.s, "False", 5) == 0));
+            }
+            PyObject *ns = PyUnicode_DecodeASCII(nm.s, nm.n, NULL);
+            PyObject *bx = Py_BuildValue("(dddd)", v[0], v[1], v[2], v[3]);
+            int bad = !ns || !bx || PyList_Append(names, ns) < 0 || PyList_Append(boxes, bx) < 0 ||
+                      PyList_Append(diffs, difficult ? Py_True : Py_False) < 0;
+            Py_XDECREF(ns);
+            Py_XDECREF(bx);
+            if (bad) { free(buf); goto error; }
+        }
+        free(buf);
+        if (n_obj != n_open) goto fallback;
+    }
+    return Py_BuildValue("(NNNNN)", fname, hw, names, boxes, diffs);
+fallback:
+    Py_XDECREF(fname);
+    Py_XDECREF(hw);
+    Py_XDECREF(names);
+    Py_XDECREF(boxes);
+    Py_XDECREF(diffs);
+    Py_RETURN_NONE;
+error:
+    Py_XDECREF(fname);
+    Py_XDECREF(hw);
+    Py_XDECREF(names);
+    Py_XDECREF(boxes);
+    Py_XDECREF(diffs);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"parse_coco_results", parse_coco_results, METH_O, "COCO results JSON bytes -> (img, cat, bbox, score, named) buffers, or None"},
+    {"parse_voc_plain", parse_voc_plain, METH_O, "a plain VOC XML file -> (filename, (h, w), names, boxes, difficult), or None"},
     {"coco_eval", coco_eval, METH_VARARGS, "pycocotools' evaluateImg + accumulate (bbox) on flat arrays"},
     {NULL, NULL, 0, NULL},
 };

@@ -168,3 +168,72 @@ def test_classes_txt_fixes_the_order_for_every_split(tmp_path):
     assert read_voc([root], "train")[0].class_map.names == ("zebra",)  # no list: this split's names
     (root / "classes.txt").write_text("zebra\nant\n")
     assert read_voc([root], "train")[0].class_map.names == read_voc([root], "val")[0].class_map.names == ("zebra", "ant")
+
+
+# ---------------------------------------------------------------- the C reader of plain files
+
+_SNIPPETS = [b"<part><name>x</name></part>", b"<part>", b"</part>", b"<object>", b"</object>", b"<name>cat</name>", b"<name> </name>",
+             b"<difficult>1</difficult>", b"<difficult>false</difficult>", b"<difficult> 0 </difficult>", b"<bndbox>", b"</bndbox>",
+             b"<xmin>1_0</xmin>", b"<xmin>inf</xmin>", b"<xmin> 1e3 </xmin>", b"<xmin>.5</xmin>", b"<xmin>5.</xmin>", b"<size>",
+             b"<filename>b.jpg</filename>", b"<filename></filename>", b"<width>1e999</width>", b"<width>-3</width>", b"<width>12.9</width>",
+             b"<a x='1'>", b"<b/>", b"<!-- c -->", b"<![CDATA[x]]>", b"&amp;", b"\x01", b"\xc3\xa9", b"]]>", b"<?pi x?>", b"\n", b" ", b"<",
+             b">", b"</annotation>", b"<annotation>", b"<depth>3</depth>", b"<ymin>", b"</ymin>", b"<1a>", b"<a-b.c:d>", b"</a-b.c:d>"]
+
+
+def _mutants(data: bytes, rng, n: int):
+    for _ in range(n):
+        d = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            at = int(rng.integers(0, len(d) + 1))
+            kind = int(rng.integers(0, 3))
+            if kind == 0:
+                d[at:at] = _SNIPPETS[int(rng.integers(len(_SNIPPETS)))]
+            elif kind == 1:
+                del d[at : at + int(rng.integers(1, 12))]
+            else:
+                j = int(rng.integers(0, len(d) + 1))
+                d[at:at] = d[j : j + int(rng.integers(1, 40))]
+        yield bytes(d)
+
+
+@pytest.mark.skipif(voc_mod._native is None, reason="C kernels not built")
+def test_c_reader_equals_regex_path_on_voc2007_and_on_mutants(voc2007):
+    """Whenever the C reader takes a file, the regex fast path (which a test above holds to
+    lxml) takes it too with the same fields; on VOC2007 it takes every file the regex path takes."""
+    import xml.parsers.expat
+
+    rng = np.random.default_rng(0)
+    files = sorted(os.listdir(voc2007 / "Annotations"))
+    taken = 0
+    for k, f in enumerate(files):
+        data = (voc2007 / "Annotations" / f).read_bytes()
+        docs = [data] + (list(_mutants(data, rng, 30)) if k % 40 == 0 else [])
+        for d in docs:
+            got = voc_mod._native.parse_voc_plain(d)
+            if d is data:  # a real file the regex path takes, the C reader takes too
+                assert (got is not None) == voc_mod._parse_regex(d, voc_mod._Parsed(f, f, None, None, [], [], [], [], [])), f
+            if got is None:
+                continue
+            taken += 1
+            xml.parsers.expat.ParserCreate().Parse(d, True)  # accepted => well-formed
+            ref = voc_mod._Parsed(f, f, None, None, [], [], [], [], [])
+            assert voc_mod._parse_regex(d, ref), (f, d)
+            assert got == (ref.filename, ref.image_hw, ref.names, ref.voc, ref.difficult), (f, d)
+    assert taken > len(files) * 0.95
+
+
+@pytest.mark.skipif(voc_mod._native is None, reason="C kernels not built")
+@pytest.mark.parametrize("doc", [
+    b'<?xml version="1.0"?><annotation><filename> a.jpg </filename><size><width>10.7</width><height>5</height></size>'
+    b"<object><name> dog </name><difficult>0</difficult><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>3.5</xmax><ymax>4e0</ymax></bndbox>"
+    b"<part><name>paw</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></part></object></annotation>",
+    b"<annotation><object><name>cat</name><difficult>yes</difficult><bndbox>\n<xmin> 1 </xmin>\n<ymin>2</ymin><xmax>3</xmax><ymax>4</ymax>"
+    b"\n</bndbox></object><object><name>cat</name><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>3</xmax><ymax>4</ymax></bndbox></object>"
+    b"</annotation>\n",
+])
+def test_c_reader_on_hand_made_files(doc):
+    got = voc_mod._native.parse_voc_plain(doc)
+    ref = voc_mod._Parsed("x", "x", None, None, [], [], [], [], [])
+    assert voc_mod._parse_regex(doc, ref)
+    assert got == (ref.filename, ref.image_hw, ref.names, ref.voc, ref.difficult)
+    assert got[2][0] in ("dog", "cat")

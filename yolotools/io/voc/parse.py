@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 __all__ = ["_parse_one"]
 
+try:
+    from ... import _native
+except ImportError:  # no C compiler at install time: the regex path
+    _native = None
+
 _PARSER = None
 
 
@@ -63,7 +68,20 @@ _RE_FILENAME = re.compile(rb"<filename>([^<]*)</filename>")
 
 def _parse_fast(data: bytes, out: _Parsed) -> bool:
     """Fill ``out`` from a plain VOC file and return True, or return False (the
-    caller then uses lxml).  Never reports an error itself."""
+    caller then uses lxml).  Never reports an error itself.  The C reader
+    (``yolotools._native.parse_voc_plain``, when built) takes the plainest files
+    (ASCII, no declaration but the usual ones) with the same results; the regex
+    path below takes the rest."""
+    if _native is not None:
+        got = _native.parse_voc_plain(data)
+        if got is not None:
+            out.filename, out.image_hw, out.names, out.voc, out.difficult = got
+            out.obj_index = list(range(len(out.names)))
+            return True
+    return _parse_regex(data, out)
+
+
+def _parse_regex(data: bytes, out: _Parsed) -> bool:
     import xml.parsers.expat
 
     if b"&" in data or b"<!" in data or b"=" in data[data.find(b"<annotation") :] or not _RE_DECL.match(data):
@@ -86,7 +104,7 @@ def _parse_fast(data: bytes, out: _Parsed) -> bool:
             return False
         try:
             w, h = int(float(m.group(1))), int(float(m.group(2)))
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number, or inf
             return False
         if not (w > 0 and h > 0):
             return False

@@ -56,3 +56,30 @@ def test_classmap_source_ids_default_and_unique_names():
 def test_record_checks_size_agreement():
     with pytest.raises(ValueError, match="image_hw"):
         ImageRecord("x", None, (50, 50), _ann(1))
+
+
+def test_records_pickle_compactly_and_come_back_equal():
+    """Process pools send records back by pickle: every field survives, arrays stay read-only."""
+    import pickle
+    from pathlib import Path
+
+    import numpy as np
+
+    from yolotools.annotations import Annotations, ImageRecord
+    from yolotools.boxes import Boxes
+
+    full = Annotations(Boxes(np.array([[1.5, 2, 30, 40], [0, 0, 5, 5]]), (50, 60)), [1, 0], scores=[0.9, 0.1],
+                       is_difficult=[True, False], is_crowd=[False, True], area=[100.0, 7.5], attrs=[{"occluded": 1}, None])
+    recs = [ImageRecord("a/b", Path("/x/a/b.jpg"), (50, 60), full, source_id=7),
+            ImageRecord("c", None, (5, 6), Annotations.empty((5, 6)))]
+    back = pickle.loads(pickle.dumps(recs))
+    for r, b in zip(recs, back):
+        assert (b.image_id, b.path, b.image_hw, b.source_id) == (r.image_id, r.path, r.image_hw, r.source_id)
+        x, y = r.annotations, b.annotations
+        assert y.boxes.image_hw == x.boxes.image_hw and np.array_equal(y.boxes.xyxy, x.boxes.xyxy)
+        for name in ("class_ids", "is_difficult", "is_crowd", "scores", "area"):
+            u, v = getattr(x, name), getattr(y, name)
+            assert (u is None and v is None) or (np.array_equal(u, v) and u.dtype == v.dtype and not v.flags.writeable), name
+        assert (x.attrs is None and y.attrs is None) or list(x.attrs) == list(y.attrs)
+        assert len(y) == len(x)
+    assert back[0].annotations[[1]].is_crowd.tolist() == [True]  # indexing still works on the rebuilt arrays

@@ -195,3 +195,26 @@ def test_file_path_equals_record_path_numbers_and_problems(tmp_path, variant):
     if variant == "clean":  # and pycocotools agrees
         e = pycoco(gt, dets)
         np.testing.assert_array_equal(ref.precision, e.eval["precision"])
+
+
+@pytest.mark.parametrize("case", ["no detections", "no ground-truth boxes", "no images", "no categories"])
+def test_degenerate_inputs_give_the_same_answer_on_both_paths(tmp_path, case):
+    import json
+
+    from yolotools.eval import evaluate_coco_files
+
+    img = [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}]
+    ann = [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 3, 3], "area": 9, "iscrowd": 0}]
+    det = [{"image_id": 1, "category_id": 1, "bbox": [1, 1, 3, 3], "score": 0.5}]
+    cat = [{"id": 1, "name": "a"}]
+    gt, res = {"no detections": ({"images": img, "annotations": ann, "categories": cat}, []),
+               "no ground-truth boxes": ({"images": img, "annotations": [], "categories": cat}, det),
+               "no images": ({"images": [], "annotations": [], "categories": cat}, []),
+               "no categories": ({"images": img, "annotations": [], "categories": []}, [])}[case]
+    (tmp_path / "g.json").write_text(json.dumps(gt))
+    (tmp_path / "r.json").write_text(json.dumps(res))
+    out = [evaluate_coco_files(tmp_path / "g.json", tmp_path / "r.json", backend=b)[0] for b in ["numpy"] + (["native"] if _native else [])]
+    for r in out:
+        np.testing.assert_array_equal(r.precision, out[0].precision)
+        assert r.stats == out[0].stats
+    assert out[0].stats["AP"] == (0.0 if case == "no detections" else -1.0)

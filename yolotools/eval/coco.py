@@ -418,7 +418,7 @@ def evaluate_coco_arrays(g_flat: tuple, d_flat: tuple, n_img: int, names, params
         raise ValueError(f"backend {backend!r}: choose 'native' or 'numpy'")
     if backend == "native" and _native is None:
         raise RuntimeError("yolotools._native was not built (no C compiler at install time)")
-    if backend != "numpy" and _native is not None:
+    if backend != "numpy" and _native is not None and K > 0:  # no class at all: nothing to evaluate, numpy says -1
         precision, recall, scores, num_dt = _native_eval(g_flat, d_flat, n_img, K, p)
     else:
         dets, gts = _prepare(g_flat, d_flat, K, p)

@@ -123,12 +123,12 @@ class Augmenter:
         self._pipe = self._build()
 
     def _build(self):
+        c, S = self.cfg, self.cfg.img_size
+        if self.recipe in ("letterbox", "ultralytics"):
+            return None
         import albumentations as A
         import cv2
 
-        c, S = self.cfg, self.cfg.img_size
-        if self.recipe == "letterbox":
-            return None
         if self.recipe == "darknet":
             j = c.jitter
             tf = [
@@ -139,14 +139,8 @@ class Augmenter:
                 A.ColorJitter(brightness=(1 / c.exposure, c.exposure), contrast=(1, 1), saturation=(1 / c.saturation, c.saturation),
                               hue=(-c.hue, c.hue), p=1.0),
             ]
-        else:  # ultralytics: applied to the 2S mosaic canvas, then the centre S x S
-            tf = [
-                A.Affine(scale=c.mosaic_scale, translate_percent=(-c.translate, c.translate), shear=(-c.shear, c.shear),
-                         border_mode=cv2.BORDER_CONSTANT, fill=c.fill, fill_mask=0, p=1.0),
-                A.CenterCrop(S, S),
-                A.HueSaturationValue(hue_shift_limit=c.hsv_h * 180, sat_shift_limit=c.hsv_s * 100, val_shift_limit=c.hsv_v * 100, p=1.0),
-                A.HorizontalFlip(p=c.flip),
-            ]
+        else:  # ultralytics: its own one-warp path (_warp_hsv_flip), no albumentations
+            return None
         return A.Compose(tf, bbox_params=_bbox_params(c))
 
     # ------------------------------------------------------------ pieces
@@ -167,16 +161,24 @@ class Augmenter:
         xyxy = np.clip(to_letterbox(s.xyxy, info), [l, t, l, t], [l + nw, t + nh, l + nw, t + nh])
         return AugResult(Sample(img, xyxy, s.class_ids, s.is_difficult, s.is_crowd, mask), 0, info, np.arange(len(xyxy)))
 
-    def _mosaic(self, s: Sample, rng: np.random.Generator, partners) -> tuple[Sample, np.ndarray, int]:
+    def _mosaic(self, s: Sample, rng: np.random.Generator, partners, *, scratch: bool = False) -> tuple[Sample, np.ndarray, int]:
         """4 images in the quadrants around a random centre of a 2S canvas; boxes
         shifted with their image and clipped to its visible part (dropped below
         ``min_visibility``/``min_area``).  Returns the sample, the kept indices
-        into the four images' concatenated boxes, and their total count."""
+        into the four images' concatenated boxes, and their total count.
+        ``scratch``: the canvas is this augmenter's reused buffer (the caller
+        warps it before the next mosaic)."""
         import cv2
 
         S = self.cfg.img_size
         items = [s] + [partners(rng) for _ in range(3)]
-        canvas = np.full((2 * S, 2 * S, 3), self.cfg.fill, np.uint8)
+        if scratch:
+            if getattr(self, "_canvas", None) is None or self._canvas.shape[0] != 2 * S:
+                self._canvas = np.empty((2 * S, 2 * S, 3), np.uint8)
+            canvas = self._canvas
+            canvas.fill(self.cfg.fill)
+        else:
+            canvas = np.full((2 * S, 2 * S, 3), self.cfg.fill, np.uint8)
         mcanvas = np.zeros((2 * S, 2 * S), np.int32) if s.mask is not None else None
         xc, yc = (int(v) for v in rng.uniform(0.5 * S, 1.5 * S, 2))
         boxes, cls, dif, crw, full = [], [], [], [], []
@@ -187,7 +189,7 @@ class Augmenter:
             h, w = max(1, int(round(h0 * r))), max(1, int(round(w0 * r)))
             # bilinear also when shrinking (INTER_AREA cost 4x more here, 2 ms per COCO image): training
             # augmentation, as Ultralytics' loader does; letterbox for evaluation keeps INTER_AREA
-            img = cv2.resize(it.image, (w, h), interpolation=cv2.INTER_LINEAR)
+            img = it.image if (h, w) == (h0, w0) else cv2.resize(it.image, (w, h), interpolation=cv2.INTER_LINEAR)  # cached: no copy
             if k == 0:
                 x1a, y1a, x2a, y2a = max(xc - w, 0), max(yc - h, 0), xc, yc
                 x1b, y1b, x2b, y2b = w - (x2a - x1a), h - (y2a - y1a), w, h
@@ -234,6 +236,53 @@ class Augmenter:
         out = Sample(r["image"], xyxy, s.class_ids[ids], s.is_difficult[ids], s.is_crowd[ids], r.get("mask"))
         return out, ids
 
+    def _warp_hsv_flip(self, s: Sample, rng: np.random.Generator, offset: float) -> tuple[Sample, np.ndarray]:
+        """The ``ultralytics`` recipe after the mosaic, in three OpenCV calls: the random affine
+        (scale, translate and shear about the image centre) and the crop of the S x S window at
+        ``(offset, offset)`` as one ``warpAffine`` straight to S x S (the mosaic's 2S canvas is
+        never warped whole); HSV shifts by one lookup table on the HSV image; a horizontal flip.
+        Boxes: their 4 corners through the same affine, the enclosing box, clipped, kept when at
+        least ``min_area`` pixels and ``min_visibility`` of the transformed box stay in the window.
+        The affine is applied in continuous pixel coordinates (pixel i spans [i, i+1)); OpenCV's
+        matrix is the same map between pixel centres."""
+        import cv2
+
+        c, S = self.cfg, self.cfg.img_size
+        H, W = s.image.shape[:2]
+        scale = float(rng.uniform(*c.mosaic_scale))
+        tx, ty = rng.uniform(-c.translate, c.translate, 2) * (W, H)
+        shx, shy = np.tan(np.radians(rng.uniform(-c.shear, c.shear, 2))) if c.shear else (0.0, 0.0)
+        a = np.array([[1.0, shx], [shy, 1.0]]) * scale
+        centre = np.array([W / 2.0, H / 2.0])
+        t = centre + (tx, ty) - a @ centre - offset  # p' = a (p - centre) + centre + (tx, ty) - offset
+        m = np.hstack([a, (t + a @ (0.5, 0.5) - 0.5)[:, None]])  # the same map between pixel centres
+        img = cv2.warpAffine(s.image, m, (S, S), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(c.fill,) * 3)
+        mask = None
+        if s.mask is not None:  # ids exact in float32 below 2**24; nearest keeps them ids
+            mask = cv2.warpAffine(s.mask.astype(np.float32), m, (S, S), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                                  borderValue=0).astype(s.mask.dtype)
+        xy = s.xyxy[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 4, 2) @ a.T + t  # the 4 corners of each box
+        box = np.concatenate([xy.min(1), xy.max(1)], 1)
+        full = np.clip(box[:, 2] - box[:, 0], 0, None) * np.clip(box[:, 3] - box[:, 1], 0, None)
+        box = np.clip(box, 0, S)
+        area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
+        ids = np.flatnonzero((box[:, 2] > box[:, 0]) & (box[:, 3] > box[:, 1]) & (area >= c.min_area)
+                             & (area >= c.min_visibility * np.maximum(full, 1e-12)))
+        dh, ds, dv = rng.uniform(-1.0, 1.0, 3) * (c.hsv_h * 180, c.hsv_s * 100, c.hsv_v * 100)
+        if dh or ds or dv:  # HueSaturationValue's shifts: hue wraps at 180, saturation 0 (grey) stays grey
+            x = np.arange(256, dtype=np.float64)
+            lut = np.stack([np.mod(x + dh, 180), np.clip(np.rint(x + ds), 0, 255), np.clip(np.rint(x + dv), 0, 255)], 1)
+            lut[0, 1] = 0
+            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+            img = cv2.cvtColor(cv2.LUT(hsv, lut.astype(np.uint8).reshape(256, 1, 3)), cv2.COLOR_HSV2RGB)
+        box = box[ids]
+        if rng.random() < c.flip:
+            img = np.ascontiguousarray(img[:, ::-1])
+            mask = None if mask is None else np.ascontiguousarray(mask[:, ::-1])
+            box = np.stack([S - box[:, 2], box[:, 1], S - box[:, 0], box[:, 3]], 1)
+        out = Sample(img, box, s.class_ids[ids], s.is_difficult[ids], s.is_crowd[ids], mask)
+        return out, ids
+
     # ------------------------------------------------------------ entry point
 
     def __call__(self, s: Sample, rng: np.random.Generator, partners: Callable[[np.random.Generator], Sample] | None = None,
@@ -245,17 +294,18 @@ class Augmenter:
         n_in = len(s.xyxy)
         if self.recipe == "ultralytics" and not mosaic:
             lb = self._letterbox(s)
-            out, ids = self._albu(lb.sample, rng)
+            out, ids = self._warp_hsv_flip(lb.sample, rng, 0.0)
             return AugResult(out, n_in - len(out.xyxy), None, lb.source_index[ids])
         if self.recipe == "ultralytics":
             if partners is None:
                 partners = lambda g: s  # noqa: E731 - a mosaic of the same image
-            s, keep, n_in = self._mosaic(s, rng, partners)
-            out, ids = self._albu(s, rng)
+            half = self.cfg.img_size / 2.0  # the S x S window at the centre of the 2S mosaic
+            s, keep, n_in = self._mosaic(s, rng, partners, scratch=True)
+            out, ids = self._warp_hsv_flip(s, rng, half)
             ids = keep[ids]
             if self.cfg.mixup > 0 and rng.random() < self.cfg.mixup:
-                s2, keep2, n2 = self._mosaic(partners(rng), rng, partners)
-                o2, ids2 = self._albu(s2, rng)
+                s2, keep2, n2 = self._mosaic(partners(rng), rng, partners, scratch=True)
+                o2, ids2 = self._warp_hsv_flip(s2, rng, half)
                 ids2 = keep2[ids2] + n_in
                 n_in += n2
                 lam = float(rng.beta(32.0, 32.0))

@@ -66,14 +66,21 @@ def test_disk_cache_keeps_mosaic_samples_identical_is_reused_and_follows_changed
     s = generate_shapes(tmp_path / "d", n_train=8, n_val=1, image_hw=(150, 200))
     ds, _ = read_voc([s.voc_root], "train")
     folder = tmp_path / "cache"
-    plain = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3)
+    plain = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, buffer_mb=0)  # every image decoded each time
+    buffered = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3)  # --cache off: this process's buffer
     cached = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, cache="disk", cache_dir=folder)
     files = sorted(folder.rglob("*.npy"))
     assert len(files) == 8 and all(np.load(f).shape == (72, 96, 3) for f in files)  # long side 96: 150x200 -> 72x96
     for epoch in (0, 5):  # the mosaic resizes each image to the same size first: pixel for pixel the same samples
         for i in range(8):
-            (a, ta), (b, tb) = plain[(epoch, i)], cached[(epoch, i)]
-            assert torch.equal(a, b) and torch.equal(ta, tb)
+            (a, ta), (b, tb), (c, tc) = plain[(epoch, i)], cached[(epoch, i)], buffered[(epoch, i)]
+            assert torch.equal(a, b) and torch.equal(ta, tb) and torch.equal(a, c) and torch.equal(ta, tc)
+    assert len(buffered._buffer) == 8 and plain._buffer is None
+    small = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, buffer_mb=1)
+    small._buffer_left = 3 * 72 * 96 * 3  # room for three images: the least recently used go
+    for i in range(8):
+        small[(0, i)]
+    assert 0 < len(small._buffer) <= 3 and small._buffer_left >= 0
     # a later run reuses the files; an image that changed is decoded again, under a new name
     stamps = {f: f.stat().st_mtime_ns for f in files}
     YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, cache="disk", cache_dir=folder)

@@ -36,6 +36,7 @@ import io
 import logging
 import os
 import shutil
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,9 @@ def ram_cache_dir() -> Path:
     if not shm.is_dir():
         raise YoloToolsError("--cache ram needs a shared-memory filesystem (/dev/shm), which this system does not have; use --cache disk")
     return shm / f"yolotools-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "images"
+
+
+MAX_OPEN_MAPS = 512  # per process; Linux allows ~65k maps in all
 
 
 def cached_hw(hw: tuple[int, int], size: int) -> tuple[int, int]:
@@ -113,6 +117,7 @@ class DiskCache:
         self.records = records
         self.keys = [_key(str(r.path), size) if r.path is not None else None for r in records]
         self.files: list[Path | None] = [None] * len(records)
+        self._maps: "OrderedDict[int, np.ndarray]" = OrderedDict()  # this process's open maps, most recent last
 
     def _file(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.npy"
@@ -152,13 +157,24 @@ class DiskCache:
     def load(self, i: int) -> np.ndarray | None:
         """The cached ``(h, w, 3) uint8`` RGB image ``i`` (a read-only memory map
         of its file: shared with every process reading it), or None."""
+        m = self._maps.get(i)
+        if m is not None:
+            self._maps.move_to_end(i)
+            return m
         f = self.files[i]
         if f is None:
             return None
         try:
-            return np.load(f, mmap_mode="r", allow_pickle=False)
+            m = np.load(f, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError):  # removed or damaged since: decode instead
             return None
+        self._maps[i] = m  # kept open (parsing the .npy header costs more than the copy out of it)
+        if len(self._maps) > MAX_OPEN_MAPS:
+            self._maps.popitem(last=False)
+        return m
+
+    def __getstate__(self):  # loader workers open their own maps
+        return {**self.__dict__, "_maps": OrderedDict()}
 
     def remove(self) -> None:
         """Delete this cache's files (``--cache ram`` at the end of training) and

@@ -13,6 +13,8 @@ column 0.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -26,7 +28,8 @@ __all__ = ["YoloDataset", "EpochSampler", "collate", "worker_init", "make_loader
 class YoloDataset(Dataset):
     def __init__(self, dataset, *, recipe: str = "ultralytics", img_size: int = 416, seed: int = 0,
                  config: AugmentConfig | None = None, cache_images: bool = False, uint8: bool = False,
-                 mosaic_until: int | None = None, cache: str = "off", cache_dir=None, progress: bool = False):
+                 mosaic_until: int | None = None, cache: str = "off", cache_dir=None, progress: bool = False,
+                 buffer_mb: int = 256):
         from dataclasses import replace
 
         import cv2
@@ -51,6 +54,10 @@ class YoloDataset(Dataset):
         if cache not in ("off", "disk", "ram"):
             raise YoloToolsError(f"cache must be 'off', 'disk' or 'ram', got {cache!r}")
         self._disk = None
+        # --cache off, mosaic recipe: each process keeps the images it decodes, resized as the cache
+        # stores them, up to buffer_mb (most recently used kept); Ultralytics keeps such a buffer too
+        self._buffer: OrderedDict[int, np.ndarray] | None = OrderedDict() if cache == "off" and recipe == "ultralytics" and buffer_mb > 0 else None
+        self._buffer_left = buffer_mb << 20
         if cache != "off":  # decoded once, resized to img_size (long side), memory-mapped .npy files (train/cache.py)
             from .cache import DiskCache
 
@@ -62,15 +69,42 @@ class YoloDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def _resized(self, i: int, img: np.ndarray) -> Sample:
+        """Image ``i`` as cached (long side ``img_size``): its boxes scaled exactly as the mosaic scales them."""
+        rec = self.records[i]
+        a = rec.annotations
+        (h0, w0), (h, w) = rec.image_hw, img.shape[:2]
+        xyxy = np.clip(a.boxes.xyxy, 0, [w0, h0, w0, h0]) * [w / w0, h / h0, w / w0, h / h0]
+        return Sample(img, xyxy, a.class_ids, a.is_difficult, a.is_crowd)
+
+    def _buffered(self, i: int) -> Sample:
+        img = self._buffer.get(i)
+        if img is not None:
+            self._buffer.move_to_end(i)
+            return self._resized(i, img)
+        s = load_sample(self.records[i])
+        if tuple(s.image.shape[:2]) != tuple(self.records[i].image_hw):
+            return s  # decoded at another size than its labels say: as it is, not kept (as the cache)
+        import cv2
+
+        from .cache import cached_hw
+
+        h, w = cached_hw(self.records[i].image_hw, self.img_size)
+        img = cv2.resize(s.image, (w, h), interpolation=cv2.INTER_LINEAR)
+        while self._buffer and self._buffer_left < img.nbytes:
+            self._buffer_left += self._buffer.popitem(last=False)[1].nbytes
+        if self._buffer_left >= img.nbytes:
+            self._buffer[i] = img
+            self._buffer_left -= img.nbytes
+        return self._resized(i, img)
+
     def _load(self, i: int) -> Sample:
         if self._disk is not None:
             img = self._disk.load(i)
             if img is not None:  # boxes scaled to the resized image exactly as the mosaic scales them
-                rec = self.records[i]
-                a = rec.annotations
-                (h0, w0), (h, w) = rec.image_hw, img.shape[:2]
-                xyxy = np.clip(a.boxes.xyxy, 0, [w0, h0, w0, h0]) * [w / w0, h / h0, w / w0, h / h0]
-                return Sample(img, xyxy, a.class_ids, a.is_difficult, a.is_crowd)
+                return self._resized(i, img)
+        if self._buffer is not None:
+            return self._buffered(i)
         if self._cache is not None:
             if i not in self._cache:
                 self._cache[i] = load_sample(self.records[i])

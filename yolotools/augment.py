@@ -21,11 +21,15 @@ Recipes (``RECIPES``):
   four images kept and clipped), random affine (scale 0.5-1.5, translate 0.1, no
   shear: a sheared box is the bounding box of a parallelogram, looser than its
   object, and a detector trained on such boxes predicts boxes too large), HSV
-  (0.015, 0.7, 0.4), horizontal flip; ``mixup`` blends a second mosaic in.
+  (0.015, 0.7, 0.4), horizontal flip; ``mixup`` blends a second mosaic in.  The
+  affine, the crop of the centre S x S, HSV and flip are three OpenCV calls
+  (:meth:`Augmenter._warp_hsv_flip`), not an albumentations pipeline: the 2S
+  mosaic is never warped whole.
 
 Randomness: one ``numpy.random.Generator`` per sample decides everything (which
-mosaic partners, and the albumentations seed), so a sample depends only on
-``(seed, epoch, index)``, never on the worker that made it.
+mosaic partners, every affine/HSV/flip parameter, the albumentations seed of the
+darknet recipe), so a sample depends only on ``(seed, epoch, index)``, never on
+the worker that made it.
 """
 
 from __future__ import annotations

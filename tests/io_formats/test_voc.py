@@ -237,3 +237,26 @@ def test_c_reader_on_hand_made_files(doc):
     assert voc_mod._parse_regex(doc, ref)
     assert got == (ref.filename, ref.image_hw, ref.names, ref.voc, ref.difficult)
     assert got[2][0] in ("dog", "cat")
+
+
+@pytest.mark.parametrize("odd", [None, "zebra"])
+def test_class_order_without_a_list_does_not_depend_on_which_files_are_sampled(tmp_path, odd):
+    """Large splits guess VOC's 20 names from a sample of the files; a name outside them in a
+    file the sample missed must still give this split's names sorted, every box its class."""
+    from yolotools.annotations import VOC_CLASSES
+
+    root = tmp_path / "VOC"
+    for i in range(450):
+        name = odd if (odd and i == 1) else ("dog" if i % 2 else "cat")
+        write_voc_xml(root, f"{i:04d}", voc_object(name, (10, 10, 50, 60)))
+    ds, probs = read_voc([root], "all")
+    assert len(probs) == 0 and len(ds) == 450
+    expected = ("cat", "dog", "zebra") if odd else VOC_CLASSES
+    assert ds.class_map.names == expected
+    names = {r.image_id: ds.class_map.names[int(r.annotations.class_ids[0])] for r in ds}
+    assert names["0001"] == (odd or "dog") and names["0002"] == "cat"
+    from yolotools.convert import convert_voc  # its label files, written while parsing, carry the same indices
+
+    convert_voc([root], tmp_path / "out", split="all", images="none")
+    assert (tmp_path / "out" / "labels" / "0001.txt").read_text().split()[0] == str(expected.index(odd or "dog"))
+    assert (tmp_path / "out" / "classes.names").read_text().split() == list(expected)

@@ -56,7 +56,8 @@ class YoloDataset(Dataset):
         self._disk = None
         # --cache off, mosaic recipe: each process keeps the images it decodes, resized as the cache
         # stores them, up to buffer_mb (most recently used kept); Ultralytics keeps such a buffer too
-        self._buffer: OrderedDict[int, np.ndarray] | None = OrderedDict() if cache == "off" and recipe == "ultralytics" and buffer_mb > 0 else None
+        use_buffer = cache == "off" and recipe == "ultralytics" and buffer_mb > 0
+        self._buffer: OrderedDict[int, np.ndarray] | None = OrderedDict() if use_buffer else None
         self._buffer_left = buffer_mb << 20
         if cache != "off":  # decoded once, resized to img_size (long side), memory-mapped .npy files (train/cache.py)
             from .cache import DiskCache

@@ -132,7 +132,7 @@ class Trainer:
                 DiskCache([r for r in train_ds.records if r.path is not None], cfg.img_size, mode=cfg.cache).fill(progress=progress)
             self._barrier()
         self.data = YoloDataset(train_ds, recipe=cfg.recipe, img_size=cfg.img_size, seed=cfg.seed, uint8=True,
-                                mosaic_until=cfg.epochs - cfg.close_mosaic, cache=cfg.cache,
+                                mosaic_until=cfg.epochs - cfg.close_mosaic, cache=cfg.cache, buffer_mb=cfg.buffer_mb,
                                 progress=progress and self.rank == 0)
         self.loss = YoloLoss(model.heads, box_loss=cfg.box_loss, assign=cfg.assign, anchor_t=cfg.anchor_t,
                              box_gain=cfg.box_gain if cfg.assign == "ultralytics" else None,

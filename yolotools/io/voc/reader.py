@@ -137,8 +137,16 @@ def read_voc(
     auto = classes is None
     found: dict[str, str] = {}
     if auto:
-        found = _scan_names([xml for xml, _, _ in items], workers=workers, progress=progress)
-        classes = VOC_CLASSES if set(found) <= set(VOC_CLASSES) else tuple(sorted(found))
+        # the 20 VOC names when every name is one of them, else this split's names sorted; a sample of
+        # the files says which case this is likely to be: VOC's own names need no scan of every file (the
+        # parse below checks the guess and reads again with the names it found when it was wrong)
+        paths = [xml for xml, _, _ in items]
+        sample = _names_chunk(paths[:: max(1, len(paths) // 200)]) if len(paths) > 400 else None
+        if sample is not None and sample and set(sample) <= set(VOC_CLASSES):
+            classes = VOC_CLASSES
+        else:
+            found = _scan_names(paths, workers=workers, progress=progress)
+            classes = VOC_CLASSES if set(found) <= set(VOC_CLASSES) else tuple(sorted(found))
     class_names = tuple(classes)
     try:  # before any file is parsed or label written: a name with a line break would shift a .names file
         class_map = ClassMap(class_names)
@@ -151,6 +159,9 @@ def read_voc(
         parsed = {n for _rec, _probs, names in results for n in names}
         if not parsed <= set(class_names):  # a name the tag scan could not see (CDATA, entities, attributes): read again
             log.info("class scan missed %s; reading again with every class", sorted(parsed - set(class_names)))
+            if not found:  # the VOC guess from a sample was wrong: what a scan of every file would have chosen
+                found = dict.fromkeys(_scan_names([xml for xml, _, _ in items], workers=workers, progress=progress))
+                class_names = VOC_CLASSES if set(found) <= set(VOC_CLASSES) else tuple(sorted(found))
             full = VOC_CLASSES if parsed <= set(VOC_CLASSES) else sorted(parsed | set(class_names))
             return read_voc(roots, split, convention=convention, classes=full, strict=strict, workers=workers,
                             progress=progress, stage_labels=stage_labels)

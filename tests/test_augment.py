@@ -136,3 +136,22 @@ def test_real_coco128_labels_stay_valid():
                 h, w = s.image.shape[:2]
                 # (labels written with 6 decimals can overhang the image by ~1e-4 px; letterbox clips them)
                 assert np.abs(from_letterbox(o.xyxy, res.letterbox) - np.clip(s.xyxy, 0, [w, h, w, h])).max() < 1e-4
+
+
+def test_decoding_to_rgb_gives_opencvs_bgr_pixels_reversed(tmp_path):
+    """decode_rgb lets the decoder write RGB where OpenCV can; the pixels must be
+    the BGR decode's, channels reversed, for JPEG and PNG, colour and grey."""
+    import cv2
+
+    from yolotools.io.images import decode_rgb
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    files = []
+    for name, arr in (("c.jpg", img), ("c.png", img), ("g.jpg", img[..., 0]), ("g.png", img[..., 1])):
+        cv2.imwrite(str(tmp_path / name), arr)
+        files.append(tmp_path / name)
+    real = sorted((COCO128_YOLO.parent).rglob("*.jpg"))[:5] if COCO128_YOLO.exists() else []
+    for f in files + real:
+        ref = cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        assert np.array_equal(decode_rgb(f), ref), f

@@ -73,7 +73,7 @@ def big(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("cmd", [["audit", "DATA"], ["kmeans", "DATA", "-k", "3"], ["convert", "yolo", "DATA", "--to", "coco", "--out", "OUT/x.json"],
-                                 ["augment", "DATA", "--n", "60", "--img-size", "64", "--out", "OUT/aug"]])
+                                 ["augment", "DATA", "--n", "400", "--img-size", "64", "--out", "OUT/aug"]])
 def test_long_commands_show_progress_before_they_end(big, tmp_path, cmd):
     argv = [*EXE, *[c.replace("DATA", str(big / "data.yaml")).replace("OUT", str(tmp_path)) for c in cmd]]
     code, chunks, took = _under_pty(argv)

@@ -150,7 +150,7 @@ class Augmenter:
     # ------------------------------------------------------------ pieces
 
     def _letterbox(self, s: Sample) -> AugResult:
-        img, info = letterbox_image(s.image, self.cfg.img_size, fill=self.cfg.fill)
+        img, info = letterbox_image(s.image, self.cfg.img_size, fill=self.cfg.fill, shrink="linear")
         mask = None
         if s.mask is not None:
             import cv2

@@ -34,13 +34,17 @@ def letterbox_info(image_hw: tuple[int, int], out_hw: tuple[int, int] | int) -> 
     return LetterboxInfo((h, w), (H, W), (nh, nw), (nw / w, nh / h), (left, top))
 
 
-def letterbox_image(img: np.ndarray, out_hw: tuple[int, int] | int, *, fill: int = 114) -> tuple[np.ndarray, LetterboxInfo]:
-    """``img (H, W, C) uint8`` -> letterboxed image and its :class:`LetterboxInfo`."""
+def letterbox_image(img: np.ndarray, out_hw: tuple[int, int] | int, *, fill: int = 114,
+                    shrink: str = "area") -> tuple[np.ndarray, LetterboxInfo]:
+    """``img (H, W, C) uint8`` -> letterboxed image and its :class:`LetterboxInfo`.
+    ``shrink``: ``"area"`` (inference and evaluation: no aliasing) or ``"linear"``
+    (the training loader, as Ultralytics' loader; 2-3x faster) when the image is
+    made smaller; enlarging is always bilinear."""
     import cv2
 
     info = letterbox_info(img.shape[:2], out_hw)
     nh, nw = info.resized_hw
-    interp = cv2.INTER_AREA if nh < img.shape[0] else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if (nh < img.shape[0] and shrink == "area") else cv2.INTER_LINEAR
     resized = cv2.resize(img, (nw, nh), interpolation=interp) if (nh, nw) != img.shape[:2] else img
     out = np.full((*info.out_hw, img.shape[2]), fill, dtype=img.dtype)
     left, top = info.pad_xy

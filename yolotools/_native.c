@@ -1057,6 +1057,6 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_native", "yolotools' C kernels (optional)", -1, methods};
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_native", "yolotools' C kernels (optional)", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&moddef); }

@@ -60,8 +60,15 @@ def evaluate_coco_files(gt_json, results_json, *, strict: bool = False, params: 
     from .predictions import coco_results_columns, file_stems, parse_results_native
 
     # the C parser releases the GIL: it reads the results while this thread reads the ground truth
-    parsed: list = [None]
-    reader = threading.Thread(target=lambda: parsed.__setitem__(0, parse_results_native(Path(results_json))), daemon=True)
+    parsed: list = [False]  # False: not parsed (then coco_results_columns parses here and reports what goes wrong)
+
+    def parse() -> None:
+        try:
+            parsed[0] = parse_results_native(Path(results_json))
+        except Exception:  # e.g. MemoryError: this thread says nothing, the caller parses again and reports
+            parsed[0] = False
+
+    reader = threading.Thread(target=parse, daemon=True)
     reader.start()
     try:
         tables, gp = coco_tables(gt_json, strict=strict, clip=False)

@@ -17,7 +17,7 @@ from ...annotations import VOC_CLASSES, Annotations, ClassMap, DetectionDataset,
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
-from ..files import inside_root
+from ..files import inside_root_str
 from .convention import _offsets
 from .parse import _RE_OBJ, _RE_PART, _Parsed, _parse_one
 
@@ -124,7 +124,7 @@ def read_voc(
         for image_id, ln in ids:
             if lst is not None:  # an id from a list file names a file: it must stay in Annotations/
                 try:
-                    inside_root(ann_dir, f"{image_id}.xml", what="image-set id")
+                    inside_root_str(ann_dir, f"{image_id}.xml", what="image-set id")
                 except YoloToolsError as e:
                     early.error("path_outside_dataset", lst, f"{e}; skipped", ln)
                     continue
@@ -231,7 +231,7 @@ def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelSta
         rec = None
         if p.filename is not None:
             try:  # <filename> names a file: it must stay inside JPEGImages/ (links followed)
-                inside_root(jpeg_dir, p.filename, what="<filename>")
+                inside_root_str(jpeg_dir, p.filename, what="<filename>")
             except YoloToolsError as e:
                 p.problems.append(("error", "path_outside_dataset", "filename", f"{e}; image skipped"))
         if not any(s == "error" and k not in _BOX_LEVEL for s, k, _, _ in p.problems):

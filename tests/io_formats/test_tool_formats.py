@@ -323,3 +323,21 @@ def test_hostile_files_get_one_line_errors_and_nothing_leaves_the_dataset(tmp_pa
     rep = convert_format("labelme", tmp_path / "lm", tmp_path / "o4")
     assert any(p["kind"] == "path_outside_dataset" for p in rep.problems) and not (tmp_path / "o4" / "images").exists() or \
         not any((tmp_path / "o4" / "images").iterdir())
+
+
+from hypothesis import given as _given, settings as _settings, strategies as _st  # noqa: E402
+
+
+@_settings(max_examples=500, deadline=None)
+@_given(name=_st.lists(_st.sampled_from(list("ab./\\: \x00_-") + ["é", "jpg", ".."]), max_size=10).map("".join))
+def test_plain_image_id_is_the_path_rule_or_leaves_it_to_the_path_rule(name):
+    """Readers take an image id from a file name without a path object when the name is
+    plain; it must be what relative_name + with_suffix('') give, or None (they then decide)."""
+    from yolotools.io.files import plain_image_id, relative_name
+
+    got = plain_image_id(name)
+    pp = relative_name(name)
+    if got is not None:
+        assert pp is not None and got == str(pp.with_suffix("")), name
+    if pp is not None and "/" not in name and "\\" not in name and name not in (".", "..") and name.strip() == name and name:
+        assert got is not None, name  # a single plain name always takes the fast rule

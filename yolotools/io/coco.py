@@ -23,7 +23,7 @@ import numpy as np
 from ..annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ..boxes import BoxFormat, Boxes
 from ..errors import Problems, YoloToolsError
-from .files import atomic_write_text, image_size_hw, inside_root, load_json, relative_name
+from .files import atomic_write_text, image_size_hw, inside_root, load_json, plain_image_id, relative_name
 
 __all__ = ["read_coco", "coco_tables", "CocoTables", "write_coco", "coco_dict", "CLASS_ORDERS"]
 
@@ -149,19 +149,6 @@ def _types(values) -> set:
     return set(map(type, values))
 
 
-def _simple_image_id(name: str) -> str | None:
-    """``str(PurePosixPath(name).with_suffix(""))`` for a plain relative name
-    (no empty, ``.`` or ``..`` part, no backslash, NUL or drive); None otherwise."""
-    if "\\" in name or "\x00" in name or (len(name) > 1 and name[1] == ":") or not name.strip():
-        return None
-    parts = name.split("/")
-    if "" in parts or "." in parts or ".." in parts:
-        return None
-    last = parts[-1]
-    i = last.rfind(".")
-    return name[: len(name) - len(last) + i] if 0 < i < len(last) - 1 else name
-
-
 def _images_fast(imgs: list):
     """Image columns of a clean ``images`` list (int ids, plain file names,
     positive sizes, nothing repeated); None when any entry needs a report."""
@@ -174,7 +161,7 @@ def _images_fast(imgs: list):
         return None
     if _types(ids) - {int} or _types(names) - {str} or _types(ws) - {int, float} or _types(hs) - {int, float}:
         return None
-    image_ids = [_simple_image_id(n) for n in names]
+    image_ids = [plain_image_id(n) for n in names]
     if None in image_ids or len(set(ids)) != len(ids) or len(set(image_ids)) != len(ids):
         return None
     wa, ha = np.array(ws, np.float64), np.array(hs, np.float64)

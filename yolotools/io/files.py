@@ -20,6 +20,7 @@ __all__ = [
     "confined_path",
     "relative_name",
     "load_json",
+    "plain_image_id",
     "image_size_hw",
     "IMAGE_EXTS",
 ]
@@ -79,6 +80,21 @@ def relative_name(name: str) -> PurePosixPath | None:
     if not name.strip() or "\x00" in name or pp.is_absolute() or ".." in pp.parts or (len(name) > 1 and name[1] == ":"):
         return None
     return pp
+
+
+def plain_image_id(name: str) -> str | None:
+    """``str(PurePosixPath(name).with_suffix(""))`` for a plain relative name
+    (no empty, ``.`` or ``..`` part, no backslash, NUL or drive), as string
+    operations (no path object: readers call this once per image); None for any
+    other name, which then goes through :func:`relative_name`."""
+    if "\\" in name or "\x00" in name or (len(name) > 1 and name[1] == ":") or not name.strip():
+        return None
+    parts = name.split("/")
+    if "" in parts or "." in parts or ".." in parts:
+        return None
+    last = parts[-1]
+    i = last.rfind(".")
+    return name[: len(name) - len(last) + i] if 0 < i < len(last) - 1 else name
 
 
 def confined_path(root: Path, relative: str, *, what: str = "path") -> Path:

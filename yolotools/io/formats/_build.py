@@ -29,7 +29,7 @@ import numpy as np
 from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
-from ..files import image_size_hw, inside_root, relative_name
+from ..files import image_size_hw, inside_root, plain_image_id, relative_name
 
 __all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "box_rows"]
 
@@ -53,6 +53,11 @@ def finite(v) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
     if isinstance(v, str):
+        try:  # the common case: float() takes the text as it is (surrounding spaces included)
+            f = float(v)
+            return f if f - f == 0 else None
+        except ValueError:
+            pass
         v = v.strip().replace(",", ".")
         if not v:
             return None
@@ -141,6 +146,7 @@ class DatasetBuilder:
         self._imgs: dict[str, _Img] = {}
         self._dirs: dict[tuple[str, str], dict[str, bool] | None] = {}
         self._refused: set[str] = set()
+        self._row_imgs: dict[str, _Img] = {}
 
     def count(self, what: str, n: int = 1) -> None:
         """Count a shape the reader turned into a box (``polygon_to_box``); the
@@ -151,7 +157,11 @@ class DatasetBuilder:
     def image_id(self, name: str, where: str, *, file: Path | str | None = None) -> str | None:
         """The image id for a file name from the labels (``a/b.jpg`` -> ``a/b``),
         or ``None`` (and an error) when the name would leave the dataset."""
-        pp = relative_name(str(name).replace("\\", "/").strip())
+        s = str(name).replace("\\", "/").strip()
+        plain = plain_image_id(s)
+        if plain is not None:
+            return plain
+        pp = relative_name(s)
         if pp is None:
             self.problems.error("path_outside_dataset", file or self.source,
                                 f"image name {name!r} is empty or points outside the dataset (absolute, '..', drive or NUL); "
@@ -250,12 +260,17 @@ class DatasetBuilder:
         no size) is not reported again for each of its rows."""
         if name in self._refused:
             return None
+        seen = self._row_imgs.get(name)  # a later row of the same image
+        if seen is not None:
+            return seen
         iid = self.image_id(name, where)
         img = None
         if iid is not None:
             img = self._imgs.get(iid) or self.add_image(iid, self.find_image(name, where), hw, where)
         if img is None:
             self._refused.add(name)
+        else:
+            self._row_imgs[name] = img
         return img
 
     # ------------------------------------------------------------------- boxes

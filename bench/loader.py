@@ -15,7 +15,7 @@ for the mosaic recipe and ``augment=False`` (its letterbox) for ``letterbox``;
 Darknet's recipe has no Ultralytics counterpart. ``--workers N`` also times our
 DataLoader with N spawned workers (samples/s in all, and per worker).
 
-    python bench/loader.py [--data ../shared/data/coco128_yolo_lightly/object_detection/config.yaml | --generate 2000]
+    python bench/loader.py [--data ../shared/data/coco128_yolo_lightly/object_detection/config.yaml | --generate 2000 [--image-hw 480,640]]
         [--sizes 416,608] [--recipes ultralytics,letterbox,darknet] [--n 256] [--peer-python V/bin/python] [--workers 2]
 
 Prints one row per case: ours, the peer and the ratio ours / peer (> 1: we are faster).
@@ -112,7 +112,8 @@ def main() -> None:
     ap.add_argument("--peer-python", default=None)
     ap.add_argument("--workers", type=int, default=0, help="also time a DataLoader with this many workers")
     ap.add_argument("--generate", type=int, default=0, metavar="N",
-                    help="instead of --data: a generated shapes set of N 640x480 JPEG images (converted to YOLO, images linked)")
+                    help="instead of --data: a generated shapes set of N JPEG images (converted to YOLO, images linked)")
+    ap.add_argument("--image-hw", default="480,640", help="--generate: image height,width (e.g. 1536,2048 for phone-sized photos)")
     args = ap.parse_args()
     tmp_data = None
     if args.generate:
@@ -122,7 +123,13 @@ def main() -> None:
         from yolotools.synth import generate_shapes
 
         tmp_data = tempfile.TemporaryDirectory()
-        sh = generate_shapes(Path(tmp_data.name) / "shapes", n_train=args.generate, n_val=1, image_hw=(480, 640), max_objects=6)
+        hw = tuple(int(v) for v in args.image_hw.split(","))
+        sh = generate_shapes(Path(tmp_data.name) / "shapes", n_train=args.generate, n_val=1, image_hw=hw, max_objects=6)
+        for png in sorted(sh.images_dir.glob("*.png")):  # JPEG, as photos are (the generator writes PNG)
+            import cv2
+
+            cv2.imwrite(str(png.with_suffix(".jpg")), cv2.imread(str(png)), [cv2.IMWRITE_JPEG_QUALITY, 90])
+            png.unlink()
         convert_voc([sh.voc_root], Path(tmp_data.name) / "yolo", split="train", images="link")
         args.data, args.split = Path(tmp_data.name) / "yolo" / "data.yaml", "train"
 

@@ -75,7 +75,7 @@ def test_disk_cache_keeps_mosaic_samples_identical_is_reused_and_follows_changed
         for i in range(8):
             (a, ta), (b, tb), (c, tc) = plain[(epoch, i)], cached[(epoch, i)], buffered[(epoch, i)]
             assert torch.equal(a, b) and torch.equal(ta, tb) and torch.equal(a, c) and torch.equal(ta, tc)
-    assert len(buffered._buffer) == 8 and plain._buffer is None
+    assert len(buffered._buffer) == 8 and len(plain._buffer) == 0
     small = YoloDataset(ds, recipe="ultralytics", img_size=96, seed=3, buffer_mb=1)
     small._buffer_left = 3 * 72 * 96 * 3  # room for three images: the least recently used go
     for i in range(8):
@@ -166,3 +166,36 @@ def test_ram_cache_is_one_copy_for_two_processes_and_goes_with_the_run(tmp_path)
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_large_jpegs_are_decoded_at_a_reduced_scale_to_the_same_picture(tmp_path):
+    """The cache and the mosaic buffer decode a JPEG several times larger than the training
+    size at 1/2-1/8 scale (in the decoder); the result is the cached size and the same picture
+    as decoding it whole and resizing; a PNG is decoded whole; a broken file names itself."""
+    import cv2
+    import pytest
+
+    from yolotools.errors import YoloToolsError
+    from yolotools.synth import render_shapes_image
+    from yolotools.train.cache import cached_hw, decode_resized
+
+    img, *_ = render_shapes_image(np.random.default_rng(0), (600, 800), max_objects=6, min_size=60)
+    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(tmp_path / "a.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(tmp_path / "a.png"), bgr)
+    for size, factor in ((96, 8), (150, 4), (300, 2), (416, 1)):
+        want = cached_hw((600, 800), size)
+        full = cv2.resize(cv2.cvtColor(cv2.imread(str(tmp_path / "a.jpg")), cv2.COLOR_BGR2RGB), want[::-1], interpolation=cv2.INTER_LINEAR)
+        got = decode_resized(str(tmp_path / "a.jpg"), (600, 800), size)
+        assert got.shape == (*want, 3)
+        diff = np.abs(got.astype(int) - full.astype(int)).mean()
+        assert diff < 4.0, (size, factor, diff)  # the same picture (a decoder's scaling is not bilinear's, bit for bit)
+        if factor == 1:
+            assert np.array_equal(got, full)
+        png = decode_resized(str(tmp_path / "a.png"), (600, 800), size)
+        ref = cv2.resize(cv2.cvtColor(cv2.imread(str(tmp_path / "a.png")), cv2.COLOR_BGR2RGB), want[::-1], interpolation=cv2.INTER_LINEAR)
+        assert np.array_equal(png, ref)
+    assert decode_resized(str(tmp_path / "a.jpg"), (601, 800), 96) is None  # not the labels' size: the caller decodes it whole
+    (tmp_path / "bad.jpg").write_bytes((tmp_path / "a.jpg").read_bytes()[:5000])
+    with pytest.raises(YoloToolsError, match="bad.jpg"):
+        decode_resized(str(tmp_path / "bad.jpg"), (600, 800), 96)

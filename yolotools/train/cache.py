@@ -80,26 +80,48 @@ def _key(path: str, size: int) -> str | None:
     return hashlib.sha1(ident.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def decode_resized(path: str, hw: tuple[int, int], size: int) -> np.ndarray | None:
+    """Image ``path`` as the cache and the mosaic's buffer keep it: RGB, long side ``size``
+    (:func:`cached_hw`), bilinear.  A JPEG at least 2, 4 or 8 times larger than that is decoded
+    at 1/2, 1/4 or 1/8 scale by the decoder itself (scaled in the DCT: 3-10x faster for large
+    photos), then resized.  None when the image does not decode at the labels' size ``hw``
+    (e.g. an EXIF rotation): the caller then decodes it whole; a bad file is a
+    :class:`YoloToolsError` naming it, as :func:`yolotools.io.images.decode_rgb` says."""
+    import cv2
+
+    from ..io.images import decode_rgb, inspect_image_file
+
+    h0, w0 = int(hw[0]), int(hw[1])
+    f = next((k for k in (8, 4, 2) if max(h0, w0) >= size * k), 1)
+    if f > 1 and inspect_image_file(path).is_jpeg:
+        img = cv2.imread(str(path), {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[f])
+        if img is None:
+            raise YoloToolsError(f"{path}: cannot decode image")
+        if img.shape[:2] != (-(-h0 // f), -(-w0 // f)):  # the decoder's scaled size is the ceiling
+            return None
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    else:
+        img = decode_rgb(path)
+        if img.shape[:2] != (h0, w0):
+            return None
+    h, w = cached_hw((h0, w0), size)
+    return img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _fill_chunk(jobs) -> list[tuple[int, bool]]:
     """Worker: decode, resize and write the cache files of ``jobs``
     (``(index, image path, record hw, size, file)``); ``(index, cached)``."""
-    import cv2
-
     from ..io.files import atomic_write_bytes
-    from ..io.images import decode_rgb
 
     out = []
     for i, path, hw, size, file in jobs:
         try:
-            img = decode_rgb(path)
+            small = decode_resized(path, hw, size)
         except YoloToolsError:
-            out.append((i, False))  # the loader reports it when it needs the image
-            continue
-        if tuple(img.shape[:2]) != tuple(hw):
+            small = None  # the loader reports it when it needs the image
+        if small is None:
             out.append((i, False))
             continue
-        h, w = cached_hw(hw, size)
-        small = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
         buf = io.BytesIO()
         np.save(buf, small, allow_pickle=False)
         atomic_write_bytes(file, buf.getvalue())

@@ -87,12 +87,12 @@ class TrainConfig:
     conf_thres: float = opt(0.001, "Score threshold of the validation predictions.", min=0.0)
     iou_thres: float = opt(0.6, "NMS IoU threshold of the validation predictions.", min=0.0)
     max_det: int = opt(300, "Detections kept per validation image.", min=1)
-    cache: str = opt("off", "Training images: off (decoded when first needed; with the mosaic recipe each loader process then "
-                            "keeps them resized, up to --buffer-mb); disk (decoded once, resized to --img-size, .npy files in "
+    cache: str = opt("off", "Training images: off (decoded when needed; with the ultralytics and letterbox recipes each loader "
+                            "process keeps them resized, up to --buffer-mb); disk (decoded once, resized to --img-size, .npy files in "
                             "$XDG_CACHE_HOME/yolotools/images, reused by later runs); ram (the same in /dev/shm, removed at the end). "
                             "Memory-mapped: one copy per machine for all workers and ranks; mosaic samples are unchanged.",
                      choices=("off", "disk", "ram"))
-    buffer_mb: int = opt(256, "--cache off, mosaic recipe: MiB of resized images each loader process keeps (the most recently "
+    buffer_mb: int = opt(256, "--cache off, ultralytics/letterbox recipes: MiB of resized images each loader process keeps (the most recently "
                               "used; Ultralytics keeps such a buffer too); 0 decodes every image every time.", min=0)
     merge_iou: float = opt(MERGE_IOU, "Weighted box merge after NMS in validation (as detect --merge-iou); 1 = plain NMS.", min=0.0)
 

@@ -54,9 +54,10 @@ class YoloDataset(Dataset):
         if cache not in ("off", "disk", "ram"):
             raise YoloToolsError(f"cache must be 'off', 'disk' or 'ram', got {cache!r}")
         self._disk = None
-        # --cache off, mosaic recipe: each process keeps the images it decodes, resized as the cache
-        # stores them, up to buffer_mb (most recently used kept); Ultralytics keeps such a buffer too
-        use_buffer = cache == "off" and recipe == "ultralytics" and buffer_mb > 0
+        # --cache off, mosaic and letterbox recipes: each process keeps the images it decodes, resized as
+        # the cache stores them, up to buffer_mb (most recently used kept); Ultralytics keeps such a buffer
+        # too (buffer_mb=0 keeps nothing: every image decoded each time, by the same decode_resized)
+        use_buffer = cache == "off" and recipe in ("ultralytics", "letterbox")
         self._buffer: OrderedDict[int, np.ndarray] | None = OrderedDict() if use_buffer else None
         self._buffer_left = buffer_mb << 20
         if cache != "off":  # decoded once, resized to img_size (long side), memory-mapped .npy files (train/cache.py)
@@ -83,15 +84,14 @@ class YoloDataset(Dataset):
         if img is not None:
             self._buffer.move_to_end(i)
             return self._resized(i, img)
-        s = load_sample(self.records[i])
-        if tuple(s.image.shape[:2]) != tuple(self.records[i].image_hw):
-            return s  # decoded at another size than its labels say: as it is, not kept (as the cache)
-        import cv2
+        from .cache import decode_resized
 
-        from .cache import cached_hw
-
-        h, w = cached_hw(self.records[i].image_hw, self.img_size)
-        img = cv2.resize(s.image, (w, h), interpolation=cv2.INTER_LINEAR)
+        rec = self.records[i]
+        if rec.path is None:
+            return load_sample(rec)  # its error
+        img = decode_resized(str(rec.path), rec.image_hw, self.img_size)
+        if img is None:
+            return load_sample(rec)  # decoded at another size than its labels say: as it is, not kept (as the cache)
         while self._buffer and self._buffer_left < img.nbytes:
             self._buffer_left += self._buffer.popitem(last=False)[1].nbytes
         if self._buffer_left >= img.nbytes:

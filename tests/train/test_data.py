@@ -199,3 +199,21 @@ def test_large_jpegs_are_decoded_at_a_reduced_scale_to_the_same_picture(tmp_path
     (tmp_path / "bad.jpg").write_bytes((tmp_path / "a.jpg").read_bytes()[:5000])
     with pytest.raises(YoloToolsError, match="bad.jpg"):
         decode_resized(str(tmp_path / "bad.jpg"), (600, 800), 96)
+
+
+def test_a_worker_gets_the_dataset_without_this_process_buffer(tmp_path):
+    import pickle
+
+    from yolotools.io.voc import read_voc
+
+    s = generate_shapes(tmp_path / "d", n_train=4, n_val=1, image_hw=(64, 80))
+    ds, _ = read_voc([s.voc_root], "train")
+    d = YoloDataset(ds, recipe="ultralytics", img_size=64, seed=1)
+    for i in range(4):
+        d[(0, i)]
+    assert len(d._buffer) == 4
+    w = pickle.loads(pickle.dumps(d))  # what a spawned DataLoader worker receives
+    assert len(w._buffer) == 0 and w._buffer_left == 256 << 20 and len(d._buffer) == 4
+    a, ta = w[(3, 1)]
+    b, tb = d[(3, 1)]
+    assert torch.equal(a, b) and torch.equal(ta, tb)

@@ -59,6 +59,7 @@ class YoloDataset(Dataset):
         # too (buffer_mb=0 keeps nothing: every image decoded each time, by the same decode_resized)
         use_buffer = cache == "off" and recipe in ("ultralytics", "letterbox")
         self._buffer: OrderedDict[int, np.ndarray] | None = OrderedDict() if use_buffer else None
+        self._buffer_mb = buffer_mb
         self._buffer_left = buffer_mb << 20
         if cache != "off":  # decoded once, resized to img_size (long side), memory-mapped .npy files (train/cache.py)
             from .cache import DiskCache
@@ -67,6 +68,13 @@ class YoloDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def __getstate__(self):  # a loader worker starts with an empty buffer (not a copy of this process's images)
+        state = dict(self.__dict__)
+        if state.get("_buffer") is not None:
+            state["_buffer"] = OrderedDict()
+            state["_buffer_left"] = self._buffer_mb << 20
+        return state
 
     def __len__(self) -> int:
         return len(self.records)

@@ -89,21 +89,13 @@ def decode_resized(path: str, hw: tuple[int, int], size: int) -> np.ndarray | No
     :class:`YoloToolsError` naming it, as :func:`yolotools.io.images.decode_rgb` says."""
     import cv2
 
-    from ..io.images import decode_rgb, inspect_image_file
+    from ..io.images import decode_rgb
 
     h0, w0 = int(hw[0]), int(hw[1])
     f = next((k for k in (8, 4, 2) if max(h0, w0) >= size * k), 1)
-    if f > 1 and inspect_image_file(path).is_jpeg:
-        img = cv2.imread(str(path), {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[f])
-        if img is None:
-            raise YoloToolsError(f"{path}: cannot decode image")
-        if img.shape[:2] != (-(-h0 // f), -(-w0 // f)):  # the decoder's scaled size is the ceiling
-            return None
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    else:
-        img = decode_rgb(path)
-        if img.shape[:2] != (h0, w0):
-            return None
+    img = decode_rgb(path, reduce=f)
+    if img.shape[:2] not in ((h0, w0), (-(-h0 // f), -(-w0 // f))):  # whole, or a JPEG scaled by the decoder (the ceiling)
+        return None
     h, w = cached_hw((h0, w0), size)
     return img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
 

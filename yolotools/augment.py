@@ -127,24 +127,22 @@ class Augmenter:
         self._pipe = self._build()
 
     def _build(self):
+        """The darknet recipe's albumentations pipeline (the others are OpenCV calls of ours)."""
         c, S = self.cfg, self.cfg.img_size
-        if self.recipe in ("letterbox", "ultralytics"):
+        if self.recipe != "darknet":
             return None
         import albumentations as A
         import cv2
 
-        if self.recipe == "darknet":
-            j = c.jitter
-            tf = [
-                A.Resize(S, S, mask_interpolation=cv2.INTER_NEAREST_EXACT),
-                A.Affine(scale={"x": (1 - j, 1 + j), "y": (1 - j, 1 + j)}, translate_percent={"x": (-j / 2, j / 2), "y": (-j / 2, j / 2)},
-                         keep_ratio=False, border_mode=cv2.BORDER_CONSTANT, fill=127, fill_mask=0, p=1.0),
-                A.HorizontalFlip(p=c.flip),
-                A.ColorJitter(brightness=(1 / c.exposure, c.exposure), contrast=(1, 1), saturation=(1 / c.saturation, c.saturation),
-                              hue=(-c.hue, c.hue), p=1.0),
-            ]
-        else:  # ultralytics: its own one-warp path (_warp_hsv_flip), no albumentations
-            return None
+        j = c.jitter
+        tf = [
+            A.Resize(S, S, mask_interpolation=cv2.INTER_NEAREST_EXACT),
+            A.Affine(scale={"x": (1 - j, 1 + j), "y": (1 - j, 1 + j)}, translate_percent={"x": (-j / 2, j / 2), "y": (-j / 2, j / 2)},
+                     keep_ratio=False, border_mode=cv2.BORDER_CONSTANT, fill=127, fill_mask=0, p=1.0),
+            A.HorizontalFlip(p=c.flip),
+            A.ColorJitter(brightness=(1 / c.exposure, c.exposure), contrast=(1, 1), saturation=(1 / c.saturation, c.saturation),
+                          hue=(-c.hue, c.hue), p=1.0),
+        ]
         return A.Compose(tf, bbox_params=_bbox_params(c))
 
     # ------------------------------------------------------------ pieces
@@ -165,24 +163,21 @@ class Augmenter:
         xyxy = np.clip(to_letterbox(s.xyxy, info), [l, t, l, t], [l + nw, t + nh, l + nw, t + nh])
         return AugResult(Sample(img, xyxy, s.class_ids, s.is_difficult, s.is_crowd, mask), 0, info, np.arange(len(xyxy)))
 
-    def _mosaic(self, s: Sample, rng: np.random.Generator, partners, *, scratch: bool = False) -> tuple[Sample, np.ndarray, int]:
+    def _mosaic(self, s: Sample, rng: np.random.Generator, partners) -> tuple[Sample, np.ndarray, int]:
         """4 images in the quadrants around a random centre of a 2S canvas; boxes
         shifted with their image and clipped to its visible part (dropped below
         ``min_visibility``/``min_area``).  Returns the sample, the kept indices
-        into the four images' concatenated boxes, and their total count.
-        ``scratch``: the canvas is this augmenter's reused buffer (the caller
-        warps it before the next mosaic)."""
+        into the four images' concatenated boxes, and their total count.  The
+        canvas is this augmenter's one reused buffer: the caller warps it before
+        the next mosaic."""
         import cv2
 
         S = self.cfg.img_size
         items = [s] + [partners(rng) for _ in range(3)]
-        if scratch:
-            if getattr(self, "_canvas", None) is None or self._canvas.shape[0] != 2 * S:
-                self._canvas = np.empty((2 * S, 2 * S, 3), np.uint8)
-            canvas = self._canvas
-            canvas.fill(self.cfg.fill)
-        else:
-            canvas = np.full((2 * S, 2 * S, 3), self.cfg.fill, np.uint8)
+        if getattr(self, "_canvas", None) is None or self._canvas.shape[0] != 2 * S:
+            self._canvas = np.empty((2 * S, 2 * S, 3), np.uint8)
+        canvas = self._canvas
+        canvas.fill(self.cfg.fill)
         mcanvas = np.zeros((2 * S, 2 * S), np.int32) if s.mask is not None else None
         xc, yc = (int(v) for v in rng.uniform(0.5 * S, 1.5 * S, 2))
         boxes, cls, dif, crw, full = [], [], [], [], []
@@ -304,11 +299,11 @@ class Augmenter:
             if partners is None:
                 partners = lambda g: s  # noqa: E731 - a mosaic of the same image
             half = self.cfg.img_size / 2.0  # the S x S window at the centre of the 2S mosaic
-            s, keep, n_in = self._mosaic(s, rng, partners, scratch=True)
+            s, keep, n_in = self._mosaic(s, rng, partners)
             out, ids = self._warp_hsv_flip(s, rng, half)
             ids = keep[ids]
             if self.cfg.mixup > 0 and rng.random() < self.cfg.mixup:
-                s2, keep2, n2 = self._mosaic(partners(rng), rng, partners, scratch=True)
+                s2, keep2, n2 = self._mosaic(partners(rng), rng, partners)
                 o2, ids2 = self._warp_hsv_flip(s2, rng, half)
                 ids2 = keep2[ids2] + n_in
                 n_in += n2

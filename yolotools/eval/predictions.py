@@ -22,6 +22,7 @@ from ..annotations import Annotations, DetectionDataset, ImageRecord
 from ..boxes import Boxes
 from ..errors import Problems, YoloToolsError
 from ..io.files import load_json
+from .coco import _native  # the C kernels, or None
 
 __all__ = ["read_predictions", "read_coco_results", "coco_results_columns", "parse_results_native", "file_stems", "read_yolo_predictions", "coco_image_ids", "from_arrays"]
 
@@ -138,9 +139,7 @@ def coco_results_columns(path: Path | str, image_ids, source_ids, stems, problem
 def parse_results_native(path: Path):
     """``(img, cat, bbox, score, named)`` arrays from the C parser, or None (not
     built, or not a plain results list: the caller then parses with orjson)."""
-    try:
-        from .. import _native
-    except ImportError:
+    if _native is None:
         return None
     try:
         with open(path, "rb") as f:

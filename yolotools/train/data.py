@@ -127,10 +127,10 @@ class YoloDataset(Dataset):
         res = self.aug(self._load(i), rng, lambda g: self._load(int(g.integers(len(self.records)))), mosaic=mosaic)
         s = res.sample
         h, w = s.image.shape[:2]
-        b = s.xyxy
-        t = np.zeros((len(b), 6), np.float32)
+        cxcywh = Boxes(s.xyxy, (h, w)).to_array(BoxFormat.CXCYWH, normalized=True)
+        t = np.zeros((len(cxcywh), 6), np.float32)
         t[:, 1] = s.class_ids
-        t[:, 2:] = Boxes(b, (h, w)).to_array(BoxFormat.CXCYWH, normalized=True) if len(b) else 0
+        t[:, 2:] = cxcywh
         img = torch.from_numpy(np.ascontiguousarray(s.image.transpose(2, 0, 1)))
         return (img if self.uint8 else img.float().div_(255.0)), torch.from_numpy(t)
 

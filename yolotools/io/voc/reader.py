@@ -142,7 +142,7 @@ def read_voc(
         # parse below checks the guess and reads again with the names it found when it was wrong)
         paths = [xml for xml, _, _ in items]
         sample = _names_chunk(paths[:: max(1, len(paths) // 200)]) if len(paths) > 400 else None
-        if sample is not None and sample and set(sample) <= set(VOC_CLASSES):
+        if sample and set(sample) <= set(VOC_CLASSES):
             classes = VOC_CLASSES
         else:
             found = _scan_names(paths, workers=workers, progress=progress)

@@ -26,6 +26,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ JSON */
 
@@ -890,169 +894,438 @@ static Py_ssize_t match_text(const char *h, Py_ssize_t hn, Py_ssize_t i, const c
     return e + cn;
 }
 
-static PyObject *parse_voc_plain(PyObject *self, PyObject *arg) {
-    if (!PyBytes_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "parse_voc_plain: bytes");
-        return NULL;
-    }
-    const char *d = PyBytes_AS_STRING(arg);
-    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+/* One parsed plain VOC file, no Python objects (so that a loop over files can run without the GIL). */
+typedef struct {
+    Py_ssize_t name_off, name_len; /* into VocDoc.names */
+    double v[4];
+    int difficult;
+} VocObj;
+
+typedef struct {
+    int has_hw;
+    long long h, w;
+    const char *fname; /* into the data; NULL: no <filename> or an empty one */
+    Py_ssize_t fname_len;
+    Buf objs;  /* VocObj */
+    Buf names; /* the object names' bytes */
+    char *tmp; /* the text of an object without its <part>s */
+    size_t tmp_cap;
+} VocDoc;
+
+static void voc_doc_free(VocDoc *doc) {
+    free(doc->objs.data);
+    free(doc->names.data);
+    free(doc->tmp);
+}
+
+/* 1: a plain file, *doc filled; 0: not plain (the caller falls back); -1: out of memory */
+static int voc_plain_doc(const char *d, Py_ssize_t n, VocDoc *doc) {
+    doc->has_hw = 0;
+    doc->fname = NULL;
+    doc->fname_len = 0;
+    doc->objs.len = 0;
+    doc->names.len = 0;
     /* _RE_DECL: \A(\xef\xbb\xbf)?\s*(<\?xml[^>]*\?>)?\s*<annotation>, and no '=' after <annotation */
     Py_ssize_t ann = find(d, n, 0, "<annotation");
-    if (ann < 0 || find(d, n, ann, "=") >= 0 || !plain_xml(d, n)) Py_RETURN_NONE;
+    if (ann < 0 || find(d, n, ann, "=") >= 0 || !plain_xml(d, n)) return 0;
     {
         Py_ssize_t i = skip_ws_at(d, n, 0);
         if (n - i >= 5 && memcmp(d + i, "<?xml", 5) == 0) {
             Py_ssize_t e = find(d, n, i, "?>");
             i = skip_ws_at(d, n, e + 2);
         }
-        if (n - i < 12 || memcmp(d + i, "<annotation>", 12) != 0) Py_RETURN_NONE;
+        if (n - i < 12 || memcmp(d + i, "<annotation>", 12) != 0) return 0;
     }
     /* objects: findall <object>(.*?)</object>; every "<object" must be one */
     Py_ssize_t n_open = count(d, n, "<object>");
-    if (count(d, n, "<object") != n_open) Py_RETURN_NONE;
-    /* size */
-    PyObject *hw = Py_None;
-    Py_INCREF(hw);
-    PyObject *fname = NULL, *names = NULL, *boxes = NULL, *diffs = NULL;
+    if (count(d, n, "<object") != n_open) return 0;
     if (find(d, n, 0, "<size>") >= 0) {
-        if (count(d, n, "<size>") != 1) goto fallback;
+        if (count(d, n, "<size>") != 1) return 0;
         Py_ssize_t i = find(d, n, 0, "<size>") + 6;
         Span ws, hs, dp;
         i = skip_ws_at(d, n, i);
         i = match_text(d, n, i, "width", &ws);
-        if (i < 0) goto fallback;
+        if (i < 0) return 0;
         i = match_text(d, n, skip_ws_at(d, n, i), "height", &hs);
-        if (i < 0) goto fallback;
+        if (i < 0) return 0;
         i = skip_ws_at(d, n, i);
         Py_ssize_t j = match_text(d, n, i, "depth", &dp);
         if (j >= 0) i = skip_ws_at(d, n, j);
-        if (n - i < 7 || memcmp(d + i, "</size>", 7) != 0) goto fallback;
+        if (n - i < 7 || memcmp(d + i, "</size>", 7) != 0) return 0;
         double w, h;
-        if (!py_float(ws, &w) || !py_float(hs, &h) || fabs(w) >= 9e15 || fabs(h) >= 9e15) goto fallback;
+        if (!py_float(ws, &w) || !py_float(hs, &h) || fabs(w) >= 9e15 || fabs(h) >= 9e15) return 0;
         long long wi = (long long)w, hi = (long long)h; /* int(float(...)): toward zero */
-        if (wi <= 0 || hi <= 0) goto fallback;
-        Py_DECREF(hw);
-        hw = Py_BuildValue("(LL)", hi, wi);
-        if (!hw) return NULL;
+        if (wi <= 0 || hi <= 0) return 0;
+        doc->has_hw = 1;
+        doc->h = hi;
+        doc->w = wi;
     }
     {
         Span fv;
         int nf = find_text(d, n, "<filename>", "</filename>", &fv);
-        if (nf > 1) goto fallback;
+        if (nf > 1) return 0;
         if (nf == 1) {
             fv = strip(fv);
-            fname = fv.n ? PyUnicode_DecodeASCII(fv.s, fv.n, NULL) : (Py_INCREF(Py_None), Py_None);
-        } else {
-            fname = Py_None;
-            Py_INCREF(fname);
+            if (fv.n) {
+                doc->fname = fv.s;
+                doc->fname_len = fv.n;
+            }
         }
-        if (!fname) goto error;
     }
-    names = PyList_New(0);
-    boxes = PyList_New(0);
-    diffs = PyList_New(0);
-    if (!names || !boxes || !diffs) goto error;
-    {
-        Py_ssize_t at = 0, n_obj = 0;
-        char *buf = NULL;
-        while ((at = find(d, n, at, "<object>")) >= 0) {
-            Py_ssize_t t = at + 8, e = find(d, n, t, "</object>");
-            if (e < 0) break;
-            n_obj++;
-            const char *o = d + t;
-            Py_ssize_t on = e - t;
-            at = e + 9;
-            if (find(o, on, 0, "<part") >= 0) {  /* drop <part>.*?</part> */
-                free(buf);
-                buf = malloc(on + 1);
-                if (!buf) { PyErr_NoMemory(); goto error; }
-                Py_ssize_t w = 0, r = 0, p;
-                while ((p = find(o, on, r, "<part>")) >= 0) {
-                    Py_ssize_t q = find(o, on, p + 6, "</part>");
-                    if (q < 0) break;
-                    memcpy(buf + w, o + r, p - r);
-                    w += p - r;
-                    r = q + 7;
-                }
-                memcpy(buf + w, o + r, on - r);
-                w += on - r;
-                o = buf;
-                on = w;
-                if (find(o, on, 0, "<part") >= 0) { free(buf); goto fallback; }
+    Py_ssize_t at = 0, n_obj = 0;
+    while ((at = find(d, n, at, "<object>")) >= 0) {
+        Py_ssize_t t = at + 8, e = find(d, n, t, "</object>");
+        if (e < 0) break;
+        n_obj++;
+        const char *o = d + t;
+        Py_ssize_t on = e - t;
+        at = e + 9;
+        if (find(o, on, 0, "<part") >= 0) { /* drop <part>.*?</part> */
+            if ((size_t)on + 1 > doc->tmp_cap) {
+                char *nb = realloc(doc->tmp, (size_t)on + 1);
+                if (!nb) return -1;
+                doc->tmp = nb;
+                doc->tmp_cap = (size_t)on + 1;
             }
-            Span nm, df, c[4];
-            int nn = find_text(o, on, "<name>", "</name>", &nm);
-            int nd_ = find_text(o, on, "<difficult>", "</difficult>", &df);
-            /* _RE_BB: <bndbox>\s*<xmin>..</xmin>\s*<ymin>..</ymin>\s*<xmax>..</xmax>\s*<ymax>..</ymax>\s*</bndbox> */
-            int nb = 0;
-            {
-                Py_ssize_t b0 = 0;
-                static const char *tags[4] = {"xmin", "ymin", "xmax", "ymax"};
-                while ((b0 = find(o, on, b0, "<bndbox>")) >= 0) {
-                    Py_ssize_t i = b0 + 8;
-                    Span cs[4];
-                    int ok = 1;
-                    for (int k = 0; k < 4 && ok; k++) {
-                        i = match_text(o, on, skip_ws_at(o, on, i), tags[k], &cs[k]);
-                        ok = i >= 0;
-                    }
-                    if (ok) {
-                        i = skip_ws_at(o, on, i);
-                        ok = on - i >= 9 && memcmp(o + i, "</bndbox>", 9) == 0;
-                    }
-                    if (ok) {
-                        if (nb == 0) memcpy(c, cs, sizeof cs);
-                        nb++;
-                        b0 = i + 9;
-                    } else {
-                        b0++;
-                    }
-                }
+            char *buf = doc->tmp;
+            Py_ssize_t w = 0, r = 0, p;
+            while ((p = find(o, on, r, "<part>")) >= 0) {
+                Py_ssize_t q = find(o, on, p + 6, "</part>");
+                if (q < 0) break;
+                memcpy(buf + w, o + r, p - r);
+                w += p - r;
+                r = q + 7;
             }
-            if (nn != 1 || nb != 1 || count(o, on, "<bndbox") != 1 || nd_ > 1) { free(buf); goto fallback; }
-            nm = strip(nm);
-            double v[4];
-            int okf = 1;
-            for (int k = 0; k < 4 && okf; k++) okf = py_float(c[k], &v[k]);
-            if (!nm.n || !okf) { free(buf); goto fallback; }
-            int difficult = 0;
-            if (nd_ == 1) {
-                Span s2 = strip(df);
-                difficult = !(s2.n == 0 || (s2.n == 1 && s2.s[0] == '0') || (s2.n == 5 && memcmp(s2.s, "false", 5) == 0) ||
-                              (s2.n == 5 && memcmp(s2.s, "False", 5) == 0));
-            }
-            PyObject *ns = PyUnicode_DecodeASCII(nm.s, nm.n, NULL);
-            PyObject *bx = Py_BuildValue("(dddd)", v[0], v[1], v[2], v[3]);
-            int bad = !ns || !bx || PyList_Append(names, ns) < 0 || PyList_Append(boxes, bx) < 0 ||
-                      PyList_Append(diffs, difficult ? Py_True : Py_False) < 0;
-            Py_XDECREF(ns);
-            Py_XDECREF(bx);
-            if (bad) { free(buf); goto error; }
+            memcpy(buf + w, o + r, on - r);
+            w += on - r;
+            o = buf;
+            on = w;
+            if (find(o, on, 0, "<part") >= 0) return 0;
         }
-        free(buf);
-        if (n_obj != n_open) goto fallback;
+        Span nm, df, c[4];
+        int nn = find_text(o, on, "<name>", "</name>", &nm);
+        int nd_ = find_text(o, on, "<difficult>", "</difficult>", &df);
+        /* _RE_BB: <bndbox>\s*<xmin>..</xmin>\s*<ymin>..</ymin>\s*<xmax>..</xmax>\s*<ymax>..</ymax>\s*</bndbox> */
+        int nb = 0;
+        {
+            Py_ssize_t b0 = 0;
+            static const char *tags[4] = {"xmin", "ymin", "xmax", "ymax"};
+            while ((b0 = find(o, on, b0, "<bndbox>")) >= 0) {
+                Py_ssize_t i = b0 + 8;
+                Span cs[4];
+                int ok = 1;
+                for (int k = 0; k < 4 && ok; k++) {
+                    i = match_text(o, on, skip_ws_at(o, on, i), tags[k], &cs[k]);
+                    ok = i >= 0;
+                }
+                if (ok) {
+                    i = skip_ws_at(o, on, i);
+                    ok = on - i >= 9 && memcmp(o + i, "</bndbox>", 9) == 0;
+                }
+                if (ok) {
+                    if (nb == 0) memcpy(c, cs, sizeof cs);
+                    nb++;
+                    b0 = i + 9;
+                } else {
+                    b0++;
+                }
+            }
+        }
+        if (nn != 1 || nb != 1 || count(o, on, "<bndbox") != 1 || nd_ > 1) return 0;
+        nm = strip(nm);
+        VocObj ob;
+        int okf = 1;
+        for (int k = 0; k < 4 && okf; k++) okf = py_float(c[k], &ob.v[k]);
+        if (!nm.n || !okf) return 0;
+        ob.difficult = 0;
+        if (nd_ == 1) {
+            Span s2 = strip(df);
+            ob.difficult = !(s2.n == 0 || (s2.n == 1 && s2.s[0] == '0') || (s2.n == 5 && memcmp(s2.s, "false", 5) == 0) ||
+                             (s2.n == 5 && memcmp(s2.s, "False", 5) == 0));
+        }
+        ob.name_off = (Py_ssize_t)doc->names.len;
+        ob.name_len = nm.n;
+        if (!buf_push(&doc->names, nm.s, (size_t)nm.n) || !buf_push(&doc->objs, &ob, sizeof ob)) return -1;
+    }
+    if (n_obj != n_open) return 0;
+    return 1;
+}
+
+static PyObject *parse_voc_plain(PyObject *self, PyObject *arg) {
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "parse_voc_plain: bytes");
+        return NULL;
+    }
+    VocDoc doc = {0};
+    int r = voc_plain_doc(PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg), &doc);
+    if (r <= 0) {
+        voc_doc_free(&doc);
+        if (r < 0) return PyErr_NoMemory();
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t no = (Py_ssize_t)(doc.objs.len / sizeof(VocObj));
+    const VocObj *obs = (const VocObj *)doc.objs.data;
+    PyObject *fname = doc.fname ? PyUnicode_DecodeASCII(doc.fname, doc.fname_len, NULL) : (Py_INCREF(Py_None), Py_None);
+    PyObject *hw = doc.has_hw ? Py_BuildValue("(LL)", doc.h, doc.w) : (Py_INCREF(Py_None), Py_None);
+    PyObject *names = PyList_New(no), *boxes = PyList_New(no), *diffs = PyList_New(no);
+    int bad = !fname || !hw || !names || !boxes || !diffs;
+    for (Py_ssize_t k = 0; k < no && !bad; k++) {
+        PyObject *ns = PyUnicode_DecodeASCII(doc.names.data + obs[k].name_off, obs[k].name_len, NULL);
+        PyObject *bx = Py_BuildValue("(dddd)", obs[k].v[0], obs[k].v[1], obs[k].v[2], obs[k].v[3]);
+        PyObject *df = obs[k].difficult ? Py_True : Py_False;
+        Py_INCREF(df);
+        bad = !ns || !bx;
+        /* a list owns what is set in it, NULL items included, so each goes in as made */
+        if (ns) PyList_SET_ITEM(names, k, ns);
+        if (bx) PyList_SET_ITEM(boxes, k, bx);
+        PyList_SET_ITEM(diffs, k, df);
+    }
+    voc_doc_free(&doc);
+    if (bad) {
+        Py_XDECREF(fname);
+        Py_XDECREF(hw);
+        Py_XDECREF(names);
+        Py_XDECREF(boxes);
+        Py_XDECREF(diffs);
+        return NULL;
     }
     return Py_BuildValue("(NNNNN)", fname, hw, names, boxes, diffs);
-fallback:
-    Py_XDECREF(fname);
-    Py_XDECREF(hw);
-    Py_XDECREF(names);
-    Py_XDECREF(boxes);
-    Py_XDECREF(diffs);
-    Py_RETURN_NONE;
-error:
-    Py_XDECREF(fname);
-    Py_XDECREF(hw);
-    Py_XDECREF(names);
-    Py_XDECREF(boxes);
-    Py_XDECREF(diffs);
-    return NULL;
+}
+
+/* ------------------------------------------------------------------ VOC XML -> YOLO txt, file by file */
+
+/* voc_yolo_files(xml_paths, label_paths, class_names, offsets, skip_difficult, decimals)
+ *     -> (status, hw, nbox, cls, boxes, difficult, filenames)
+ *
+ * The whole per-file loop of `convert voc` for the files nothing is to be said
+ * about, without the GIL: read the file, parse it as parse_voc_plain does, map
+ * each object name to its class index, move the box by the pixel convention's
+ * `offsets`, and write its YOLO txt (the text yolotools/io/yolo/txt.py's
+ * yolo_lines makes: the same IEEE operations, the same correctly rounded
+ * decimals) to label_paths[i].  A file is left to the caller (status 1, nothing
+ * written, nothing returned for it) when it cannot be read, is not plain, has no
+ * <size>, names a class not in class_names, or has a box that is empty or crosses
+ * the image border: everything that yolotools reports or repairs goes through
+ * the Python reader, which says what it did.
+ * xml_paths, label_paths: lists of bytes (file system paths); class_names: list
+ * of bytes (UTF-8); offsets: 4 floats added to xmin, ymin, xmax, ymax.
+ * Returns bytes buffers: status (uint8 per file), hw (int64 h, w per file),
+ * nbox (int32 per file), cls (int32 per box), boxes (float64 x1 y1 x2 y2 per box,
+ * after the offsets), difficult (uint8 per box), and the <filename> of each file
+ * (str, or None when absent/empty or the file was left to the caller).
+ * An OSError while writing a label file is raised with its path. */
+
+typedef struct {
+    const char *s;
+    Py_ssize_t n;
+    int32_t index;
+} ClassSlot;
+
+static uint64_t fnv1a(const char *s, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int32_t class_lookup(const ClassSlot *tab, size_t mask, const char *s, Py_ssize_t n) {
+    for (size_t k = (size_t)fnv1a(s, n) & mask;; k = (k + 1) & mask) {
+        if (!tab[k].s) return -1;
+        if (tab[k].n == n && memcmp(tab[k].s, s, (size_t)n) == 0) return tab[k].index;
+    }
+}
+
+static int read_whole(const char *path, Buf *b) { /* 1 ok, 0 unreadable / not a regular file / too large */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) { close(fd); return 0; }
+    size_t want = (size_t)st.st_size;
+    if (b->cap < want + 1) {
+        char *d = realloc(b->data, want + 1);
+        if (!d) { close(fd); return 0; }
+        b->data = d;
+        b->cap = want + 1;
+    }
+    size_t got = 0;
+    for (;;) { /* to the end of the file, whatever fstat said */
+        if (got == b->cap) {
+            if (b->cap > (64u << 20)) { close(fd); return 0; }
+            char *d = realloc(b->data, b->cap * 2);
+            if (!d) { close(fd); return 0; }
+            b->data = d;
+            b->cap *= 2;
+        }
+        ssize_t r = read(fd, b->data + got, b->cap - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { close(fd); return 0; }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    b->len = got;
+    return 1;
+}
+
+static int write_whole(const char *path, const char *data, size_t n) { /* 0 ok, else errno */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return errno;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, data + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) { int e = errno; close(fd); return e; }
+        done += (size_t)w;
+    }
+    if (close(fd) != 0) return errno;
+    return 0;
+}
+
+static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
+    PyObject *xmls, *labels, *cnames;
+    double off[4];
+    int skip_difficult, decimals;
+    if (!PyArg_ParseTuple(args, "O!O!O!(dddd)pi", &PyList_Type, &xmls, &PyList_Type, &labels, &PyList_Type, &cnames,
+                          &off[0], &off[1], &off[2], &off[3], &skip_difficult, &decimals))
+        return NULL;
+    Py_ssize_t nf = PyList_GET_SIZE(xmls), nc = PyList_GET_SIZE(cnames);
+    if (PyList_GET_SIZE(labels) != nf || decimals < 0 || decimals > 30) {
+        PyErr_SetString(PyExc_ValueError, "voc_yolo_files: one label path per file, decimals 0..30");
+        return NULL;
+    }
+    /* the inputs, held while the GIL is released: tuples copied from the lists own their items */
+    PyObject *xt = PyList_AsTuple(xmls), *lt = PyList_AsTuple(labels), *ct = PyList_AsTuple(cnames);
+    const char **xp = NULL, **lp = NULL;
+    ClassSlot *tab = NULL;
+    size_t mask = 1;
+    while (mask < (size_t)(2 * nc + 2)) mask <<= 1;
+    PyObject *result = NULL;
+    if (!xt || !lt || !ct) goto done;
+    xp = malloc(sizeof(char *) * (nf + 1));
+    lp = malloc(sizeof(char *) * (nf + 1));
+    tab = calloc(mask, sizeof(ClassSlot));
+    mask -= 1;
+    if (!xp || !lp || !tab) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        PyObject *a = PyTuple_GET_ITEM(xt, i), *b = PyTuple_GET_ITEM(lt, i);
+        if (!PyBytes_Check(a) || !PyBytes_Check(b)) {
+            PyErr_SetString(PyExc_TypeError, "voc_yolo_files: paths are bytes");
+            goto done;
+        }
+        xp[i] = PyBytes_AS_STRING(a);
+        lp[i] = PyBytes_AS_STRING(b);
+    }
+    for (Py_ssize_t i = 0; i < nc; i++) { /* a later duplicate wins, as in {name: i for ...} */
+        PyObject *a = PyTuple_GET_ITEM(ct, i);
+        if (!PyBytes_Check(a)) {
+            PyErr_SetString(PyExc_TypeError, "voc_yolo_files: class names are bytes");
+            goto done;
+        }
+        const char *s = PyBytes_AS_STRING(a);
+        Py_ssize_t n = PyBytes_GET_SIZE(a);
+        size_t k = (size_t)fnv1a(s, n) & mask;
+        while (tab[k].s && !(tab[k].n == n && memcmp(tab[k].s, s, (size_t)n) == 0)) k = (k + 1) & mask;
+        tab[k].s = s;
+        tab[k].n = n;
+        tab[k].index = (int32_t)i;
+    }
+    {
+        Buf status = {0}, hw = {0}, nbox = {0}, cls = {0}, boxes = {0}, diff = {0}, fnames = {0}, data = {0}, text = {0};
+        Buf fspan = {0}; /* (offset, length) into fnames per file; length -1: None */
+        VocDoc doc = {0};
+        int nomem = 0, werr = 0;
+        Py_ssize_t werr_at = -1;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < nf && !nomem && !werr; i++) {
+            uint8_t st = 1;
+            int64_t hw2[2] = {0, 0};
+            int32_t nb = 0;
+            Py_ssize_t span[2] = {0, -1};
+            int r = read_whole(xp[i], &data) ? voc_plain_doc(data.data, (Py_ssize_t)data.len, &doc) : 0;
+            if (r < 0) { nomem = 1; break; }
+            if (r == 1 && doc.has_hw) {
+                const VocObj *obs = (const VocObj *)doc.objs.data;
+                Py_ssize_t no = (Py_ssize_t)(doc.objs.len / sizeof(VocObj));
+                double fw = (double)doc.w, fh = (double)doc.h;
+                int ok = 1;
+                size_t cls0 = cls.len, box0 = boxes.len, diff0 = diff.len;
+                text.len = 0;
+                for (Py_ssize_t k = 0; k < no && ok; k++) {
+                    int32_t ci = class_lookup(tab, mask, doc.names.data + obs[k].name_off, obs[k].name_len);
+                    double x1 = obs[k].v[0] + off[0], y1 = obs[k].v[1] + off[1], x2 = obs[k].v[2] + off[2], y2 = obs[k].v[3] + off[3];
+                    /* the reader's checks: empty, then clipped (max/min as Python's, a -0.0 kept) or outside */
+                    double c0 = 0.0 > x1 ? 0.0 : x1, c1 = 0.0 > y1 ? 0.0 : y1, c2 = fw < x2 ? fw : x2, c3 = fh < y2 ? fh : y2;
+                    if (ci < 0 || x2 <= x1 || y2 <= y1 || c0 != x1 || c1 != y1 || c2 != x2 || c3 != y2) { ok = 0; break; }
+                    uint8_t d = (uint8_t)obs[k].difficult;
+                    double bx[4] = {x1, y1, x2, y2};
+                    if (!buf_push(&cls, &ci, sizeof ci) || !buf_push(&boxes, bx, sizeof bx) || !buf_push(&diff, &d, 1)) { nomem = 1; break; }
+                    if (skip_difficult && d) continue;
+                    char line[512];
+                    int ln = snprintf(line, sizeof line, "%d %.*f %.*f %.*f %.*f\n", (int)ci, decimals, (x1 + x2) / 2.0 / fw,
+                                      decimals, (y1 + y2) / 2.0 / fh, decimals, (x2 - x1) / fw, decimals, (y2 - y1) / fh);
+                    if (ln < 0 || ln >= (int)sizeof line) { ok = 0; break; }
+                    if (!buf_push(&text, line, (size_t)ln)) { nomem = 1; break; }
+                }
+                if (nomem) break;
+                if (ok) {
+                    werr = write_whole(lp[i], text.data ? text.data : "", text.len);
+                    if (werr) { werr_at = i; break; }
+                    st = 0;
+                    hw2[0] = doc.h;
+                    hw2[1] = doc.w;
+                    nb = (int32_t)no;
+                    if (doc.fname) {
+                        span[0] = (Py_ssize_t)fnames.len;
+                        span[1] = doc.fname_len;
+                        if (!buf_push(&fnames, doc.fname, (size_t)doc.fname_len)) { nomem = 1; break; }
+                    }
+                } else { /* undo this file's boxes */
+                    cls.len = cls0;
+                    boxes.len = box0;
+                    diff.len = diff0;
+                }
+            }
+            if (!buf_push(&status, &st, 1) || !buf_push(&hw, hw2, sizeof hw2) || !buf_push(&nbox, &nb, sizeof nb) ||
+                !buf_push(&fspan, span, sizeof span))
+                nomem = 1;
+        }
+        Py_END_ALLOW_THREADS
+        if (nomem) {
+            PyErr_NoMemory();
+        } else if (werr) {
+            errno = werr;
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, PyTuple_GET_ITEM(lt, werr_at));
+        } else {
+            PyObject *names = PyList_New(nf);
+            const Py_ssize_t *sp = (const Py_ssize_t *)fspan.data;
+            for (Py_ssize_t i = 0; names && i < nf; i++) {
+                PyObject *o = sp[2 * i + 1] < 0 ? (Py_INCREF(Py_None), Py_None)
+                                                : PyUnicode_DecodeASCII(fnames.data + sp[2 * i], sp[2 * i + 1], NULL);
+                if (!o) { Py_CLEAR(names); break; }
+                PyList_SET_ITEM(names, i, o);
+            }
+#define BYTES(b) PyBytes_FromStringAndSize((b).data ? (b).data : "", (Py_ssize_t)(b).len)
+            if (names)
+                result = Py_BuildValue("(NNNNNNN)", BYTES(status), BYTES(hw), BYTES(nbox), BYTES(cls), BYTES(boxes), BYTES(diff), names);
+#undef BYTES
+        }
+        free(status.data); free(hw.data); free(nbox.data); free(cls.data); free(boxes.data); free(diff.data);
+        free(fnames.data); free(data.data); free(text.data); free(fspan.data);
+        voc_doc_free(&doc);
+    }
+done:
+    free(xp);
+    free(lp);
+    free(tab);
+    Py_XDECREF(xt);
+    Py_XDECREF(lt);
+    Py_XDECREF(ct);
+    return result;
 }
 
 static PyMethodDef methods[] = {
     {"parse_coco_results", parse_coco_results, METH_O, "COCO results JSON bytes -> (img, cat, bbox, score, named) buffers, or None"},
     {"parse_voc_plain", parse_voc_plain, METH_O, "a plain VOC XML file -> (filename, (h, w), names, boxes, difficult), or None"},
+    {"voc_yolo_files", voc_yolo_files, METH_VARARGS, "VOC XML files -> YOLO txt files, the plain and clean ones (see the source)"},
     {"coco_eval", coco_eval, METH_VARARGS, "pycocotools' evaluateImg + accumulate (bbox) on flat arrays"},
     {NULL, NULL, 0, NULL},
 };

@@ -79,16 +79,16 @@ class ConvertReport:
         return "\n".join(lines)
 
 
-def _report(source: str, dataset: DetectionDataset, problems: Problems, out, split, write_rep) -> ConvertReport:
+def _report(source: str, class_names, num_boxes: int, problems: Problems, out, split, write_rep) -> ConvertReport:
     counts = problems.counts()
     invalid = {k: v for k, v in counts.items() if k not in ("box_clipped",) and any(p.kind == k and p.severity == "error" for p in problems)}
     rep = ConvertReport(
         source=source,
         out=str(out),
         split=split,
-        classes=list(dataset.class_map.names),
+        classes=list(class_names),
         images=write_rep.images,
-        boxes_read=dataset.num_boxes,
+        boxes_read=num_boxes,
         boxes_written=write_rep.boxes_written,
         boxes_not_written=write_rep.boxes_not_written,
         boxes_clipped=counts.get("box_clipped", 0),
@@ -119,6 +119,7 @@ def convert_voc(
 ) -> ConvertReport:
     """VOC XML -> YOLO txt (see :mod:`yolotools.io.voc` for ``convention``)."""
     from .io.voc import LabelStage, read_voc
+    from .io.voc.native import convert_voc_native
     from .io.yolo import new_staging
 
     out = Path(out).absolute()
@@ -126,6 +127,12 @@ def convert_voc(
     split_name = split or "all"
     staging = new_staging(out, split_name)
     try:
+        done = convert_voc_native(roots, out, split, split_name, staging, convention=convention, classes=classes, strict=strict,
+                                  images=images, workers=workers, progress=progress, skip_difficult=skip_difficult,
+                                  decimals=decimals)
+        if done is not None:
+            class_map, num_boxes, problems, wr = done
+            return _report(", ".join(map(str, roots)), class_map.names, num_boxes, problems, out, split, wr)
         ds, problems = read_voc(roots, split, convention=convention, classes=classes, strict=strict, workers=workers,
                                 progress=progress, stage_labels=LabelStage(str(staging / "labels"), skip_difficult, decimals))
         wr = write_yolo(ds, out, split_name, skip_difficult=skip_difficult, images=images, progress=progress, staged=staging,
@@ -133,7 +140,7 @@ def convert_voc(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return _report(", ".join(map(str, roots)), ds, problems, out, split, wr)
+    return _report(", ".join(map(str, roots)), ds.class_map.names, ds.num_boxes, problems, out, split, wr)
 
 
 def convert_coco(
@@ -160,7 +167,7 @@ def convert_coco(
     ds, problems = read_coco(annotations, images, class_order=class_order, strict=strict, check_images=check_images)
     wr = write_yolo(ds, out, split, crowd=crowd, images=link_images if images is not None else "none", progress=progress,
                     decimals=decimals)
-    return _report(str(annotations), ds, problems, out, split, wr)
+    return _report(str(annotations), ds.class_map.names, ds.num_boxes, problems, out, split, wr)
 
 
 def convert_format(
@@ -196,7 +203,7 @@ def convert_format(
     # images are linked when the reader found their files (KITTI's image_2/, LabelMe's imagePath, or --images)
     linked = image_mode if any(r.path is not None for r in ds.records) else "none"
     wr = write_yolo(ds, out, split, images=linked, progress=progress, decimals=decimals)
-    return _report(str(source), ds, problems, out, split, wr)
+    return _report(str(source), ds.class_map.names, ds.num_boxes, problems, out, split, wr)
 
 
 @dataclass

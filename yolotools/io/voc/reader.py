@@ -109,7 +109,37 @@ def read_voc(
     found first by a cheap scan of the ``<name>`` tags, so that the one parse
     already knows every class index.
     """
-    offs = _offsets(convention)
+    plan = _plan(roots, split, classes, workers, progress, strict)
+    worker = functools.partial(_convert_chunk, class_names=plan.class_names, offs=_offsets(convention), stage=stage_labels)
+    results = [r for chunk in map_chunks(worker, plan.items, workers=workers, progress=progress, desc="read VOC", unit="xml")
+               for r in chunk]
+    full = _reread_classes(plan, {n for _rec, _probs, names in results for n in names}, workers, progress)
+    if full is not None:
+        return read_voc(roots, split, convention=convention, classes=full, strict=strict, workers=workers,
+                        progress=progress, stage_labels=stage_labels)
+    problems = plan.early
+    records = []
+    for (xml, _, _), (rec, probs, _names) in zip(plan.items, results):
+        for sev, kind, where, msg in probs:
+            problems.add(sev, kind, xml, msg, where)
+        if rec is not None:
+            records.append(rec)
+    return DetectionDataset(plan.class_map, tuple(records)), problems
+
+
+@dataclass
+class _Plan:
+    """What to read: (xml path, image id, images folder) per file, and the class list."""
+
+    items: list[tuple[str, str, str]]
+    class_names: tuple[str, ...]
+    class_map: ClassMap
+    early: Problems  # problems found while listing (ids that leave Annotations/)
+    auto: bool  # the class list was guessed (no classes given, no classes.txt)
+    found: dict[str, str]  # the class scan's names (empty when the guess came from a sample)
+
+
+def _plan(roots, split, classes, workers, progress, strict) -> _Plan:
     items: list[tuple[str, str, str]] = []
     found_roots = find_voc_roots(roots)
     if classes is None:
@@ -139,7 +169,7 @@ def read_voc(
     if auto:
         # the 20 VOC names when every name is one of them, else this split's names sorted; a sample of
         # the files says which case this is likely to be: VOC's own names need no scan of every file (the
-        # parse below checks the guess and reads again with the names it found when it was wrong)
+        # parse checks the guess and reads again with the names it found when it was wrong)
         paths = [xml for xml, _, _ in items]
         sample = _names_chunk(paths[:: max(1, len(paths) // 200)]) if len(paths) > 400 else None
         if sample and set(sample) <= set(VOC_CLASSES):
@@ -153,26 +183,21 @@ def read_voc(
     except ValueError as e:
         bad = next((n for n in class_names if n in found and (not n.strip() or any(c in n for c in "\n\r\x00"))), None)
         raise YoloToolsError(f"{found[bad] if bad else ', '.join(map(str, found_roots))}: {e}") from None
-    worker = functools.partial(_convert_chunk, class_names=class_names, offs=offs, stage=stage_labels)
-    results = [r for chunk in map_chunks(worker, items, workers=workers, progress=progress, desc="read VOC", unit="xml") for r in chunk]
-    if auto:
-        parsed = {n for _rec, _probs, names in results for n in names}
-        if not parsed <= set(class_names):  # a name the tag scan could not see (CDATA, entities, attributes): read again
-            log.info("class scan missed %s; reading again with every class", sorted(parsed - set(class_names)))
-            if not found:  # the VOC guess from a sample was wrong: what a scan of every file would have chosen
-                found = dict.fromkeys(_scan_names([xml for xml, _, _ in items], workers=workers, progress=progress))
-                class_names = VOC_CLASSES if set(found) <= set(VOC_CLASSES) else tuple(sorted(found))
-            full = VOC_CLASSES if parsed <= set(VOC_CLASSES) else sorted(parsed | set(class_names))
-            return read_voc(roots, split, convention=convention, classes=full, strict=strict, workers=workers,
-                            progress=progress, stage_labels=stage_labels)
-    problems = early
-    records = []
-    for (xml, _, _), (rec, probs, _names) in zip(items, results):
-        for sev, kind, where, msg in probs:
-            problems.add(sev, kind, xml, msg, where)
-        if rec is not None:
-            records.append(rec)
-    return DetectionDataset(class_map, tuple(records)), problems
+    return _Plan(items, class_names, class_map, early, auto, found)
+
+
+def _reread_classes(plan: _Plan, parsed: set, workers, progress):
+    """None when the parsed object names all have a class index; else (a guessed class list that
+    missed some: the tag scan cannot see CDATA, entities or attributes, a sample can miss a custom
+    name) the class list to read everything again with."""
+    if not plan.auto or parsed <= set(plan.class_names):
+        return None
+    log.info("class scan missed %s; reading again with every class", sorted(parsed - set(plan.class_names)))
+    class_names, found = plan.class_names, plan.found
+    if not found:  # the VOC guess from a sample was wrong: what a scan of every file would have chosen
+        found = dict.fromkeys(_scan_names([xml for xml, _, _ in plan.items], workers=workers, progress=progress))
+        class_names = VOC_CLASSES if set(found) <= set(VOC_CLASSES) else tuple(sorted(found))
+    return VOC_CLASSES if parsed <= set(VOC_CLASSES) else sorted(parsed | set(class_names))
 
 
 _BOX_LEVEL = ("missing_name", "missing_bndbox", "bad_coordinates")

@@ -16,7 +16,8 @@ from ..files import atomic_write_text, check_relative, confined_path, is_regular
 from .data_yaml import load_data_yaml, names_from_yaml, yaml_dump, yaml_key_for_split
 from .txt import format_label_lines, write_label_file
 
-__all__ = ["YoloWriteReport", "write_yolo", "new_staging", "commit_staging", "SIDECAR_SUFFIX"]
+__all__ = ["YoloWriteReport", "write_yolo", "new_staging", "commit_staging", "finish_split", "image_entry", "place_image",
+           "SIDECAR_SUFFIX"]
 
 SIDECAR_SUFFIX = ".yolotools.json"
 
@@ -96,7 +97,7 @@ def write_yolo(
     if images not in ("link", "copy", "none"):
         raise YoloToolsError(f"images must be 'link', 'copy' or 'none', got {images!r}")
     out = Path(out).absolute()
-    labels_dir, images_dir = out / "labels", out / "images"
+    images_dir = out / "images"
     rep = YoloWriteReport(out=str(out), split=split)
     staging = staged if staged is not None else new_staging(out, split)
     staging_labels = str(staging / "labels")
@@ -106,66 +107,84 @@ def write_yolo(
     made_dirs: set = set()
     for rec in tqdm(dataset.records, desc=f"write {split}", unit="img", disable=not progress, leave=False):
         ann = rec.annotations
-        diff = ann.is_difficult.tolist()
-        crowdf = ann.is_crowd.tolist()
-        reason = [
-            "difficult" if (skip_difficult and d) else ("crowd" if (crowd == "skip" and c) else "")
-            for d, c in zip(diff, crowdf)
-        ]
-        keep = [j for j, r in enumerate(reason) if not r]
+        entry, keep = image_entry(rec, skip_difficult, crowd, skipped)
         if staged is None:
             kept = ann if len(keep) == len(ann) else ann[keep]
             write_label_file(staging_labels, rec.image_id, format_label_lines(kept, rec.image_hw, decimals=decimals), made_dirs)
         rep.images += 1
         rep.boxes_written += len(keep)
-        entry: dict = {"image_hw": list(rec.image_hw)}
-        if rec.source_id is not None:
-            entry["source_id"] = rec.source_id
-        if rec.path is not None:
-            entry["source_path"] = str(rec.path)
-        dl = [n for n, j in enumerate(keep, 1) if diff[j]]
-        if dl:
-            entry["difficult_lines"] = dl
-        cl = [n for n, j in enumerate(keep, 1) if crowdf[j]]
-        if cl:
-            entry["crowd_lines"] = cl
-        if ann.area is not None:
-            areas = ann.area.tolist()
-            entry["area"] = [areas[j] for j in keep]
-        at = ann.attrs.tolist() if ann.attrs is not None else None
-        if at is not None:
-            kept_attrs = {str(n): at[j] for n, j in enumerate(keep, 1) if at[j]}
-            if kept_attrs:
-                entry["attrs"] = kept_attrs
-        if len(keep) < len(ann):
-            unw = []
-            rows = ann.boxes.xyxy.tolist()
-            cls = ann.class_ids.tolist()
-            for j, r in enumerate(reason):
-                if not r:
-                    continue
-                skipped[r] = skipped.get(r, 0) + 1
-                d = {"class": cls[j], "xyxy": rows[j], "difficult": diff[j], "crowd": crowdf[j], "reason": r}
-                if ann.area is not None:
-                    d["area"] = areas[j]
-                if at is not None and at[j]:
-                    d["attrs"] = at[j]
-                unw.append(d)
-            entry["not_written"] = unw
         side_images[rec.image_id] = entry
-        list_lines.append(_place_image(rec, images_dir, images, rep, made_dirs) + "\n")
+        list_lines.append(place_image(rec.image_id, rec.path, images_dir, images, rep, made_dirs) + "\n")
+    finish_split(out, split, dataset.class_map, staging, list_lines, side_images, skipped, rep)
+    return rep
+
+
+def image_entry(rec: ImageRecord, skip_difficult: bool, crowd: str, skipped: dict[str, int]) -> tuple[dict, list[int]]:
+    """The sidecar entry of one image and the indices of its boxes that go into
+    its txt; boxes left out are counted by reason into ``skipped``."""
+    ann = rec.annotations
+    diff = ann.is_difficult.tolist()
+    crowdf = ann.is_crowd.tolist()
+    reason = [
+        "difficult" if (skip_difficult and d) else ("crowd" if (crowd == "skip" and c) else "")
+        for d, c in zip(diff, crowdf)
+    ]
+    keep = [j for j, r in enumerate(reason) if not r]
+    entry: dict = {"image_hw": list(rec.image_hw)}
+    if rec.source_id is not None:
+        entry["source_id"] = rec.source_id
+    if rec.path is not None:
+        entry["source_path"] = str(rec.path)
+    dl = [n for n, j in enumerate(keep, 1) if diff[j]]
+    if dl:
+        entry["difficult_lines"] = dl
+    cl = [n for n, j in enumerate(keep, 1) if crowdf[j]]
+    if cl:
+        entry["crowd_lines"] = cl
+    if ann.area is not None:
+        areas = ann.area.tolist()
+        entry["area"] = [areas[j] for j in keep]
+    at = ann.attrs.tolist() if ann.attrs is not None else None
+    if at is not None:
+        kept_attrs = {str(n): at[j] for n, j in enumerate(keep, 1) if at[j]}
+        if kept_attrs:
+            entry["attrs"] = kept_attrs
+    if len(keep) < len(ann):
+        unw = []
+        rows = ann.boxes.xyxy.tolist()
+        cls = ann.class_ids.tolist()
+        for j, r in enumerate(reason):
+            if not r:
+                continue
+            skipped[r] = skipped.get(r, 0) + 1
+            d = {"class": cls[j], "xyxy": rows[j], "difficult": diff[j], "crowd": crowdf[j], "reason": r}
+            if ann.area is not None:
+                d["area"] = areas[j]
+            if at is not None and at[j]:
+                d["attrs"] = at[j]
+            unw.append(d)
+        entry["not_written"] = unw
+    return entry, keep
+
+
+def finish_split(out: Path, split: str, class_map, staging: Path, list_lines: list[str], side_images: dict[str, dict],
+                 skipped: dict[str, int], rep: YoloWriteReport) -> None:
+    """Move the staged labels into place and write the split's list, names,
+    sidecar and data.yaml (what :func:`write_yolo` writes after its label files;
+    also used by the VOC converter's C path, which stages labels itself)."""
+    labels_dir = out / "labels"
     commit_staging(staging, out)
     rep.boxes_not_written = dict(sorted(skipped.items()))
 
-    names_text = "".join(f"{n}\n" for n in dataset.class_map.names)
+    names_text = "".join(f"{n}\n" for n in class_map.names)
     atomic_write_text(out / "classes.names", names_text)
     atomic_write_text(out / f"{split}.txt", "".join(list_lines))
     sidecar = {
         "format": "yolotools-sidecar",
         "version": 1,
         "split": split,
-        "class_names": list(dataset.class_map.names),
-        "category_ids": list(dataset.class_map.source_ids),
+        "class_names": list(class_map.names),
+        "category_ids": list(class_map.source_ids),
         "images": side_images,
     }
     atomic_write_text(out / f"{split}{SIDECAR_SUFFIX}", json.dumps(sidecar, separators=(",", ":")))
@@ -179,7 +198,7 @@ def write_yolo(
             rep.notes.append(f"existing data.yaml unreadable ({e}); rewritten")
             data = {}
         old_names = data.get("names")
-        if old_names is not None and names_from_yaml(data, yaml_path) != dataset.class_map.names:
+        if old_names is not None and names_from_yaml(data, yaml_path) != class_map.names:
             raise YoloToolsError(
                 f"{yaml_path}: existing data.yaml has different class names; convert into an empty --out or use the same classes"
             )
@@ -210,9 +229,9 @@ def write_yolo(
     if "train" not in new and "val" in new:
         new["train"] = new["val"]
         rep.notes.append(f"data.yaml has no train split yet; 'train' points at {new['val']}")
-    new["nc"] = len(dataset.class_map)
-    new["names"] = {i: n for i, n in enumerate(dataset.class_map.names)}
-    new["category_ids"] = list(dataset.class_map.source_ids)
+    new["nc"] = len(class_map)
+    new["names"] = {i: n for i, n in enumerate(class_map.names)}
+    new["category_ids"] = list(class_map.source_ids)
     atomic_write_text(yaml_path, yaml_dump(new))
     rep.files = {
         "labels": str(labels_dir),
@@ -223,16 +242,15 @@ def write_yolo(
     }
     if rep.images_missing:
         rep.notes.append(f"{rep.images_missing} source images not found; labels written, images not linked")
-    return rep
 
 
-def _place_image(rec: ImageRecord, images_dir: Path, mode: str, rep: YoloWriteReport, made: set) -> str:
-    """Link/copy the record's image to ``images/<image id><ext>``; returns the path
-    to list in ``<split>.txt``."""
-    src = None if rec.path is None else os.fspath(rec.path)
+def place_image(image_id: str, path, images_dir: Path, mode: str, rep: YoloWriteReport, made: set) -> str:
+    """Link/copy an image (``path``, None when unknown) to ``images/<image id><ext>``;
+    returns the path to list in ``<split>.txt``."""
+    src = None if path is None else os.fspath(path)
     ext = os.path.splitext(src)[1] if src else ""
     ext = ext or ".jpg"
-    rel = check_relative(rec.image_id, images_dir, what="image id") + ext
+    rel = check_relative(image_id, images_dir, what="image id") + ext
     if mode == "none":
         # listed where Ultralytics/Darknet look for images next to labels/; the
         # sidecar keeps the source path

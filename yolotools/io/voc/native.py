@@ -1,0 +1,203 @@
+"""``convert voc`` through the C per-file loop (``yolotools._native.voc_yolo_files``).
+
+The C loop reads, parses and writes the YOLO txt of every file nothing is to be
+said about (plain XML, a ``<size>``, known classes, boxes inside the image), in
+threads without the GIL, and returns columns instead of records.  Every other
+file (anything the reader reports, clips or skips) goes through the Python
+reader of :mod:`yolotools.io.voc.reader`, as before.  The sidecar, list and
+data.yaml are then written from both, in the files' order, by the same writer
+functions as :func:`yolotools.io.yolo.write_yolo`: the output is the same, file
+for file, as the Python path's (tested on VOC2007 and on edge cases).  Without
+the C module (no compiler at install time) :func:`convert_voc_native` returns
+None and the caller takes the Python path.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ...annotations import ClassMap
+from ...errors import Problems, YoloToolsError
+from ...parallel import map_chunks
+from ..files import inside_root_str
+from ..yolo.writer import YoloWriteReport, finish_split, image_entry, place_image
+from .convention import _offsets
+from .reader import LabelStage, _convert_chunk, _plan, _reread_classes
+
+try:
+    from ... import _native
+except ImportError:  # no C compiler at install time
+    _native = None
+
+__all__ = ["convert_voc_native"]
+
+
+def _plain(name: str) -> bool:
+    """A name that is one path component below its folder, as written (no separator, dot part,
+    NUL or drive): joining it to the folder needs no check beyond its own kind of file."""
+    return bool(name) and "/" not in name and "\\" not in name and "\x00" not in name and name not in (".", "..") \
+        and not (len(name) > 1 and name[1] == ":")
+
+
+def _native_chunk(items, *, class_names: list[bytes], offs, skip_difficult: bool, decimals: int):
+    return _native.voc_yolo_files([x for x, _ in items], [l for _, l in items], class_names, offs, skip_difficult, decimals)
+
+
+class _Listing:
+    """The names in an images folder, read once (``os.scandir``: no ``stat`` per name)
+    and which of them are symlinks; None when the folder is not there."""
+
+    def __init__(self, folder: str):
+        self.names: set[str] | None = None
+        self.links: set[str] = set()
+        try:
+            with os.scandir(folder) as it:
+                names = set()
+                for e in it:
+                    names.add(e.name)
+                    if e.is_symlink():
+                        self.links.add(e.name)
+                self.names = names
+        except OSError:
+            pass
+
+
+def _image_path(filename: str | None, image_id: str, jpeg_dir: str, listing: _Listing) -> str | None:
+    """The reader's image path for a file's ``<filename>`` (see ``_convert_chunk``), or None
+    when the name is refused (the Python reader then reports it)."""
+    if filename is None:
+        return os.path.join(jpeg_dir, f"{image_id}.jpg")
+    if _plain(filename) and filename not in listing.links:
+        if listing.names is None or filename in listing.names:  # no folder: a name in it is missing, and inside
+            return os.path.join(jpeg_dir, filename)
+    try:
+        inside_root_str(jpeg_dir, filename, what="<filename>")
+    except YoloToolsError:
+        return None
+    img_path = os.path.join(jpeg_dir, filename)
+    if not os.path.exists(img_path):
+        alt = os.path.join(jpeg_dir, f"{image_id}.jpg")
+        img_path = alt if os.path.exists(alt) else img_path
+    return str(Path(img_path))
+
+
+def convert_voc_native(
+    roots: Sequence[Path | str],
+    out: Path,
+    split: str | None,
+    split_name: str,
+    staging: Path,
+    *,
+    convention: str,
+    classes: Sequence[str] | None,
+    strict: bool,
+    images: str,
+    workers: int | None,
+    progress: bool,
+    skip_difficult: bool,
+    decimals: int,
+) -> tuple[ClassMap, int, Problems, YoloWriteReport] | None:
+    """``convert_voc``'s work (labels staged in ``staging``, then the split's
+    files written into ``out``); returns (classes, boxes read, problems, write
+    report), or None without the C module or for ``decimals`` it does not take."""
+    if _native is None or not 0 <= decimals <= 30:
+        return None
+    if images not in ("link", "copy", "none"):
+        raise YoloToolsError(f"images must be 'link', 'copy' or 'none', got {images!r}")
+    plan = _plan(roots, split, classes, workers, progress, strict)
+    offs = tuple(float(v) for v in _offsets(convention))
+    stage = LabelStage(str(staging / "labels"), skip_difficult, decimals)
+    folder = stage.folder + "/"
+    fast = [i for i, (_x, image_id, _j) in enumerate(plan.items) if _plain(image_id)]
+    chunk = functools.partial(_native_chunk, class_names=[n.encode("utf-8") for n in plan.class_names], offs=offs,
+                              skip_difficult=skip_difficult, decimals=decimals)
+    c_items = [(os.fsencode(plan.items[i][0]), os.fsencode(folder + plan.items[i][1] + ".txt")) for i in fast]
+    results = list(map_chunks(chunk, c_items, workers=workers, progress=progress, desc="convert VOC", unit="xml", threads=True))
+    cat = lambda k: b"".join(r[k] for r in results)  # noqa: E731
+    status = np.frombuffer(cat(0), np.uint8)
+    hw = np.frombuffer(cat(1), np.int64).reshape(-1, 2).tolist()
+    nbox = np.frombuffer(cat(2), np.int32)
+    cls = np.frombuffer(cat(3), np.int32)
+    boxes = np.frombuffer(cat(4), np.float64).reshape(-1, 4)
+    diff = np.frombuffer(cat(5), np.uint8)
+    fnames = [f for r in results for f in r[6]]
+    ends_a = np.cumsum(nbox)
+    ends = ends_a.tolist()
+    difficult: dict[int, list[int]] = {}  # C result -> its difficult boxes (few images have any)
+    d_box = np.flatnonzero(diff)
+    for k, b in zip(np.searchsorted(ends_a, d_box, side="right").tolist(), d_box.tolist()):
+        difficult.setdefault(k, []).append(b)
+
+    # per image: (path, h, w, first box, box count, difficult boxes) for the C path's, else the reader's result
+    parts: list = [None] * len(plan.items)
+    listings: dict[str, _Listing] = {}
+    for k, i in enumerate(fast):
+        if status[k]:
+            continue
+        _xml, image_id, jpeg_dir = plan.items[i]
+        listing = listings.get(jpeg_dir) or listings.setdefault(jpeg_dir, _Listing(jpeg_dir))
+        path = _image_path(fnames[k], image_id, jpeg_dir, listing)
+        if path is None:  # a refused <filename>: the reader reports it and writes no label for it
+            os.unlink(folder + image_id + ".txt")
+            continue
+        n = int(nbox[k])
+        parts[i] = (path, hw[k][0], hw[k][1], ends[k] - n, n, difficult.get(k))
+    rest = [i for i, p in enumerate(parts) if p is None]
+    worker = functools.partial(_convert_chunk, class_names=plan.class_names, offs=_offsets(convention), stage=stage)
+    read = [r for c in map_chunks(worker, [plan.items[i] for i in rest], workers=workers, progress=progress,
+                                  desc="read VOC", unit="xml") for r in c]
+    full = _reread_classes(plan, {n for _rec, _probs, names in read for n in names}, workers, progress)
+    if full is not None:
+        return convert_voc_native(roots, out, split, split_name, staging, convention=convention, classes=full, strict=strict,
+                                  images=images, workers=workers, progress=progress, skip_difficult=skip_difficult,
+                                  decimals=decimals)
+    for i, r in zip(rest, read):
+        parts[i] = r
+
+    problems = plan.early
+    rep = YoloWriteReport(out=str(out), split=split_name)
+    images_dir = out / "images"
+    images_s = f"{images_dir}/"
+    skipped: dict[str, int] = {}
+    side_images: dict[str, dict] = {}
+    list_lines: list[str] = []
+    made: set = set()
+    num_boxes = 0
+    for i, part in enumerate(parts):
+        _xml, image_id, _jpeg = plan.items[i]
+        if len(part) == 6:
+            path, h, w, b0, n, d = part
+            entry = {"image_hw": [h, w], "source_path": path}
+            kept = n
+            if d:
+                if skip_difficult:
+                    kept -= len(d)
+                    skipped["difficult"] = skipped.get("difficult", 0) + len(d)
+                    entry["not_written"] = [{"class": int(cls[j]), "xyxy": boxes[j].tolist(), "difficult": True, "crowd": False,
+                                             "reason": "difficult"} for j in d]
+                else:
+                    entry["difficult_lines"] = [j - b0 + 1 for j in d]
+            num_boxes += n
+        else:
+            rec, probs, _names = part
+            for sev, kind, where, msg in probs:
+                problems.add(sev, kind, _xml, msg, where)
+            if rec is None:
+                continue
+            entry, keep = image_entry(rec, skip_difficult, "skip", skipped)
+            kept, path = len(keep), rec.path
+            num_boxes += len(rec.annotations)
+        rep.images += 1
+        rep.boxes_written += kept
+        side_images[image_id] = entry
+        if images == "none" and type(path) is str:  # place_image's line for a plain id, without its calls
+            list_lines.append(f"{images_s}{image_id}{os.path.splitext(path)[1] or '.jpg'}\n")
+        else:
+            list_lines.append(place_image(image_id, path, images_dir, images, rep, made) + "\n")
+    finish_split(out, split_name, plan.class_map, staging, list_lines, side_images, skipped, rep)
+    return plan.class_map, num_boxes, problems, rep

@@ -14,6 +14,7 @@ machine doing something else would.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -85,6 +86,7 @@ def run_rounds(args, ts, times) -> None:
         for r in range(args.rounds):
             for name, cmd in ts.items():
                 out = Path(tmp) / f"{name}{r}"
+                os.sync()  # the previous run's files flushed first: each tool starts from a quiet disk
                 t = time.perf_counter()
                 p = subprocess.run(cmd(out), capture_output=True, text=True)
                 dt = time.perf_counter() - t

@@ -803,7 +803,16 @@ static int name_char(char c) { return name_start(c) || (c >= '0' && c <= '9') ||
 static int plain_xml(const char *d, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)d[i];
-        if (c >= 0x80 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == '&') return 0;
+        if (c >= 0x80 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')) return 0;
+        if (c == '&') { /* only XML's own five entities, and only in text the reader does not use (checked there) */
+            static const char *ents[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;", NULL};
+            int ok = 0;
+            for (int k = 0; ents[k] && !ok; k++) {
+                size_t el = strlen(ents[k]);
+                ok = (size_t)(n - i) >= el && memcmp(d + i, ents[k], el) == 0;
+            }
+            if (!ok) return 0;
+        }
     }
     if (find(d, n, 0, "<!") >= 0 || find(d, n, 0, "]]>") >= 0) return 0;
     Py_ssize_t i = 0;
@@ -925,9 +934,11 @@ static int voc_plain_doc(const char *d, Py_ssize_t n, VocDoc *doc) {
     doc->fname_len = 0;
     doc->objs.len = 0;
     doc->names.len = 0;
-    /* _RE_DECL: \A(\xef\xbb\xbf)?\s*(<\?xml[^>]*\?>)?\s*<annotation>, and no '=' after <annotation */
+    /* _RE_DECL: \A(\xef\xbb\xbf)?\s*(<\?xml[^>]*\?>)?\s*<annotation>.  Unlike the regex path, an '=' or one of
+     * XML's five entities in text is fine here (plain_xml has ruled out attributes; an entity in a field this
+     * reader uses sends the file to the caller's path): the fields read are the same as with them replaced */
     Py_ssize_t ann = find(d, n, 0, "<annotation");
-    if (ann < 0 || find(d, n, ann, "=") >= 0 || !plain_xml(d, n)) return 0;
+    if (ann < 0 || !plain_xml(d, n)) return 0;
     {
         Py_ssize_t i = skip_ws_at(d, n, 0);
         if (n - i >= 5 && memcmp(d + i, "<?xml", 5) == 0) {
@@ -966,6 +977,7 @@ static int voc_plain_doc(const char *d, Py_ssize_t n, VocDoc *doc) {
         if (nf > 1) return 0;
         if (nf == 1) {
             fv = strip(fv);
+            if (memchr(fv.s, '&', (size_t)fv.n)) return 0;
             if (fv.n) {
                 doc->fname = fv.s;
                 doc->fname_len = fv.n;
@@ -1033,6 +1045,7 @@ static int voc_plain_doc(const char *d, Py_ssize_t n, VocDoc *doc) {
         }
         if (nn != 1 || nb != 1 || count(o, on, "<bndbox") != 1 || nd_ > 1) return 0;
         nm = strip(nm);
+        if (memchr(nm.s, '&', (size_t)nm.n) || (nd_ == 1 && memchr(df.s, '&', (size_t)df.n))) return 0;
         VocObj ob;
         int okf = 1;
         for (int k = 0; k < 4 && okf; k++) okf = py_float(c[k], &ob.v[k]);
@@ -1107,7 +1120,7 @@ static PyObject *parse_voc_plain(PyObject *self, PyObject *arg) {
  * <size>, names a class not in class_names, or has a box that is empty or crosses
  * the image border: everything that yolotools reports or repairs goes through
  * the Python reader, which says what it did.
- * xml_paths, label_paths: lists of bytes (file system paths); class_names: list
+ * xml_paths, label_paths: lists of str or bytes (file system paths); class_names: list
  * of bytes (UTF-8); offsets: 4 floats added to xmin, ymin, xmax, ymax.
  * Returns bytes buffers: status (uint8 per file), hw (int64 h, w per file),
  * nbox (int32 per file), cls (int32 per box), boxes (float64 x1 y1 x2 y2 per box,
@@ -1180,6 +1193,27 @@ static int write_whole(const char *path, const char *data, size_t n) { /* 0 ok, 
     return 0;
 }
 
+/* a tuple of the list's paths as bytes (str encoded as os.fsencode does) */
+static PyObject *fs_tuple(PyObject *list) {
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    PyObject *t = PyTuple_New(n);
+    for (Py_ssize_t i = 0; t && i < n; i++) {
+        PyObject *o = PyList_GET_ITEM(list, i), *b;
+        if (PyBytes_Check(o)) {
+            b = o;
+            Py_INCREF(b);
+        } else if (PyUnicode_Check(o)) {
+            b = PyUnicode_EncodeFSDefault(o);
+        } else {
+            PyErr_SetString(PyExc_TypeError, "voc_yolo_files: paths are str or bytes");
+            b = NULL;
+        }
+        if (!b) { Py_CLEAR(t); break; }
+        PyTuple_SET_ITEM(t, i, b);
+    }
+    return t;
+}
+
 static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
     PyObject *xmls, *labels, *cnames;
     double off[4];
@@ -1192,8 +1226,8 @@ static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "voc_yolo_files: one label path per file, decimals 0..30");
         return NULL;
     }
-    /* the inputs, held while the GIL is released: tuples copied from the lists own their items */
-    PyObject *xt = PyList_AsTuple(xmls), *lt = PyList_AsTuple(labels), *ct = PyList_AsTuple(cnames);
+    /* the inputs, held while the GIL is released: tuples of bytes made from the lists own their items */
+    PyObject *xt = fs_tuple(xmls), *lt = fs_tuple(labels), *ct = PyList_AsTuple(cnames);
     const char **xp = NULL, **lp = NULL;
     ClassSlot *tab = NULL;
     size_t mask = 1;
@@ -1207,10 +1241,6 @@ static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
     if (!xp || !lp || !tab) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < nf; i++) {
         PyObject *a = PyTuple_GET_ITEM(xt, i), *b = PyTuple_GET_ITEM(lt, i);
-        if (!PyBytes_Check(a) || !PyBytes_Check(b)) {
-            PyErr_SetString(PyExc_TypeError, "voc_yolo_files: paths are bytes");
-            goto done;
-        }
         xp[i] = PyBytes_AS_STRING(a);
         lp[i] = PyBytes_AS_STRING(b);
     }
@@ -1293,7 +1323,8 @@ static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
             PyErr_NoMemory();
         } else if (werr) {
             errno = werr;
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, PyTuple_GET_ITEM(lt, werr_at));
+            PyObject *name = werr_at < PyList_GET_SIZE(labels) ? PyList_GET_ITEM(labels, werr_at) : PyTuple_GET_ITEM(lt, werr_at);
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name); /* the path as the caller gave it */
         } else {
             PyObject *names = PyList_New(nf);
             const Py_ssize_t *sp = (const Py_ssize_t *)fspan.data;

@@ -11,13 +11,15 @@ import logging
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from .annotations import DetectionDataset
 from .errors import Problems, YoloToolsError
 from .io import dataset_inputs
 from .io.files import check_output
 from .io.yolo import write_yolo
+
+if TYPE_CHECKING:  # numpy-based: convert voc's C path never makes a dataset
+    from .annotations import DetectionDataset
 
 __all__ = ["ConvertReport", "ExportReport", "convert_voc", "convert_coco", "convert_format", "convert_yolo_to",
            "convert_yolo_to_coco"]

@@ -19,7 +19,7 @@ import math
 import os
 from typing import Callable, Iterator, Sequence, TypeVar
 
-__all__ = ["map_chunks", "pool_size", "free_cores", "usable_cores", "POOL_MIN_ITEMS", "THREAD_MIN_ITEMS"]
+__all__ = ["map_chunks", "pool_size", "free_cores", "usable_cores", "POOL_MIN_ITEMS", "THREAD_MIN_ITEMS", "progress_bar"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -95,6 +95,38 @@ def _run(fn, chunk):
     return fn(chunk)
 
 
+class _NoBar:
+    """What :func:`progress_bar` gives when there is no bar to show."""
+
+    def __init__(self, iterable=None):
+        self._it = iterable
+
+    def __iter__(self):
+        return iter(self._it)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def progress_bar(show: bool, iterable=None, **kw):
+    """A tqdm bar when ``show``, else a stand-in with the same use (iteration,
+    ``update``, ``with``) that does not import tqdm (~25 ms of a quiet command's start)."""
+    if not show:
+        return _NoBar(iterable)
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kw)
+
+
 def map_chunks(fn: Callable[[Sequence[T]], R], items: Sequence[T], *, workers: int | None = None, chunk_size: int | None = None,
                progress: bool = False, desc: str = "", unit: str = "item", min_items: int = POOL_MIN_ITEMS,
                threads: bool = False) -> Iterator[R]:
@@ -108,21 +140,19 @@ def map_chunks(fn: Callable[[Sequence[T]], R], items: Sequence[T], *, workers: i
     processes, for an ``fn`` that spends its time in C without the GIL (nothing
     pickled, nothing to start; sized as the processes would be, from
     ``THREAD_MIN_ITEMS`` items)."""
-    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-
-    from tqdm.auto import tqdm
-
     n = len(items)
     procs = pool_size(n, workers, THREAD_MIN_ITEMS if threads and min_items == POOL_MIN_ITEMS else min_items)
     if chunk_size is None:
         chunk_size = 512 if procs == 1 else max(128, math.ceil(n / (procs * 8)))
     chunks = [list(items[s : s + chunk_size]) for s in range(0, n, chunk_size)]
-    with tqdm(total=n, desc=desc, unit=unit, disable=not progress, leave=False) as bar:
+    with progress_bar(progress, total=n, desc=desc, unit=unit, leave=False) as bar:
         if procs == 1 or len(chunks) <= 1:
             for c in chunks:
                 yield fn(c)
                 bar.update(len(c))
             return
+        from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
         if threads:
             with ThreadPoolExecutor(max_workers=procs) as ex:
                 for c, res in zip(chunks, ex.map(fn, chunks)):

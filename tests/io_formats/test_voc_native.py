@@ -120,6 +120,25 @@ def test_same_output_as_the_python_path_on_edge_cases(monkeypatch, tmp_path, kw)
         assert ("unknown_class" in kinds) == ("classes" in kw)
 
 
+def test_relative_roots_and_a_flat_folder_given_as_dot(monkeypatch, tmp_path):
+    """Paths as a user types them: a relative VOC root, and a flat folder of XML files beside
+    their images given as "." (the sidecar's source paths are the reader's, relative too)."""
+    root = _edge_root(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (c_tree, c_rep), (py_tree, py_rep) = _both(monkeypatch, tmp_path, ["VOC"], split="all", images="none", classes=["dog", "cat"])
+    assert c_tree == py_tree and c_rep == py_rep
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for f in list((root / "Annotations").iterdir())[:20]:
+        shutil.copy(f, flat / f.name)
+    for f in list((root / "JPEGImages").glob("p*.jpg"))[:10]:
+        shutil.copy(f, flat / f.name)
+    monkeypatch.chdir(flat)
+    (c_tree, c_rep), (py_tree, py_rep) = _both(monkeypatch, tmp_path, ["."], split="all", images="link", classes=["dog", "cat"])
+    assert c_tree == py_tree and c_rep == py_rep
+    assert c_rep["images_linked"] > 0
+
+
 def test_a_class_the_sample_missed_reads_everything_again(monkeypatch, tmp_path):
     """The class list guessed from a sample (VOC's names) is wrong: the C loop leaves the file
     with the odd name to the reader, which asks for a second pass with every name."""

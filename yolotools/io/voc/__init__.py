@@ -17,8 +17,21 @@ that declares a DOCTYPE or entities is rejected.
 
 from __future__ import annotations
 
-from .convention import CONVENTIONS, voc_to_xyxy, xyxy_to_voc
-from .reader import LabelStage, find_voc_roots, read_voc
-from .writer import write_voc
+# names load their module on first use (PEP 562), as in yolotools.io.yolo
+_WHERE = {"CONVENTIONS": "convention", "voc_to_xyxy": "convention", "xyxy_to_voc": "convention", "LabelStage": "reader",
+          "read_voc": "reader", "find_voc_roots": "reader", "write_voc": "writer"}
+__all__ = list(_WHERE)
 
-__all__ = ["CONVENTIONS", "LabelStage", "read_voc", "write_voc", "voc_to_xyxy", "xyxy_to_voc", "find_voc_roots"]
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

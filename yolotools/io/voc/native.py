@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import functools
 import os
+from itertools import accumulate
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
-from ...annotations import ClassMap
+from ...classmap import ClassMap
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
 from ..files import inside_root_str
-from ..yolo.writer import YoloWriteReport, finish_split, image_entry, place_image
+from ..yolo.writer import YoloWriteReport, finish_split, place_image
 from .convention import _offsets
 from .reader import LabelStage, _convert_chunk, _plan, _reread_classes
 
@@ -70,11 +69,13 @@ class _Listing:
 def _image_path(filename: str | None, image_id: str, jpeg_dir: str, listing: _Listing) -> str | None:
     """The reader's image path for a file's ``<filename>`` (see ``_convert_chunk``), or None
     when the name is refused (the Python reader then reports it)."""
+    # str(Path(os.path.join(jpeg_dir, name))) for a plain name, jpeg_dir being a str(Path)
+    prefix = "" if jpeg_dir == "." else jpeg_dir.rstrip("/") + "/"
     if filename is None:
-        return os.path.join(jpeg_dir, f"{image_id}.jpg")
+        return f"{prefix}{image_id}.jpg"
     if _plain(filename) and filename not in listing.links:
         if listing.names is None or filename in listing.names:  # no folder: a name in it is missing, and inside
-            return os.path.join(jpeg_dir, filename)
+            return f"{prefix}{filename}"
     try:
         inside_root_str(jpeg_dir, filename, what="<filename>")
     except YoloToolsError:
@@ -109,31 +110,27 @@ def convert_voc_native(
         return None
     if images not in ("link", "copy", "none"):
         raise YoloToolsError(f"images must be 'link', 'copy' or 'none', got {images!r}")
+    if os.path.sep != "/":
+        return None  # the paths below are joined as POSIX strings
     plan = _plan(roots, split, classes, workers, progress, strict)
-    offs = tuple(float(v) for v in _offsets(convention))
+    offs = _offsets(convention)
     stage = LabelStage(str(staging / "labels"), skip_difficult, decimals)
     folder = stage.folder + "/"
     fast = [i for i, (_x, image_id, _j) in enumerate(plan.items) if _plain(image_id)]
     chunk = functools.partial(_native_chunk, class_names=[n.encode("utf-8") for n in plan.class_names], offs=offs,
                               skip_difficult=skip_difficult, decimals=decimals)
-    c_items = [(os.fsencode(plan.items[i][0]), os.fsencode(folder + plan.items[i][1] + ".txt")) for i in fast]
+    c_items = [(plan.items[i][0], f"{folder}{plan.items[i][1]}.txt") for i in fast]
     results = list(map_chunks(chunk, c_items, workers=workers, progress=progress, desc="convert VOC", unit="xml", threads=True))
-    cat = lambda k: b"".join(r[k] for r in results)  # noqa: E731
-    status = np.frombuffer(cat(0), np.uint8)
-    hw = np.frombuffer(cat(1), np.int64).reshape(-1, 2).tolist()
-    nbox = np.frombuffer(cat(2), np.int32)
-    cls = np.frombuffer(cat(3), np.int32)
-    boxes = np.frombuffer(cat(4), np.float64).reshape(-1, 4)
-    diff = np.frombuffer(cat(5), np.uint8)
+    status = b"".join(r[0] for r in results)
+    hw = memoryview(b"".join(r[1] for r in results)).cast("q").tolist()
+    nbox = memoryview(b"".join(r[2] for r in results)).cast("i").tolist()
+    cls = memoryview(b"".join(r[3] for r in results)).cast("i")
+    boxes = memoryview(b"".join(r[4] for r in results)).cast("d")
+    diff = b"".join(r[5] for r in results)
     fnames = [f for r in results for f in r[6]]
-    ends_a = np.cumsum(nbox)
-    ends = ends_a.tolist()
-    difficult: dict[int, list[int]] = {}  # C result -> its difficult boxes (few images have any)
-    d_box = np.flatnonzero(diff)
-    for k, b in zip(np.searchsorted(ends_a, d_box, side="right").tolist(), d_box.tolist()):
-        difficult.setdefault(k, []).append(b)
+    starts = [0, *accumulate(nbox)]
 
-    # per image: (path, h, w, first box, box count, difficult boxes) for the C path's, else the reader's result
+    # per image: (image path, h, w, box count, difficult boxes as (line, class, xyxy))
     parts: list = [None] * len(plan.items)
     listings: dict[str, _Listing] = {}
     for k, i in enumerate(fast):
@@ -143,12 +140,14 @@ def convert_voc_native(
         listing = listings.get(jpeg_dir) or listings.setdefault(jpeg_dir, _Listing(jpeg_dir))
         path = _image_path(fnames[k], image_id, jpeg_dir, listing)
         if path is None:  # a refused <filename>: the reader reports it and writes no label for it
-            os.unlink(folder + image_id + ".txt")
+            os.unlink(f"{folder}{image_id}.txt")
             continue
-        n = int(nbox[k])
-        parts[i] = (path, hw[k][0], hw[k][1], ends[k] - n, n, difficult.get(k))
+        b0, b1 = starts[k], starts[k + 1]
+        d = diff.find(1, b0, b1) >= 0 and [(j - b0 + 1, cls[j], boxes[4 * j : 4 * j + 4].tolist())
+                                           for j in range(b0, b1) if diff[j]]
+        parts[i] = (path, hw[2 * k], hw[2 * k + 1], b1 - b0, d)
     rest = [i for i, p in enumerate(parts) if p is None]
-    worker = functools.partial(_convert_chunk, class_names=plan.class_names, offs=_offsets(convention), stage=stage)
+    worker = functools.partial(_convert_chunk, class_names=plan.class_names, offs=offs, stage=stage, records=False)
     read = [r for c in map_chunks(worker, [plan.items[i] for i in rest], workers=workers, progress=progress,
                                   desc="read VOC", unit="xml") for r in c]
     full = _reread_classes(plan, {n for _rec, _probs, names in read for n in names}, workers, progress)
@@ -156,10 +155,14 @@ def convert_voc_native(
         return convert_voc_native(roots, out, split, split_name, staging, convention=convention, classes=full, strict=strict,
                                   images=images, workers=workers, progress=progress, skip_difficult=skip_difficult,
                                   decimals=decimals)
-    for i, r in zip(rest, read):
-        parts[i] = r
-
     problems = plan.early
+    for i, (got, probs, _names) in zip(rest, read):
+        for sev, kind, where, msg in probs:
+            problems.add(sev, kind, plan.items[i][0], msg, where)
+        if got is not None:
+            path, (h, w), bx, cl, df = got
+            parts[i] = (path, h, w, len(bx), [(n, cl[j], list(bx[j])) for n, j in enumerate(range(len(df)), 1) if df[j]])
+
     rep = YoloWriteReport(out=str(out), split=split_name)
     images_dir = out / "images"
     images_s = f"{images_dir}/"
@@ -168,34 +171,26 @@ def convert_voc_native(
     list_lines: list[str] = []
     made: set = set()
     num_boxes = 0
-    for i, part in enumerate(parts):
-        _xml, image_id, _jpeg = plan.items[i]
-        if len(part) == 6:
-            path, h, w, b0, n, d = part
-            entry = {"image_hw": [h, w], "source_path": path}
-            kept = n
-            if d:
-                if skip_difficult:
-                    kept -= len(d)
-                    skipped["difficult"] = skipped.get("difficult", 0) + len(d)
-                    entry["not_written"] = [{"class": int(cls[j]), "xyxy": boxes[j].tolist(), "difficult": True, "crowd": False,
-                                             "reason": "difficult"} for j in d]
-                else:
-                    entry["difficult_lines"] = [j - b0 + 1 for j in d]
-            num_boxes += n
-        else:
-            rec, probs, _names = part
-            for sev, kind, where, msg in probs:
-                problems.add(sev, kind, _xml, msg, where)
-            if rec is None:
-                continue
-            entry, keep = image_entry(rec, skip_difficult, "skip", skipped)
-            kept, path = len(keep), rec.path
-            num_boxes += len(rec.annotations)
+    for (_xml, image_id, _jpeg), part in zip(plan.items, parts):
+        if part is None:  # skipped by the reader (reported above)
+            continue
+        path, h, w, n, d = part
+        # the sidecar entry image_entry (io/yolo/writer.py) makes for a VOC record: no crowd, area or attributes
+        entry = {"image_hw": [h, w], "source_path": path}
+        kept = n
+        if d:
+            if skip_difficult:
+                kept -= len(d)
+                skipped["difficult"] = skipped.get("difficult", 0) + len(d)
+                entry["not_written"] = [{"class": c, "xyxy": xyxy, "difficult": True, "crowd": False, "reason": "difficult"}
+                                        for _line, c, xyxy in d]
+            else:
+                entry["difficult_lines"] = [line for line, _c, _xyxy in d]
+        num_boxes += n
         rep.images += 1
         rep.boxes_written += kept
         side_images[image_id] = entry
-        if images == "none" and type(path) is str:  # place_image's line for a plain id, without its calls
+        if images == "none" and _plain(image_id):  # place_image's line, without its calls
             list_lines.append(f"{images_s}{image_id}{os.path.splitext(path)[1] or '.jpg'}\n")
         else:
             list_lines.append(place_image(image_id, path, images_dir, images, rep, made) + "\n")

@@ -9,17 +9,17 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-import numpy as np
-
-from ...annotations import VOC_CLASSES, Annotations, ClassMap, DetectionDataset, ImageRecord
-from ...boxes import Boxes
+from ...classmap import VOC_CLASSES, ClassMap
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
 from ..files import inside_root_str
 from .convention import _offsets
 from .parse import _RE_OBJ, _RE_PART, _Parsed, _parse_one
+
+if TYPE_CHECKING:  # numpy-based: imported where a record is made (convert voc's C path makes none)
+    from ...annotations import DetectionDataset
 
 __all__ = ["LabelStage", "read_voc", "find_voc_roots"]
 
@@ -109,6 +109,8 @@ def read_voc(
     found first by a cheap scan of the ``<name>`` tags, so that the one parse
     already knows every class index.
     """
+    from ...annotations import DetectionDataset
+
     plan = _plan(roots, split, classes, workers, progress, strict)
     worker = functools.partial(_convert_chunk, class_names=plan.class_names, offs=_offsets(convention), stage=stage_labels)
     results = [r for chunk in map_chunks(worker, plan.items, workers=workers, progress=progress, desc="read VOC", unit="xml")
@@ -243,10 +245,12 @@ def _scan_names(paths: list[str], *, workers: int | None, progress: bool) -> dic
     return found
 
 
-def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelStage | None) -> list:
+def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelStage | None, records: bool = True) -> list:
     """Worker: parse each file, build its record with class indices from
     ``class_names`` and (optionally) write its label file.  Returns, per file,
-    ``(record or None, problems as tuples, object names)``."""
+    ``(record or None, problems as tuples, object names)``; with ``records=False``
+    (no numpy: ``convert voc``'s C path) ``(image path, (h, w), boxes, classes,
+    difficult flags)`` as lists instead of the record."""
     index = {n: i for i, n in enumerate(class_names)}
     out = []
     made: set = set()
@@ -274,9 +278,11 @@ def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelSta
                 except YoloToolsError as e:
                     p.problems.append(("error", "missing_size", "", f"no usable <size> and {e}; image skipped"))
             if hw is not None:
-                rec, boxes, cls, diff = _make_record(p, hw, Path(img_path), index, offs, probs)
+                boxes, cls, diff = _checked_boxes(p, hw, index, offs, probs)
+                rec = _record(image_id, Path(img_path), hw, boxes, cls, diff) if records else \
+                    (str(Path(img_path)), hw, boxes, cls, diff)
                 if stage is not None:
-                    from ..yolo.txt import write_label_file, yolo_lines
+                    from ..yolo.lines import write_label_file, yolo_lines
 
                     if stage.skip_difficult and any(diff):
                         keep = [i for i, d in enumerate(diff) if not d]
@@ -287,8 +293,10 @@ def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelSta
     return out
 
 
-def _make_record(p: _Parsed, hw, img_path, index, offs, problems: Problems):
-    """The record of one parsed file, plus its kept boxes/classes/flags as lists."""
+def _checked_boxes(p: _Parsed, hw, index, offs, problems: Problems):
+    """The boxes of one parsed file that are kept (continuous xyxy, clipped to the
+    image), their class indices and difficult flags, as lists; what is skipped or
+    clipped is said in ``problems``."""
     h, w = hw
     fw, fh = float(w), float(h)
     o0, o1, o2, o3 = (float(v) for v in offs)
@@ -311,5 +319,14 @@ def _make_record(p: _Parsed, hw, img_path, index, offs, problems: Problems):
         boxes.append(c)
         cls.append(ci)
         diff.append(d)
+    return boxes, cls, diff
+
+
+def _record(image_id: str, img_path: Path, hw, boxes, cls, diff):
+    import numpy as np
+
+    from ...annotations import Annotations, ImageRecord
+    from ...boxes import Boxes
+
     ann = Annotations(Boxes(np.array(boxes, dtype=np.float64).reshape(-1, 4), hw), cls, is_difficult=diff)
-    return ImageRecord(p.image_id, img_path, hw, ann), boxes, cls, diff
+    return ImageRecord(image_id, img_path, hw, ann)

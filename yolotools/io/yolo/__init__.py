@@ -17,22 +17,25 @@ The sidecar makes the conversion lossless: :func:`read_yolo` puts difficult and
 crowd boxes back, so YOLO -> COCO JSON gives the source boxes again.
 """
 
-from .data_yaml import load_data_yaml, yaml_key_for_split
-from .reader import read_yolo
-from .txt import format_label_lines, parse_label_text, write_label_file, yolo_lines
-from .writer import SIDECAR_SUFFIX, YoloWriteReport, commit_staging, new_staging, write_yolo
+# names load their module on first use (PEP 562): ``convert voc`` imports the writer, not the
+# numpy-based reader and formatter
+_WHERE = {
+    "write_yolo": "writer", "YoloWriteReport": "writer", "new_staging": "writer", "commit_staging": "writer",
+    "SIDECAR_SUFFIX": "writer", "read_yolo": "reader", "yolo_lines": "txt", "format_label_lines": "txt",
+    "parse_label_text": "txt", "write_label_file": "txt", "yaml_key_for_split": "data_yaml", "load_data_yaml": "data_yaml",
+}
+__all__ = list(_WHERE)
 
-__all__ = [
-    "write_yolo",
-    "read_yolo",
-    "yolo_lines",
-    "format_label_lines",
-    "parse_label_text",
-    "write_label_file",
-    "YoloWriteReport",
-    "yaml_key_for_split",
-    "load_data_yaml",
-    "new_staging",
-    "commit_staging",
-    "SIDECAR_SUFFIX",
-]
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

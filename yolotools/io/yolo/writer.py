@@ -9,12 +9,16 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ...annotations import DetectionDataset, ImageRecord
 from ...errors import YoloToolsError
+from ...parallel import progress_bar
 from ..files import atomic_write_text, check_relative, confined_path, is_regular_file
 from .data_yaml import load_data_yaml, names_from_yaml, yaml_dump, yaml_key_for_split
-from .txt import format_label_lines, write_label_file
+from .lines import write_label_file
+
+if TYPE_CHECKING:  # numpy-based: not imported by convert voc's C path, which writes through finish_split
+    from ...annotations import DetectionDataset, ImageRecord
 
 __all__ = ["YoloWriteReport", "write_yolo", "new_staging", "commit_staging", "finish_split", "image_entry", "place_image",
            "SIDECAR_SUFFIX"]
@@ -90,7 +94,7 @@ def write_yolo(
     replaces this split's files.  ``staged``: a staging folder whose label files
     were already written by the caller under the same policy.
     """
-    from tqdm.auto import tqdm
+    from .txt import format_label_lines
 
     if crowd not in ("skip", "keep"):
         raise YoloToolsError(f"crowd must be 'skip' or 'keep', got {crowd!r}")
@@ -105,7 +109,7 @@ def write_yolo(
     side_images: dict[str, dict] = {}
     list_lines: list[str] = []
     made_dirs: set = set()
-    for rec in tqdm(dataset.records, desc=f"write {split}", unit="img", disable=not progress, leave=False):
+    for rec in progress_bar(progress, dataset.records, desc=f"write {split}", unit="img", leave=False):
         ann = rec.annotations
         entry, keep = image_entry(rec, skip_difficult, crowd, skipped)
         if staged is None:

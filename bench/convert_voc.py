@@ -5,7 +5,7 @@ fresh output folder, ``--rounds`` times interleaved; the median wall time is
 reported with the ratio peer / ours (> 1 means we are faster).
 
     pip install panlabel globox        # the peers (PyPI)
-    python bench/convert_voc.py [--voc ../shared/data/.../VOCdevkit/VOC2007] [--rounds 5] [--busy]
+    python bench/convert_voc.py [--voc ../shared/data/.../VOCdevkit/VOC2007] [--rounds 5] [--busy] [--tmp /dev/shm]
 
 ``--busy`` keeps one core busy (``yes > /dev/null``) during every round, as a
 machine doing something else would.
@@ -58,6 +58,8 @@ def main() -> None:
     ap.add_argument("--voc", type=Path, default=DEFAULT_VOC)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--busy", action="store_true", help="a competing 'yes > /dev/null' during the rounds")
+    ap.add_argument("--tmp", type=Path, default=None,
+                    help="where the outputs go (default: .bench/ or the system's temp folder); /dev/shm takes the disk out")
     args = ap.parse_args()
     if not (args.voc / "Annotations").is_dir():
         sys.exit(f"no VOC root at {args.voc}")
@@ -74,7 +76,8 @@ def main() -> None:
             hog.kill()
             hog.wait()
     ours = statistics.median(times["yolotools"])
-    print(f"\nmedian wall time (start-up included), 9,963 XML -> YOLO txt{', one core busy (yes)' if args.busy else ''}")
+    print(f"\nmedian wall time (start-up included), 9,963 XML -> YOLO txt{', one core busy (yes)' if args.busy else ''}"
+          f"{f', outputs in {args.tmp}' if args.tmp else ''}")
     for name, ts_ in times.items():
         med = statistics.median(ts_)
         ratio = "" if name == "yolotools" else f"   ratio {name}/yolotools = {med / ours:.2f}"
@@ -82,7 +85,8 @@ def main() -> None:
 
 
 def run_rounds(args, ts, times) -> None:
-    with tempfile.TemporaryDirectory(dir=REPO / ".bench" if (REPO / ".bench").is_dir() else None) as tmp:
+    where = args.tmp or (REPO / ".bench" if (REPO / ".bench").is_dir() else None)
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
         for r in range(args.rounds):
             for name, cmd in ts.items():
                 out = Path(tmp) / f"{name}{r}"

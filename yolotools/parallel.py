@@ -138,10 +138,13 @@ def map_chunks(fn: Callable[[Sequence[T]], R], items: Sequence[T], *, workers: i
     ``chunk_size`` default: 512 in one process, else ~8 chunks per process
     (at least 128 items).  ``threads=True``: threads of this process instead of
     processes, for an ``fn`` that spends its time in C without the GIL (nothing
-    pickled, nothing to start; sized as the processes would be, from
-    ``THREAD_MIN_ITEMS`` items)."""
+    pickled, nothing to start; from ``THREAD_MIN_ITEMS`` items, one per usable core, at
+    most 8, busy or not)."""
     n = len(items)
-    procs = pool_size(n, workers, THREAD_MIN_ITEMS if threads and min_items == POOL_MIN_ITEMS else min_items)
+    if threads and workers is None and n >= THREAD_MIN_ITEMS:
+        procs = min(usable_cores(), 8)  # a thread waiting for a core costs nothing: a busy core is shared, not fought over
+    else:
+        procs = pool_size(n, workers, THREAD_MIN_ITEMS if threads and min_items == POOL_MIN_ITEMS else min_items)
     if chunk_size is None:
         chunk_size = 512 if procs == 1 else max(128, math.ceil(n / (procs * 8)))
     chunks = [list(items[s : s + chunk_size]) for s in range(0, n, chunk_size)]

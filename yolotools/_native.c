@@ -1107,26 +1107,26 @@ static PyObject *parse_voc_plain(PyObject *self, PyObject *arg) {
 
 /* ------------------------------------------------------------------ VOC XML -> YOLO txt, file by file */
 
-/* voc_yolo_files(xml_paths, label_paths, class_names, offsets, skip_difficult, decimals)
- *     -> (status, hw, nbox, cls, boxes, difficult, filenames)
+/* voc_yolo_files(xml_paths, class_names, offsets, skip_difficult, decimals)
+ *     -> (status, hw, nbox, cls, boxes, difficult, filenames, texts, ends)
  *
- * The whole per-file loop of `convert voc` for the files nothing is to be said
+ * The whole per-file work of `convert voc` for the files nothing is to be said
  * about, without the GIL: read the file, parse it as parse_voc_plain does, map
  * each object name to its class index, move the box by the pixel convention's
- * `offsets`, and write its YOLO txt (the text yolotools/io/yolo/txt.py's
+ * `offsets`, and make its YOLO txt (the text yolotools/io/yolo/lines.py's
  * yolo_lines makes: the same IEEE operations, the same correctly rounded
- * decimals) to label_paths[i].  A file is left to the caller (status 1, nothing
- * written, nothing returned for it) when it cannot be read, is not plain, has no
- * <size>, names a class not in class_names, or has a box that is empty or crosses
- * the image border: everything that yolotools reports or repairs goes through
- * the Python reader, which says what it did.
- * xml_paths, label_paths: lists of str or bytes (file system paths); class_names: list
- * of bytes (UTF-8); offsets: 4 floats added to xmin, ymin, xmax, ymax.
+ * decimals), which write_files below writes.  A file is left to the caller
+ * (status 1, nothing returned for it) when it cannot be read, is not plain, has
+ * no <size>, names a class not in class_names, or has a box that is empty or
+ * crosses the image border: everything that yolotools reports or repairs goes
+ * through the Python reader, which says what it did.
+ * xml_paths: list of str or bytes (file system paths); class_names: list of
+ * bytes (UTF-8); offsets: 4 floats added to xmin, ymin, xmax, ymax.
  * Returns bytes buffers: status (uint8 per file), hw (int64 h, w per file),
  * nbox (int32 per file), cls (int32 per box), boxes (float64 x1 y1 x2 y2 per box,
- * after the offsets), difficult (uint8 per box), and the <filename> of each file
- * (str, or None when absent/empty or the file was left to the caller).
- * An OSError while writing a label file is raised with its path. */
+ * after the offsets), difficult (uint8 per box), the <filename> of each file
+ * (str, or None when absent/empty or the file was left to the caller), every
+ * file's text one after the other and where each ends (int64 per file). */
 
 typedef struct {
     const char *s;
@@ -1215,34 +1215,31 @@ static PyObject *fs_tuple(PyObject *list) {
 }
 
 static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
-    PyObject *xmls, *labels, *cnames;
+    PyObject *xmls, *cnames;
     double off[4];
     int skip_difficult, decimals;
-    if (!PyArg_ParseTuple(args, "O!O!O!(dddd)pi", &PyList_Type, &xmls, &PyList_Type, &labels, &PyList_Type, &cnames,
+    if (!PyArg_ParseTuple(args, "O!O!(dddd)pi", &PyList_Type, &xmls, &PyList_Type, &cnames,
                           &off[0], &off[1], &off[2], &off[3], &skip_difficult, &decimals))
         return NULL;
     Py_ssize_t nf = PyList_GET_SIZE(xmls), nc = PyList_GET_SIZE(cnames);
-    if (PyList_GET_SIZE(labels) != nf || decimals < 0 || decimals > 30) {
-        PyErr_SetString(PyExc_ValueError, "voc_yolo_files: one label path per file, decimals 0..30");
+    if (decimals < 0 || decimals > 30) {
+        PyErr_SetString(PyExc_ValueError, "voc_yolo_files: decimals 0..30");
         return NULL;
     }
     /* the inputs, held while the GIL is released: tuples of bytes made from the lists own their items */
-    PyObject *xt = fs_tuple(xmls), *lt = fs_tuple(labels), *ct = PyList_AsTuple(cnames);
-    const char **xp = NULL, **lp = NULL;
+    PyObject *xt = fs_tuple(xmls), *ct = PyList_AsTuple(cnames);
+    const char **xp = NULL;
     ClassSlot *tab = NULL;
     size_t mask = 1;
     while (mask < (size_t)(2 * nc + 2)) mask <<= 1;
     PyObject *result = NULL;
-    if (!xt || !lt || !ct) goto done;
+    if (!xt || !ct) goto done;
     xp = malloc(sizeof(char *) * (nf + 1));
-    lp = malloc(sizeof(char *) * (nf + 1));
     tab = calloc(mask, sizeof(ClassSlot));
     mask -= 1;
-    if (!xp || !lp || !tab) { PyErr_NoMemory(); goto done; }
+    if (!xp || !tab) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < nf; i++) {
-        PyObject *a = PyTuple_GET_ITEM(xt, i), *b = PyTuple_GET_ITEM(lt, i);
-        xp[i] = PyBytes_AS_STRING(a);
-        lp[i] = PyBytes_AS_STRING(b);
+        xp[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(xt, i));
     }
     for (Py_ssize_t i = 0; i < nc; i++) { /* a later duplicate wins, as in {name: i for ...} */
         PyObject *a = PyTuple_GET_ITEM(ct, i);
@@ -1261,11 +1258,11 @@ static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
     {
         Buf status = {0}, hw = {0}, nbox = {0}, cls = {0}, boxes = {0}, diff = {0}, fnames = {0}, data = {0}, text = {0};
         Buf fspan = {0}; /* (offset, length) into fnames per file; length -1: None */
+        Buf alltext = {0}, ends = {0}; /* every file's text, and where each ends */
         VocDoc doc = {0};
-        int nomem = 0, werr = 0;
-        Py_ssize_t werr_at = -1;
+        int nomem = 0;
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < nf && !nomem && !werr; i++) {
+        for (Py_ssize_t i = 0; i < nf && !nomem; i++) {
             uint8_t st = 1;
             int64_t hw2[2] = {0, 0};
             int32_t nb = 0;
@@ -1297,8 +1294,7 @@ static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
                 }
                 if (nomem) break;
                 if (ok) {
-                    werr = write_whole(lp[i], text.data ? text.data : "", text.len);
-                    if (werr) { werr_at = i; break; }
+                    if (!buf_push(&alltext, text.data ? text.data : "", text.len)) { nomem = 1; break; }
                     st = 0;
                     hw2[0] = doc.h;
                     hw2[1] = doc.w;
@@ -1314,17 +1310,14 @@ static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
                     diff.len = diff0;
                 }
             }
+            int64_t end = (int64_t)alltext.len;
             if (!buf_push(&status, &st, 1) || !buf_push(&hw, hw2, sizeof hw2) || !buf_push(&nbox, &nb, sizeof nb) ||
-                !buf_push(&fspan, span, sizeof span))
+                !buf_push(&fspan, span, sizeof span) || !buf_push(&ends, &end, sizeof end))
                 nomem = 1;
         }
         Py_END_ALLOW_THREADS
         if (nomem) {
             PyErr_NoMemory();
-        } else if (werr) {
-            errno = werr;
-            PyObject *name = werr_at < PyList_GET_SIZE(labels) ? PyList_GET_ITEM(labels, werr_at) : PyTuple_GET_ITEM(lt, werr_at);
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name); /* the path as the caller gave it */
         } else {
             PyObject *names = PyList_New(nf);
             const Py_ssize_t *sp = (const Py_ssize_t *)fspan.data;
@@ -1336,20 +1329,78 @@ static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
             }
 #define BYTES(b) PyBytes_FromStringAndSize((b).data ? (b).data : "", (Py_ssize_t)(b).len)
             if (names)
-                result = Py_BuildValue("(NNNNNNN)", BYTES(status), BYTES(hw), BYTES(nbox), BYTES(cls), BYTES(boxes), BYTES(diff), names);
+                result = Py_BuildValue("(NNNNNNNNN)", BYTES(status), BYTES(hw), BYTES(nbox), BYTES(cls), BYTES(boxes), BYTES(diff),
+                                       names, BYTES(alltext), BYTES(ends));
 #undef BYTES
         }
         free(status.data); free(hw.data); free(nbox.data); free(cls.data); free(boxes.data); free(diff.data);
-        free(fnames.data); free(data.data); free(text.data); free(fspan.data);
+        free(fnames.data); free(data.data); free(text.data); free(fspan.data); free(alltext.data); free(ends.data);
         voc_doc_free(&doc);
     }
 done:
     free(xp);
-    free(lp);
     free(tab);
     Py_XDECREF(xt);
-    Py_XDECREF(lt);
     Py_XDECREF(ct);
+    return result;
+}
+
+/* write_files(paths, status, data, ends) -> None
+ *
+ * Write the files voc_yolo_files(..., None, ...) left as text: paths[i] gets
+ * data[ends[i-1]:ends[i]] when status[i] is 0, without the GIL (one thread
+ * creating files: on a slow disk, two creating files in one folder are slower
+ * than one).  An OSError names the file. */
+static PyObject *write_files(PyObject *self, PyObject *args) {
+    PyObject *paths;
+    Py_buffer st, data, ends;
+    if (!PyArg_ParseTuple(args, "O!y*y*y*", &PyList_Type, &paths, &st, &data, &ends)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(paths);
+    PyObject *pt = NULL, *result = NULL;
+    const char **pp = NULL;
+    if (st.len != n || ends.len != (Py_ssize_t)(n * sizeof(int64_t))) {
+        PyErr_SetString(PyExc_ValueError, "write_files: one status and one end per path");
+        goto done;
+    }
+    const int64_t *e = (const int64_t *)ends.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (e[i] < (i ? e[i - 1] : 0) || e[i] > (int64_t)data.len) {
+            PyErr_SetString(PyExc_ValueError, "write_files: ends out of order or past the data");
+            goto done;
+        }
+    pt = fs_tuple(paths);
+    pp = malloc(sizeof(char *) * (n + 1));
+    if (!pt || !pp) {
+        if (pt) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) pp[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(pt, i));
+    int werr = 0;
+    Py_ssize_t at = -1;
+    const uint8_t *sv = (const uint8_t *)st.buf;
+    const char *dv = (const char *)data.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !werr; i++) {
+        if (sv[i]) continue;
+        int64_t b = i ? e[i - 1] : 0;
+        werr = write_whole(pp[i], dv + b, (size_t)(e[i] - b));
+        if (werr) at = i;
+    }
+    Py_END_ALLOW_THREADS
+    if (werr) {
+        errno = werr;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, at < PyList_GET_SIZE(paths) ? PyList_GET_ITEM(paths, at)
+                                                                                      : PyTuple_GET_ITEM(pt, at));
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    free(pp);
+    Py_XDECREF(pt);
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&ends);
     return result;
 }
 
@@ -1357,6 +1408,7 @@ static PyMethodDef methods[] = {
     {"parse_coco_results", parse_coco_results, METH_O, "COCO results JSON bytes -> (img, cat, bbox, score, named) buffers, or None"},
     {"parse_voc_plain", parse_voc_plain, METH_O, "a plain VOC XML file -> (filename, (h, w), names, boxes, difficult), or None"},
     {"voc_yolo_files", voc_yolo_files, METH_VARARGS, "VOC XML files -> YOLO txt files, the plain and clean ones (see the source)"},
+    {"write_files", write_files, METH_VARARGS, "write the texts voc_yolo_files returned (see the source)"},
     {"coco_eval", coco_eval, METH_VARARGS, "pycocotools' evaluateImg + accumulate (bbox) on flat arrays"},
     {NULL, NULL, 0, NULL},
 };

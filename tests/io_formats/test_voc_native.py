@@ -152,10 +152,32 @@ def test_a_class_the_sample_missed_reads_everything_again(monkeypatch, tmp_path)
 
 def test_a_label_file_that_cannot_be_written_is_an_oserror_naming_it(tmp_path):
     xml = write_voc_xml(tmp_path / "VOC", "a", voc_object("dog", (10, 10, 50, 60))) / "Annotations" / "a.xml"
-    bad = tmp_path / "no" / "such" / "folder" / "a.txt"
+    r = native._native.voc_yolo_files([str(xml)], [b"dog"], (-1.0, -1.0, 0.0, 0.0), False, 6)
+    bad = str(tmp_path / "no" / "such" / "folder" / "a.txt")
     with pytest.raises(FileNotFoundError) as e:
-        native._native.voc_yolo_files([os.fsencode(xml)], [os.fsencode(bad)], [b"dog"], (-1.0, -1.0, 0.0, 0.0), False, 6)
-    assert e.value.filename == os.fsencode(bad)
+        native._native.write_files([bad], r[0], r[7], r[8])
+    assert e.value.filename == bad
+    native._native.write_files([str(tmp_path / "a.txt")], r[0], r[7], r[8])
+    assert (tmp_path / "a.txt").read_text() == "0 0.059000 0.092000 0.082000 0.136000\n"  # (9 + 50) / 2 / 500, (9 + 60) / 2 / 375, ...
+    with pytest.raises(ValueError):  # the buffers must belong together
+        native._native.write_files([bad, bad], r[0], r[7], r[8])
+
+
+def test_convert_voc_reports_a_label_file_it_cannot_write(monkeypatch, tmp_path):
+    """A write failure in the writer thread reaches the caller as the OSError, naming the file."""
+    root = tmp_path / "VOC"
+    for i in range(300):
+        write_voc_xml(root, f"{i:04d}", voc_object("dog", (10, 10, 50, 60)))
+
+    def failing(paths, *a):
+        raise PermissionError(13, "Permission denied", paths[0])
+
+    real = native._native
+    monkeypatch.setattr(native, "_native", type("N", (), {"voc_yolo_files": staticmethod(real.voc_yolo_files),
+                                                          "write_files": staticmethod(failing)}))
+    with pytest.raises(PermissionError) as e:
+        convert_voc([root], tmp_path / "out", split="all", images="none", classes=["dog"])
+    assert e.value.filename.endswith("0000.txt")
 
 
 def test_the_c_lines_are_the_python_formatter_s(tmp_path):
@@ -178,10 +200,10 @@ def test_the_c_lines_are_the_python_formatter_s(tmp_path):
         files.append(root / "Annotations" / f"{i}.xml")
         expect.append((list(zip(x1[keep] - 1, y1[keep] - 1, x2[keep], y2[keep])), (h, w)))
     for decimals in (0, 3, 6, 9):
-        labels = [tmp_path / f"{i}.{decimals}.txt" for i in range(len(files))]
-        st = native._native.voc_yolo_files([os.fsencode(f) for f in files], [os.fsencode(p) for p in labels], [b"dog"],
-                                           (-1.0, -1.0, 0.0, 0.0), False, decimals)[0]
-        assert not any(st)
-        for lab, (rows, hw) in zip(labels, expect):
+        r = native._native.voc_yolo_files([os.fsencode(f) for f in files[:150]] + [str(f) for f in files[150:]], [b"dog"],
+                                          (-1.0, -1.0, 0.0, 0.0), False, decimals)
+        assert not any(r[0])
+        ends = memoryview(r[8]).cast("q").tolist()
+        for i, (rows, hw) in enumerate(expect):
             rows = [tuple(map(float, r)) for r in rows]
-            assert lab.read_text() == yolo_lines([0] * len(rows), rows, hw, decimals=decimals)
+            assert r[7][ends[i - 1] if i else 0 : ends[i]].decode() == yolo_lines([0] * len(rows), rows, hw, decimals=decimals)

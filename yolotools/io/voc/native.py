@@ -43,8 +43,27 @@ def _plain(name: str) -> bool:
         and not (len(name) > 1 and name[1] == ":")
 
 
-def _native_chunk(items, *, class_names: list[bytes], offs, skip_difficult: bool, decimals: int):
-    return _native.voc_yolo_files([x for x, _ in items], [l for _, l in items], class_names, offs, skip_difficult, decimals)
+def _native_chunk(xmls, *, class_names: list[bytes], offs, skip_difficult: bool, decimals: int):
+    return _native.voc_yolo_files(list(xmls), class_names, offs, skip_difficult, decimals)
+
+
+def _parse_and_write(xmls: list[str], labels: list[str], chunk, workers, progress) -> list:
+    """The C loop over ``xmls`` in threads (parse, check, format), and one more thread
+    writing each chunk's label files as soon as it is parsed: on a slow disk two
+    threads creating files in one folder are slower than one (measured: 1.51 vs
+    1.33 s for VOC2007's 9,963 files), and parsing needs no disk."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    results, pending, at = [], [], 0
+    with ThreadPoolExecutor(1) as writer:
+        for r in map_chunks(chunk, xmls, workers=workers, progress=progress, desc="convert VOC", unit="xml", threads=True):
+            n = len(r[0])
+            pending.append(writer.submit(_native.write_files, labels[at : at + n], r[0], r[7], r[8]))
+            results.append(r)
+            at += n
+        for f in pending:
+            f.result()  # an OSError (disk full, permissions) names its file
+    return results
 
 
 class _Listing:
@@ -119,8 +138,8 @@ def convert_voc_native(
     fast = [i for i, (_x, image_id, _j) in enumerate(plan.items) if _plain(image_id)]
     chunk = functools.partial(_native_chunk, class_names=[n.encode("utf-8") for n in plan.class_names], offs=offs,
                               skip_difficult=skip_difficult, decimals=decimals)
-    c_items = [(plan.items[i][0], f"{folder}{plan.items[i][1]}.txt") for i in fast]
-    results = list(map_chunks(chunk, c_items, workers=workers, progress=progress, desc="convert VOC", unit="xml", threads=True))
+    results = _parse_and_write([plan.items[i][0] for i in fast], [f"{folder}{plan.items[i][1]}.txt" for i in fast], chunk,
+                               workers, progress)
     status = b"".join(r[0] for r in results)
     hw = memoryview(b"".join(r[1] for r in results)).cast("q").tolist()
     nbox = memoryview(b"".join(r[2] for r in results)).cast("i").tolist()

@@ -14,7 +14,7 @@ here has no JPEGs, so image headers of the right sizes stand in for them
 the ratio is ours / panlabel (<= 1.5 is the goal, < 1 means we are faster).
 
     pip install panlabel
-    python bench/formats.py [--voc .../VOCdevkit/VOC2007] [--rounds 3] [--formats cvat,tfod]
+    python bench/formats.py [--voc .../VOCdevkit/VOC2007] [--rounds 3] [--formats cvat,tfod] [--tmp /dev/shm]
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--voc", type=Path, default=DEFAULT_VOC)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--formats", default=",".join(FORMATS))
+    ap.add_argument("--tmp", type=Path, default=None, help="where the files go (/dev/shm takes the disk's swings out)")
     args = ap.parse_args()
     bindir = Path(sys.executable).parent
     ours = [str(bindir / "yolotools")] if (bindir / "yolotools").exists() else [sys.executable, "-m", "yolotools.cli"]
@@ -70,7 +71,7 @@ def main() -> None:
     from yolotools.io.voc import read_voc
 
     raw, _ = read_voc([args.voc], "all", convention="raw")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         tmp = Path(tmp)
         imgs = tmp / "images"
         imgs.mkdir()

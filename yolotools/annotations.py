@@ -17,7 +17,7 @@ import numpy as np
 from .boxes import Boxes
 from .classmap import VOC_CLASSES, ClassMap
 
-__all__ = ["Annotations", "ImageRecord", "ClassMap", "DetectionDataset", "VOC_CLASSES"]
+__all__ = ["Annotations", "ImageRecord", "ClassMap", "DetectionDataset", "VOC_CLASSES", "trusted_record"]
 
 
 def _frozen(a, dtype, n: int, name: str) -> np.ndarray:
@@ -158,14 +158,27 @@ class ImageRecord:
 def _rebuild_record(image_id, path, image_hw, source_id, raw, attrs) -> ImageRecord:
     """Inverse of :meth:`ImageRecord.__reduce__` (read-only arrays over the pickled bytes)."""
     xyxy, cls, diff, crowd, scores, area = raw
+    return trusted_record(image_id, path, image_hw, np.frombuffer(xyxy, np.float64).reshape(-1, 4), np.frombuffer(cls, np.int64),
+                          np.frombuffer(diff, np.bool_), np.frombuffer(crowd, np.bool_),
+                          scores=None if scores is None else np.frombuffer(scores, np.float64),
+                          area=None if area is None else np.frombuffer(area, np.float64), attrs=attrs, source_id=source_id)
+
+
+def trusted_record(image_id: str, path, image_hw: tuple[int, int], xyxy: np.ndarray, class_ids: np.ndarray,
+                   is_difficult: np.ndarray, is_crowd: np.ndarray, *, scores=None, area=None, attrs=None,
+                   source_id=None) -> ImageRecord:
+    """An :class:`ImageRecord` made without the checks of its constructors, for a
+    caller that built valid parts itself (``(N, 4) float64`` boxes, ``int64``
+    classes, ``bool`` flags, read-only; ``image_hw`` two positive ints; ``attrs``
+    None or an object array with a dict somewhere): pickled records, readers that
+    build every image's arrays as slices of one array."""
     put = object.__setattr__
     boxes = object.__new__(Boxes)
-    put(boxes, "xyxy", np.frombuffer(xyxy, np.float64).reshape(-1, 4))
+    put(boxes, "xyxy", xyxy)
     put(boxes, "image_hw", image_hw)
     ann = object.__new__(Annotations)
-    for name, v in (("boxes", boxes), ("class_ids", np.frombuffer(cls, np.int64)), ("is_difficult", np.frombuffer(diff, np.bool_)),
-                    ("is_crowd", np.frombuffer(crowd, np.bool_)), ("scores", None if scores is None else np.frombuffer(scores, np.float64)),
-                    ("area", None if area is None else np.frombuffer(area, np.float64)), ("attrs", attrs)):
+    for name, v in (("boxes", boxes), ("class_ids", class_ids), ("is_difficult", is_difficult), ("is_crowd", is_crowd),
+                    ("scores", scores), ("area", area), ("attrs", attrs)):
         put(ann, name, v)
     rec = object.__new__(ImageRecord)
     for name, v in (("image_id", image_id), ("path", path), ("image_hw", image_hw), ("annotations", ann), ("source_id", source_id)):

@@ -341,3 +341,20 @@ def test_plain_image_id_is_the_path_rule_or_leaves_it_to_the_path_rule(name):
         assert pp is not None and got == str(pp.with_suffix("")), name
     if pp is not None and "/" not in name and "\\" not in name and name not in (".", "..") and name.strip() == name and name:
         assert got is not None, name  # a single plain name always takes the fast rule
+
+
+def test_has_suffix_is_pathlib_s():
+    """The readers' string test for "the name has an extension" equals pathlib's on any name."""
+    from pathlib import PurePosixPath
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from yolotools.io.formats._build import _has_suffix
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.text(alphabet="ab./\\ :", max_size=14))
+    def check(name):
+        assert _has_suffix(name) == bool(PurePosixPath(name).suffix), name
+
+    check()

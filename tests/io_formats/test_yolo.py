@@ -249,3 +249,33 @@ def test_vectorised_label_parse_equals_the_line_by_line_parse(monkeypatch):
         if with_scores:
             assert np.array_equal(fast[0].scores, slow[0].scores)
         assert [str(q) for q in p1] == [str(q) for q in p2]
+
+
+@pytest.mark.parametrize("use_c", [True, False])
+def test_label_writer_writes_what_write_label_file_writes(tmp_path, monkeypatch, use_c):
+    """Batches on a thread through the C module (plain ids) or one by one (nested ids, no C
+    module): the same files, and a file that cannot be written is an OSError naming it."""
+    from yolotools.io.yolo.lines import LabelWriter, write_label_file
+
+    ids = [f"{i:05d}" for i in range(1200)] + ["sub/deep/a", "b c"]
+    texts = {i: "".join(f"{k % 7} 0.5 0.5 0.{k} 0.1\n" for k in range(len(i) % 4)) for i in ids}
+    w = LabelWriter(str(tmp_path / "a"))
+    if not use_c:
+        w._native = None
+    for i in ids:
+        w.add(i, texts[i])
+    w.close()
+    (tmp_path / "b").mkdir()
+    made: set = set()
+    for i in ids:
+        write_label_file(str(tmp_path / "b"), i, texts[i], made)
+    for i in ids:
+        assert (tmp_path / "a" / f"{i}.txt").read_bytes() == (tmp_path / "b" / f"{i}.txt").read_bytes()
+    (tmp_path / "c" / "x.txt").mkdir(parents=True)  # a folder where the label file goes
+    bad = LabelWriter(str(tmp_path / "c"))
+    if not use_c:
+        bad._native = None
+    with pytest.raises(IsADirectoryError) as e:
+        bad.add("x", "0 0.5 0.5 0.1 0.1\n")
+        bad.close()
+    assert e.value.filename == str(tmp_path / "c" / "x.txt")

@@ -26,8 +26,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
-from ...boxes import Boxes
+from ...annotations import ClassMap, DetectionDataset, ImageRecord, trusted_record
 from ...errors import Problems, YoloToolsError
 from ..files import image_size_hw, inside_root, plain_image_id, relative_name
 
@@ -118,6 +117,16 @@ class _Img:
         self.attrs: list[dict | None] = []
 
 
+def _has_suffix(name: str) -> bool:
+    """``bool(PurePosixPath(name).suffix)``, without a path object for a name whose
+    last part is a plain file name (readers call this once per image)."""
+    last = name.rpartition("/")[2]
+    if last in ("", ".", ".."):
+        return bool(PurePosixPath(name).suffix)
+    i = last.rfind(".")
+    return 0 < i < len(last) - 1
+
+
 class DatasetBuilder:
     """Collects what a reader finds and checks it (see the module doc).
 
@@ -176,12 +185,12 @@ class DatasetBuilder:
         root = self.images
         if root is None:
             return None
-        cands = [name] if PurePosixPath(name).suffix else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
+        cands = [name] if _has_suffix(name) else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
         for c in cands:  # fast path: a plain file listed in its (confined) folder, read once per folder
             d, _, base = c.replace("\\", "/").rpartition("/")
             entries = self._listing(root, d)
             if entries is not None and entries.get(base) is False:
-                return Path(root) / c
+                return Path(root, c)
         for c in cands:
             try:
                 p = inside_root(root, c, what="image name")
@@ -320,10 +329,27 @@ class DatasetBuilder:
         except ValueError as e:
             raise YoloToolsError(f"{self.source}: classes: {e}") from None
         index = {n: i for i, n in enumerate(names)}
+        imgs = list(self._imgs.values())
+        # every image's arrays are read-only slices of one array per field: one numpy call per field, not per image
+        xyxy = np.array([b for im in imgs for b in im.boxes], dtype=np.float64).reshape(-1, 4)
+        cls = np.array([index[l] for im in imgs for l in im.labels], dtype=np.int64)
+        diff = np.array([d for im in imgs for d in im.difficult], dtype=np.bool_)
+        crowd = np.array([c for im in imgs for c in im.crowd], dtype=np.bool_)
+        for a in (xyxy, cls, diff, crowd):
+            a.setflags(write=False)
         records = []
-        for im in self._imgs.values():
-            boxes = Boxes(np.array(im.boxes, dtype=np.float64).reshape(-1, 4), im.hw)
-            ann = Annotations(boxes, [index[l] for l in im.labels], is_difficult=im.difficult, is_crowd=im.crowd,
-                              attrs=im.attrs if any(im.attrs) else None)
-            records.append(ImageRecord(im.image_id, im.path, im.hw, ann))
+        b0 = 0
+        for im in imgs:
+            b1 = b0 + len(im.boxes)
+            attrs = None
+            if any(im.attrs):  # as Annotations keeps them: an object array, empty dicts as None
+                attrs = np.empty(b1 - b0, dtype=object)
+                attrs[:] = [v if v else None for v in im.attrs]
+                attrs.setflags(write=False)
+            hw = (int(im.hw[0]), int(im.hw[1]))  # sizes given by a caller (image_sizes) may be any numbers
+            if hw[0] <= 0 or hw[1] <= 0:
+                raise ValueError(f"image {im.image_id!r}: image_hw must be two positive ints, got {im.hw!r}")
+            records.append(trusted_record(im.image_id, im.path, hw, xyxy[b0:b1], cls[b0:b1], diff[b0:b1], crowd[b0:b1],
+                                          attrs=attrs))
+            b0 = b1
         return DetectionDataset(cmap, tuple(records))

@@ -15,7 +15,7 @@ from ...errors import YoloToolsError
 from ...parallel import progress_bar
 from ..files import atomic_write_text, check_relative, confined_path, is_regular_file
 from .data_yaml import load_data_yaml, names_from_yaml, yaml_dump, yaml_key_for_split
-from .lines import write_label_file
+from .lines import LabelWriter
 
 if TYPE_CHECKING:  # numpy-based: not imported by convert voc's C path, which writes through finish_split
     from ...annotations import DetectionDataset, ImageRecord
@@ -109,16 +109,24 @@ def write_yolo(
     side_images: dict[str, dict] = {}
     list_lines: list[str] = []
     made_dirs: set = set()
-    for rec in progress_bar(progress, dataset.records, desc=f"write {split}", unit="img", leave=False):
-        ann = rec.annotations
-        entry, keep = image_entry(rec, skip_difficult, crowd, skipped)
-        if staged is None:
-            kept = ann if len(keep) == len(ann) else ann[keep]
-            write_label_file(staging_labels, rec.image_id, format_label_lines(kept, rec.image_hw, decimals=decimals), made_dirs)
-        rep.images += 1
-        rep.boxes_written += len(keep)
-        side_images[rec.image_id] = entry
-        list_lines.append(place_image(rec.image_id, rec.path, images_dir, images, rep, made_dirs) + "\n")
+    labels = LabelWriter(staging_labels) if staged is None else None
+    try:
+        for rec in progress_bar(progress, dataset.records, desc=f"write {split}", unit="img", leave=False):
+            ann = rec.annotations
+            entry, keep = image_entry(rec, skip_difficult, crowd, skipped)
+            if labels is not None:
+                kept = ann if len(keep) == len(ann) else ann[keep]
+                labels.add(rec.image_id, format_label_lines(kept, rec.image_hw, decimals=decimals))
+            rep.images += 1
+            rep.boxes_written += len(keep)
+            side_images[rec.image_id] = entry
+            list_lines.append(place_image(rec.image_id, rec.path, images_dir, images, rep, made_dirs) + "\n")
+    except BaseException:
+        if labels is not None:
+            labels.close(check=False)
+        raise
+    if labels is not None:
+        labels.close()
     finish_split(out, split, dataset.class_map, staging, list_lines, side_images, skipped, rep)
     return rep
 

@@ -17,21 +17,11 @@ that declares a DOCTYPE or entities is rejected.
 
 from __future__ import annotations
 
+from ..._lazy import lazy_exports
+
 # names load their module on first use (PEP 562), as in yolotools.io.yolo
 _WHERE = {"CONVENTIONS": "convention", "voc_to_xyxy": "convention", "xyxy_to_voc": "convention", "LabelStage": "reader",
           "read_voc": "reader", "find_voc_roots": "reader", "write_voc": "writer"}
 __all__ = list(_WHERE)
 
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

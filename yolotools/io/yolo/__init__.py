@@ -17,6 +17,8 @@ The sidecar makes the conversion lossless: :func:`read_yolo` puts difficult and
 crowd boxes back, so YOLO -> COCO JSON gives the source boxes again.
 """
 
+from ..._lazy import lazy_exports
+
 # names load their module on first use (PEP 562): ``convert voc`` imports the writer, not the
 # numpy-based reader and formatter
 _WHERE = {
@@ -26,16 +28,4 @@ _WHERE = {
 }
 __all__ = list(_WHERE)
 
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

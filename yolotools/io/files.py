@@ -14,6 +14,7 @@ __all__ = [
     "atomic_write_text",
     "inside_root",
     "is_regular_file",
+    "is_plain_name",
     "check_output",
     "load_yaml",
     "atomic_write_bytes",
@@ -95,6 +96,14 @@ def plain_image_id(name: str) -> str | None:
     last = parts[-1]
     i = last.rfind(".")
     return name[: len(name) - len(last) + i] if 0 < i < len(last) - 1 else name
+
+
+def is_plain_name(name: str) -> bool:
+    """A name that is one path component below its folder as written: no
+    separator, dot part, NUL or drive (joining it to a folder is a string
+    concatenation, and it cannot leave the folder but through a symlink)."""
+    return bool(name) and "/" not in name and "\\" not in name and "\x00" not in name and name not in (".", "..") \
+        and not (len(name) > 1 and name[1] == ":")
 
 
 def confined_path(root: Path, relative: str, *, what: str = "path") -> Path:

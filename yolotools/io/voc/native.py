@@ -23,7 +23,7 @@ from typing import Sequence
 from ...classmap import ClassMap
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
-from ..files import inside_root_str
+from ..files import inside_root_str, is_plain_name
 from ..yolo.writer import YoloWriteReport, finish_split, place_image
 from .convention import _offsets
 from .reader import LabelStage, _convert_chunk, _plan, _reread_classes
@@ -34,13 +34,6 @@ except ImportError:  # no C compiler at install time
     _native = None
 
 __all__ = ["convert_voc_native"]
-
-
-def _plain(name: str) -> bool:
-    """A name that is one path component below its folder, as written (no separator, dot part,
-    NUL or drive): joining it to the folder needs no check beyond its own kind of file."""
-    return bool(name) and "/" not in name and "\\" not in name and "\x00" not in name and name not in (".", "..") \
-        and not (len(name) > 1 and name[1] == ":")
 
 
 def _native_chunk(xmls, *, class_names: list[bytes], offs, skip_difficult: bool, decimals: int):
@@ -92,7 +85,7 @@ def _image_path(filename: str | None, image_id: str, jpeg_dir: str, listing: _Li
     prefix = "" if jpeg_dir == "." else jpeg_dir.rstrip("/") + "/"
     if filename is None:
         return f"{prefix}{image_id}.jpg"
-    if _plain(filename) and filename not in listing.links:
+    if is_plain_name(filename) and filename not in listing.links:
         if listing.names is None or filename in listing.names:  # no folder: a name in it is missing, and inside
             return f"{prefix}{filename}"
     try:
@@ -135,7 +128,7 @@ def convert_voc_native(
     offs = _offsets(convention)
     stage = LabelStage(str(staging / "labels"), skip_difficult, decimals)
     folder = stage.folder + "/"
-    fast = [i for i, (_x, image_id, _j) in enumerate(plan.items) if _plain(image_id)]
+    fast = [i for i, (_x, image_id, _j) in enumerate(plan.items) if is_plain_name(image_id)]
     chunk = functools.partial(_native_chunk, class_names=[n.encode("utf-8") for n in plan.class_names], offs=offs,
                               skip_difficult=skip_difficult, decimals=decimals)
     results = _parse_and_write([plan.items[i][0] for i in fast], [f"{folder}{plan.items[i][1]}.txt" for i in fast], chunk,
@@ -180,7 +173,7 @@ def convert_voc_native(
             problems.add(sev, kind, plan.items[i][0], msg, where)
         if got is not None:
             path, (h, w), bx, cl, df = got
-            parts[i] = (path, h, w, len(bx), [(n, cl[j], list(bx[j])) for n, j in enumerate(range(len(df)), 1) if df[j]])
+            parts[i] = (path, h, w, len(bx), [(j + 1, cl[j], list(bx[j])) for j in range(len(df)) if df[j]])
 
     rep = YoloWriteReport(out=str(out), split=split_name)
     images_dir = out / "images"
@@ -209,7 +202,7 @@ def convert_voc_native(
         rep.images += 1
         rep.boxes_written += kept
         side_images[image_id] = entry
-        if images == "none" and _plain(image_id):  # place_image's line, without its calls
+        if images == "none" and is_plain_name(image_id):  # place_image's line, without its calls
             list_lines.append(f"{images_s}{image_id}{os.path.splitext(path)[1] or '.jpg'}\n")
         else:
             list_lines.append(place_image(image_id, path, images_dir, images, rep, made) + "\n")

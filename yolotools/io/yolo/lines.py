@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-from ..files import check_relative
+from ..files import check_relative, is_plain_name
 
 __all__ = ["yolo_lines", "write_label_file", "LabelWriter"]
 
@@ -76,8 +76,7 @@ class LabelWriter:
         self._pool = None
 
     def add(self, image_id: str, text: str) -> None:
-        if self._native is None or not text.isascii() or "/" in image_id or "\\" in image_id or "\x00" in image_id \
-                or image_id in ("", ".", "..") or (len(image_id) > 1 and image_id[1] == ":"):
+        if self._native is None or not text.isascii() or not is_plain_name(image_id):
             write_label_file(self.folder, image_id, text, self._made)
             return
         self._paths.append(f"{self.folder}/{image_id}.txt")
@@ -88,16 +87,14 @@ class LabelWriter:
     def _flush(self) -> None:
         if not self._paths:
             return
+        from array import array
         from itertools import accumulate
 
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(1)
-        ends_mv = memoryview(bytearray(8 * len(self._texts))).cast("q")
-        for i, e in enumerate(accumulate(map(len, self._texts))):
-            ends_mv[i] = e
-        ends = ends_mv.tobytes()
+        ends = array("q", accumulate(map(len, self._texts))).tobytes()  # ASCII: one byte per character
         self._pending.append(self._pool.submit(self._native.write_files, self._paths, bytes(len(self._paths)),
                                                "".join(self._texts).encode("ascii"), ends))
         self._paths, self._texts = [], []

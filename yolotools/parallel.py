@@ -10,7 +10,8 @@ other core is busy, two workers would fight over one core and one process is
 faster.  Workers exit when their parent dies (a
 ``kill -9`` of ``yolotools convert`` leaves no orphans): each one checks its
 parent between items and, on Linux, asks the kernel for SIGTERM on the
-parent's death.
+parent's death.  ``threads=True`` runs the chunks on threads instead, for work
+done in C without the GIL (nothing to pickle or start).
 """
 
 from __future__ import annotations

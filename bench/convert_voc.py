@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--busy", action="store_true", help="a competing 'yes > /dev/null' during the rounds")
     ap.add_argument("--tmp", type=Path, default=None,
                     help="where the outputs go (default: .bench/ or the system's temp folder); /dev/shm takes the disk out")
+    ap.add_argument("--record", action="store_true", help="keep this run's figures for the README row (bench/rows/)")
     args = ap.parse_args()
     if not (args.voc / "Annotations").is_dir():
         sys.exit(f"no VOC root at {args.voc}")
@@ -82,6 +83,33 @@ def main() -> None:
         med = statistics.median(ts_)
         ratio = "" if name == "yolotools" else f"   ratio {name}/yolotools = {med / ours:.2f}"
         print(f"  {name:<10} {med:6.2f} s{ratio}")
+    if args.record and "panlabel" in times:
+        record(args, ours, statistics.median(times["panlabel"]))
+
+
+def record(args, ours: float, panlabel: float) -> None:
+    """This run's medians into bench/rows/convert_voc.json under its mode (quiet or busy, disk or
+    tmpfs), and the README row made from every mode recorded."""
+    import json
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from readme_table import ROWS, record as record_row, today
+
+    mode = ("busy" if args.busy else "quiet") + ("-tmpfs" if args.tmp and str(args.tmp).startswith("/dev/shm") else "-disk")
+    path = ROWS / "convert_voc.json"
+    runs = json.loads(path.read_text()) if path.is_file() else {}
+    runs[mode] = {"date": today(), "rounds": args.rounds, "yolotools": round(ours, 3), "panlabel": round(panlabel, 3)}
+    path.write_text(json.dumps(runs, indent=1, sort_keys=True) + "\n")
+    modes = [m for m in ("quiet-disk", "busy-disk", "quiet-tmpfs", "busy-tmpfs") if m in runs]
+    ours_s = "; ".join(f"{m} {runs[m]['yolotools']:.2f} s" for m in modes)
+    peer_s = "; ".join(f"{m} {runs[m]['panlabel']:.2f} s (ratio panlabel/ours {runs[m]['panlabel'] / runs[m]['yolotools']:.2f})"
+                       for m in modes)
+    dates = ", ".join(sorted({runs[m]["date"] for m in modes}))
+    rounds = ", ".join(f"{m} {runs[m]['rounds']}" for m in modes)
+    record_row("convert_voc", f"| `bench/convert_voc.py` 9,963 VOC XML -> YOLO, start-up included, medians ({dates}; busy: a "
+                              f"competing `yes`; tmpfs: `--tmp /dev/shm`, which takes out this disk's 15x swings in file "
+                              f"creation; rounds: {rounds}) | {ours_s} | "
+                              f"panlabel {peer_s} |")
 
 
 def run_rounds(args, ts, times) -> None:

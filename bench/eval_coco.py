@@ -114,6 +114,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--record", action="store_true", help="write this run's README row (bench/rows/eval_coco.md)")
     args = ap.parse_args()
     gt, dets = make_case(args.images)
     print(f"case: {len(gt['images'])} images, {len(gt['annotations'])} gt boxes, {len(dets)} detections, 80 classes")
@@ -161,6 +162,20 @@ def main() -> None:
     if "hotcoco" in best:
         print(f"\nyolotools (yolotools eval) vs hotcoco, the fastest peer: {ours:.3f} s vs {best['hotcoco']:.3f} s, "
               f"ratio hotcoco/yolotools = {best['hotcoco'] / ours:.2f} (>= 1: we are faster)")
+    if args.record:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from readme_table import record, today
+
+        same = all(max(abs(a - b) for a, b in zip(st, ref)) == 0 for st in stats.values())
+        peers = ", ".join(f"{n} {best[n]:.2f} s" + (f" (ratio {n}/ours {best[n] / ours:.2f})" if n == "hotcoco" else "")
+                          for n in ("hotcoco", "faster-coco-eval", "pycocotools") if n in best)
+        record("eval_coco", f"| `bench/eval_coco.py` COCO eval: {len(gt['images']):,} images, {len(gt['annotations']):,} GT, "
+                            f"{len(dets):,} detections, JSON files to the 12 numbers, best of {args.rounds} ({today()}; "
+                            f"{'all 12 numbers equal' if same else 'NOT all 12 numbers equal to'} pycocotools') | "
+                            f"`yolotools eval` (columns + C kernels) {ours:.2f} s; through datasets {best['yolotools-records']:.2f} s; "
+                            f"numpy path (no compiler) {best['yolotools-numpy']:.2f} s | {peers} |")
 
 
 if __name__ == "__main__":

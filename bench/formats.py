@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--tmp", type=Path, default=None, help="where the files go (/dev/shm takes the disk's swings out)")
+    ap.add_argument("--record", action="store_true", help="write this run's README row (bench/rows/formats.md)")
     args = ap.parse_args()
     bindir = Path(sys.executable).parent
     ours = [str(bindir / "yolotools")] if (bindir / "yolotools").exists() else [sys.executable, "-m", "yolotools.cli"]
@@ -116,6 +117,21 @@ def main() -> None:
             print(f"{fmt:<12} read {med['read ours']:.2f} s vs {med['read panlabel']:.2f} s (ratio {med['read ours'] / med['read panlabel']:.2f})"
                   f"   write {med['write ours']:.2f} s vs {med['write panlabel']:.2f} s (ratio {med['write ours'] / med['write panlabel']:.2f})",
                   flush=True)
+    if args.record:
+        sys.path.insert(0, str(REPO / "bench"))
+        from readme_table import record, today
+
+        def figs(kind):
+            return ", ".join(f"{f} {m[kind + ' ours']:.2f}" for f, m in rows)
+
+        ratios = {k: [m[f"{k} ours"] / m[f"{k} panlabel"] for _, m in rows] for k in ("read", "write")}
+        peer = {k: [m[f"{k} panlabel"] for _, m in rows] for k in ("read", "write")}
+        where = "tmpfs (`--tmp /dev/shm`)" if args.tmp and str(args.tmp).startswith("/dev/shm") else "this disk"
+        record("formats", f"| `bench/formats.py` 9,963 VOC2007 images, read FORMAT -> YOLO / write -> FORMAT, start-up included "
+                          f"({today()}, files on {where}, {args.rounds} rounds, medians) | read: {figs('read')} s; write: "
+                          f"{figs('write')} s | panlabel read {min(peer['read']):.2f}-{max(peer['read']):.2f} s (ratios ours/panlabel "
+                          f"{min(ratios['read']):.2f}-{max(ratios['read']):.2f}), write {min(peer['write']):.2f}-{max(peer['write']):.2f} s "
+                          f"(ratios {min(ratios['write']):.2f}-{max(ratios['write']):.2f}); goal <= 1.5 |")
     print("\n| format | read: ours | panlabel | ratio | write: ours | panlabel | ratio |\n|---|---|---|---|---|---|---|")
     for fmt, m in rows:
         print(f"| {fmt} | {m['read ours']:.2f} s | {m['read panlabel']:.2f} s | {m['read ours'] / m['read panlabel']:.2f} | "

@@ -75,6 +75,12 @@ def end_to_end(args) -> None:
     print(f"  yolotools kmeans                    {o:6.2f} s   avg IoU {j['avg_iou']:.4f}  BPR {j['bpr']:.4f}")
     print(f"  read files + scikit-learn KMeans    {p:6.2f} s")
     print(f"  ratio peer/yolotools = {p / o:.2f} (> 1: we are faster)")
+    if args.record:
+        files = f"{args.files:,} YOLO label files, " if args.files else "a YOLO dataset, "
+        _record("kmeans-command", f"| `bench/kmeans.py {'--data' if args.data else '--files'}` {files}"
+                                  f"{j['n_boxes']:,} boxes, the whole `yolotools kmeans -k {args.k}` (start-up, labels, image "
+                                  f"headers, clustering; {{date}}, median of {args.rounds}) | {o:.2f} s | read the label files "
+                                  f"+ one scikit-learn KMeans {p:.2f} s: ratio peer/ours {p / o:.2f} |")
     if tmp is not None:
         tmp.cleanup()
 
@@ -86,6 +92,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=None, help="end to end on this many generated label files (n boxes in all)")
     ap.add_argument("--data", default=None, help="end to end on an existing YOLO data.yaml")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--record", action="store_true", help="write this run's README row (bench/rows/)")
     args = ap.parse_args()
     if args.files or args.data:
         return end_to_end(args)
@@ -106,6 +113,19 @@ def main() -> None:
     print(f"  scikit-learn KMeans(n_init=1)   {t_sk:6.2f} s   avg IoU {iou_sk:.4f}  (Euclidean)")
     print(f"  yolotools kmeans (defaults)     {t_ours:6.2f} s   avg IoU {res.avg_iou:.4f}  BPR {res.bpr:.4f}")
     print(f"  ratio sklearn/yolotools = {t_sk / t_ours:.2f} (> 1: we are faster)   peak RSS {rss:.0f} MiB")
+    if args.record:
+        _record("kmeans", f"| `bench/kmeans.py` {args.n:,} boxes, k={args.k}, defaults ({{date}}; avg IoU {res.avg_iou:.4f}) | "
+                          f"{t_ours:.2f} s | one scikit-learn KMeans(n_init=1) {t_sk:.2f} s (ratio peer/ours {t_sk / t_ours:.2f}) |")
+
+
+def _record(name: str, row: str) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from readme_table import record, today
+
+    record(name, row.replace("{date}", today()))
 
 
 if __name__ == "__main__":

@@ -279,3 +279,91 @@ def test_label_writer_writes_what_write_label_file_writes(tmp_path, monkeypatch,
         bad.add("x", "0 0.5 0.5 0.1 0.1\n")
         bad.close()
     assert e.value.filename == str(tmp_path / "c" / "x.txt")
+
+
+@pytest.mark.parametrize("with_scores", [False, True])
+def test_chunk_parse_equals_the_file_by_file_path(tmp_path, monkeypatch, with_scores):
+    """read_yolo parses a chunk's clean label files together: the records (every array, bit for
+    bit), the problems in order and the line numbers equal those of the file-by-file path, on
+    clean, dirty and empty files, missing ones, and sidecars with flags (stale ones too),
+    areas, attributes and left-out boxes."""
+    import yolotools.io.yolo.reader as reader
+
+    rng = np.random.default_rng(3)
+    root = tmp_path / "ds"
+    (root / "labels").mkdir(parents=True)
+    (root / "images").mkdir()
+    side = {}
+    ncol = 6 if with_scores else 5
+    for i in range(700):
+        iid = f"{i:04d}"
+        # no image file: the size comes from the sidecar
+        n = int(rng.integers(0, 5))
+        rows = []
+        for _ in range(n):
+            cx, cy = (float(v) for v in rng.uniform(0.05, 0.95, 2))
+            w, h = (float(v) for v in rng.uniform(0.01, 0.2, 2))
+            row = [str(int(rng.integers(0, 3))), repr(cx), repr(cy), repr(w), repr(h)] + ([repr(float(rng.uniform()))] if with_scores else [])
+            kind = rng.integers(0, 60)
+            if kind == 0:
+                row[1] = "x"  # not a number
+            elif kind == 1:
+                row = row[:-1]  # a column short
+            elif kind == 2:
+                row[0] = "7"  # class out of range
+            elif kind == 3:
+                row[3] = "nan"
+            elif kind == 4:
+                row[1] = "0.999"  # clipped
+            elif kind == 5:
+                row[0] = "1.5"
+            elif kind == 6:
+                row[0] = "3"  # one past the last class
+            rows.append(" ".join(row))
+        if i % 97 == 5:
+            rows.insert(1, "")  # a blank line
+        if i % 50 != 7:  # a few images without a label file
+            (root / "labels" / f"{iid}.txt").write_text("".join(r + "\n" for r in rows))
+        e = {"image_hw": [int(rng.integers(100, 900)), int(rng.integers(100, 900))], "source_path": f"/x/{iid}.jpg"}
+        if n and i % 3 == 0:
+            e["difficult_lines"] = [1] + ([n + 3] if i % 9 == 0 else [])
+        if n and i % 5 == 0:
+            e["crowd_lines"] = [n]
+        if i % 41 == 0:
+            e["area"] = [1.5] * n
+        if n and i % 43 == 0:
+            e["attrs"] = {"1": {"occluded": "1"}}
+        if i % 47 == 0:
+            e["not_written"] = [{"class": 1, "xyxy": [1.0, 2.0, 30.0, 40.0], "difficult": True, "crowd": False, "reason": "difficult"}]
+        if i % 53 == 0:
+            e["source_id"] = i * 10
+        side[iid] = e
+    (root / "classes.names").write_text("a\nb\nc\n")
+    (root / "train.txt").write_text("".join(f"images/{i:04d}.jpg\n" for i in range(700)))
+    (root / "train.yolotools.json").write_text(json.dumps({"format": "yolotools-sidecar", "version": 1, "split": "train",
+                                                           "class_names": ["a", "b", "c"], "category_ids": [1, 2, 3],
+                                                           "images": side}))
+    (root / "data.yaml").write_text(f"path: {root}\ntrain: train.txt\nval: train.txt\nnames: [a, b, c]\n")
+
+    def read():
+        lines: dict = {}
+        ds, probs = read_yolo(root / "data.yaml", "train", with_scores=with_scores, line_numbers=lines)
+        return ds, [p.to_dict() for p in probs], lines
+
+    ds, probs, lines = read()
+    with monkeypatch.context() as m:
+        m.setattr(reader, "_clean_files", lambda files, k, ws: [None] * len(files))
+        ref, ref_probs, ref_lines = read()
+    assert probs == ref_probs and lines == ref_lines
+    assert len(ds) == len(ref) == 700 and sum(len(r.annotations) for r in ds) > 1000
+    kinds = {p["kind"] for p in probs}
+    assert {"bad_columns", "not_numeric", "bad_class", "box_clipped", "missing_label", "stale_sidecar"} <= kinds
+    for a, b in zip(ds.records, ref.records):
+        assert (a.image_id, a.path, a.image_hw, a.source_id) == (b.image_id, b.path, b.image_hw, b.source_id)
+        x, y = a.annotations, b.annotations
+        assert x.boxes.image_hw == y.boxes.image_hw
+        assert x.boxes.xyxy.tobytes() == y.boxes.xyxy.tobytes() and x.boxes.xyxy.shape == y.boxes.xyxy.shape
+        for name in ("class_ids", "is_difficult", "is_crowd", "scores", "area"):
+            u, v = getattr(x, name), getattr(y, name)
+            assert (u is None) == (v is None) and (u is None or (u.dtype == v.dtype and u.tobytes() == v.tobytes())), name
+        assert (x.attrs is None) == (y.attrs is None) and (x.attrs is None or list(x.attrs) == list(y.attrs))

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
+from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord, trusted_record
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
@@ -161,30 +161,128 @@ def _jobs(pairs, sidecar: dict, problems: Problems) -> list[tuple[str, str, str,
 
 def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], list[tuple], dict[str, list[int]]]:
     """Worker: read images' headers and label files for one chunk of jobs
-    (plain strings and one ``stat`` per image: this loop runs for every image)."""
+    (plain strings and one ``stat`` per image: this loop runs for every image).
+    The label files of the chunk whose every line is a valid box are parsed
+    together (:func:`_clean_files`: one numpy conversion for the chunk); the
+    others line by line (:func:`parse_label_text`, which names each problem)."""
     problems = Problems()
     recs, lines_of = [], {}
+    got = []  # per job: (image path, (h, w), label text, problems of reading them) or None when the image is skipped
     for image_id, img, lab, side in jobs:
         side = side or {}
+        probs = Problems()
         img, hw, why = _image_hw(img, side)
         if hw is None:
-            problems.error(why[0], img, why[1])
+            probs.error(why[0], img, why[1])
+            got.append((None, None, None, probs))
             continue
         try:
             with open(lab, encoding="utf-8-sig") as f:  # a BOM is not part of the first line
                 text = f.read()
         except FileNotFoundError:
-            problems.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
+            probs.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
             text = ""
         except (OSError, UnicodeDecodeError) as e:
-            problems.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
+            probs.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
             text = ""
-        ann, lines = parse_label_text(text, lab, hw, k, problems, with_scores=with_scores)
+        got.append((img, hw, text, probs))
+    clean = _clean_files([(t, hw) for _img, hw, t, _p in got], k, with_scores)
+    for (image_id, _img, lab, side), (img, hw, text, probs), fast in zip(jobs, got, clean):
+        problems.extend(probs)
+        if hw is None:
+            continue
+        side = side or {}
+        hw = (int(hw[0]), int(hw[1])) if fast is not None else hw
+        if fast is not None and hw[0] > 0 and hw[1] > 0 and not _sidecar_has_more_than_flags(side):
+            xyxy, cls, scores = fast
+            n = len(cls)
+            lines = list(range(1, n + 1))
+            diff, crowd = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+            for key, arr in (("difficult_lines", diff), ("crowd_lines", crowd)):
+                for ln in side.get(key, ()):
+                    if 1 <= ln <= n:
+                        arr[ln - 1] = True
+                    else:
+                        problems.warning("stale_sidecar", lab, f"sidecar flags line {ln}, which has no box; flag ignored")
+            diff.setflags(write=False)
+            crowd.setflags(write=False)
+            rec = trusted_record(image_id, Path(img), hw, xyxy, cls, diff, crowd, scores=scores, source_id=side.get("source_id"))
+        else:
+            ann, lines = parse_label_text(text, lab, hw, k, problems, with_scores=with_scores)
+            if side:
+                ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
+            rec = ImageRecord(image_id, Path(img), hw, ann, source_id=side.get("source_id"))
         lines_of[image_id] = lines
-        if side:
-            ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
-        recs.append(ImageRecord(image_id, Path(img), hw, ann, source_id=side.get("source_id")))
+        recs.append(rec)
     return recs, [(p.severity, p.kind, p.path, p.message, p.where) for p in problems], lines_of
+
+
+def _sidecar_has_more_than_flags(side: dict) -> bool:
+    """A sidecar entry with more than sizes, source ids/paths and difficult/crowd
+    line flags (areas, attributes, left-out boxes): put back by :func:`_apply_sidecar`."""
+    return any(k not in ("image_hw", "source_id", "source_path", "difficult_lines", "crowd_lines") for k in side) \
+        or any(not isinstance(ln, int) for key in ("difficult_lines", "crowd_lines") for ln in side.get(key, ()))
+
+
+def _clean_files(files: list[tuple[str | None, tuple[int, int] | None]], k: int, with_scores: bool) -> list:
+    """Per ``(label text, (h, w))``: ``(xyxy pixels, class ids, scores or None)``,
+    read-only slices of arrays shared by the chunk, for a file whose every line
+    is a valid box inside the image (what :func:`parse_label_text`'s vectorised
+    path takes, with the same arithmetic, row by row); None for any other file
+    (it goes line by line).  One ``np.array`` for the whole chunk."""
+    from .txt import TOLERANCE
+
+    ncol = 6 if with_scores else 5
+    out: list = [None] * len(files)
+    idx, tokens, counts, whs = [], [], [], []
+    for i, (text, hw) in enumerate(files):
+        if not text or hw is None:
+            continue
+        rows = [ln.split() for ln in text.splitlines()]
+        if not rows or any(len(r) != ncol for r in rows):
+            continue
+        idx.append(i)
+        counts.append(len(rows))
+        whs.append((hw[1], hw[0]))
+        for r in rows:
+            tokens.extend(r)
+    if not idx:
+        return out
+    try:
+        a = np.array(tokens, dtype=np.float64).reshape(-1, ncol)
+    except ValueError:  # a word somewhere: find the files it is in one by one
+        keep = []
+        for i, n, wh in zip(idx, counts, whs):
+            try:
+                np.array([t for ln in files[i][0].splitlines() for t in ln.split()], dtype=np.float64)
+                keep.append((i, n, wh))
+            except ValueError:
+                pass
+        if not keep:
+            return out
+        idx, counts, whs = (list(v) for v in zip(*keep))
+        a = np.array([t for i in idx for ln in files[i][0].splitlines() for t in ln.split()], dtype=np.float64).reshape(-1, ncol)
+    counts_a = np.array(counts)
+    starts = np.concatenate([[0], np.cumsum(counts_a)[:-1]])
+    # clean_corners' checks, row by row (a file is clean when all its rows are)
+    c = a[:, 0]
+    half = a[:, 3:5] / 2
+    xy1, xy2 = a[:, 1:3] - half, a[:, 1:3] + half
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(a).all(1) & (c >= 0) & (c < k) & (c == np.floor(c)) & (a[:, 3] > 0) & (a[:, 4] > 0)
+        ok &= (xy1.min(1) >= -TOLERANCE) & (xy2.max(1) <= 1 + TOLERANCE)
+    file_ok = np.logical_and.reduceat(ok, starts)
+    wh = np.repeat(np.array(whs, dtype=np.float64), counts_a, axis=0)
+    xyxy = np.concatenate([xy1, xy2], 1)
+    xyxy *= np.concatenate([wh, wh], 1)  # corners_to_pixels' product, w h w h per row
+    cls = c.astype(np.int64)
+    scores = a[:, 5].copy() if with_scores else None
+    for arr in (xyxy, cls) + ((scores,) if scores is not None else ()):
+        arr.setflags(write=False)
+    for i, s0, n, good in zip(idx, starts.tolist(), counts, file_ok.tolist()):
+        if good:
+            out[i] = (xyxy[s0 : s0 + n], cls[s0 : s0 + n], None if scores is None else scores[s0 : s0 + n])
+    return out
 
 
 def _image_hw(img: str, side: dict) -> tuple[str, tuple[int, int] | None, tuple[str, str] | None]:

@@ -97,8 +97,10 @@ def _edge_root(tmp_path):
         (ann / "p03.xml").read_text().replace("<xmax>100</xmax>", "<xmax>900</xmax>"))
     main = root / "ImageSets" / "Main"
     main.mkdir(parents=True)
-    ids = sorted(f[:-4] for f in os.listdir(ann))
-    (main / "listed.txt").write_text("".join(f"{i}\n" for i in ids[::2]) + "../escape\nnot_there\n")
+    ids = sorted(f[:-4] for f in os.listdir(ann) if f.endswith(".xml"))
+    (ann / "sub").mkdir()  # an id with a folder part (from a list file): labels/sub/nested.txt
+    (ann / "sub" / "nested.xml").write_text((ann / "p05.xml").read_text().replace("p05.jpg", "nested.jpg"))
+    (main / "listed.txt").write_text("".join(f"{i}\n" for i in ids[::2]) + "sub/nested\n../escape\nnot_there\n")
     return root
 
 
@@ -114,6 +116,8 @@ def test_same_output_as_the_python_path_on_edge_cases(monkeypatch, tmp_path, kw)
     assert c_tree == py_tree
     assert c_rep == py_rep
     kinds = {p["kind"] for p in c_rep["problems"]}
+    if kw["split"] == "listed":
+        assert "labels/sub/nested.txt" in c_tree
     if kw["split"] == "all":  # every kind of file above was met, and reported as the reader reports it
         assert {"box_clipped", "box_outside_image", "empty_box", "malformed_xml", "missing_size",
                 "path_outside_dataset"} <= kinds
@@ -129,7 +133,7 @@ def test_relative_roots_and_a_flat_folder_given_as_dot(monkeypatch, tmp_path):
     assert c_tree == py_tree and c_rep == py_rep
     flat = tmp_path / "flat"
     flat.mkdir()
-    for f in list((root / "Annotations").iterdir())[:20]:
+    for f in sorted((root / "Annotations").glob("*.xml"))[:20]:
         shutil.copy(f, flat / f.name)
     for f in list((root / "JPEGImages").glob("p*.jpg"))[:10]:
         shutil.copy(f, flat / f.name)

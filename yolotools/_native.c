@@ -18,6 +18,10 @@
  *     pycocotools' evaluateImg + accumulate for bbox, on flat arrays; see
  *     yolotools/eval/coco.py for the definitions it follows and the numpy
  *     version it must equal bit for bit.
+ *
+ * parse_voc_plain, voc_yolo_files, write_files: the plain VOC layout, read in C,
+ *     and `convert voc`'s per-file loop (see each below; without them the
+ *     regex/lxml reader and the Python writer give the same files).
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE /* memmem */
@@ -736,8 +740,10 @@ done:
  *
  * The plain VOC layout only, with exactly the results of the regex fast path in
  * yolotools/io/voc/parse.py (_parse_regex): ASCII, no attributes, comments, CDATA,
- * PIs, self-closing tags or references, one <annotation> root, every tag closed by
- * its own name; None for anything else (the caller then runs the regex path, and
+ * PIs, self-closing tags or character references, one <annotation> root, every tag
+ * closed by its own name.  Unlike the regex path it also takes '=' and XML's five
+ * entities in text it does not use (the fields read are the same as with them
+ * replaced).  None for anything else (the caller then runs the regex path, and
  * lxml after it).  Being stricter than expat on this subset, what it accepts expat
  * accepts too. */
 

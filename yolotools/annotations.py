@@ -17,7 +17,7 @@ import numpy as np
 from .boxes import Boxes
 from .classmap import VOC_CLASSES, ClassMap
 
-__all__ = ["Annotations", "ImageRecord", "ClassMap", "DetectionDataset", "VOC_CLASSES", "trusted_record"]
+__all__ = ["Annotations", "ImageRecord", "ClassMap", "DetectionDataset", "VOC_CLASSES", "trusted_record", "checked_hw"]
 
 
 def _frozen(a, dtype, n: int, name: str) -> np.ndarray:
@@ -134,9 +134,7 @@ class ImageRecord:
     source_id: int | None = None
 
     def __post_init__(self):
-        hw = tuple(int(v) for v in self.image_hw)
-        if len(hw) != 2 or hw[0] <= 0 or hw[1] <= 0:
-            raise ValueError(f"image {self.image_id!r}: image_hw must be two positive ints, got {self.image_hw!r}")
+        hw = checked_hw(self.image_id, self.image_hw)
         object.__setattr__(self, "image_hw", hw)
         if self.annotations.boxes.image_hw != hw:
             raise ValueError(
@@ -164,13 +162,23 @@ def _rebuild_record(image_id, path, image_hw, source_id, raw, attrs) -> ImageRec
                           area=None if area is None else np.frombuffer(area, np.float64), attrs=attrs, source_id=source_id)
 
 
+def checked_hw(image_id: str, image_hw) -> tuple[int, int]:
+    """``image_hw`` as two positive ints, or a ValueError naming the image: what
+    every record's size is (:class:`ImageRecord` checks it; callers of
+    :func:`trusted_record` check it here)."""
+    hw = tuple(int(v) for v in image_hw)
+    if len(hw) != 2 or hw[0] <= 0 or hw[1] <= 0:
+        raise ValueError(f"image {image_id!r}: image_hw must be two positive ints, got {image_hw!r}")
+    return hw
+
+
 def trusted_record(image_id: str, path, image_hw: tuple[int, int], xyxy: np.ndarray, class_ids: np.ndarray,
                    is_difficult: np.ndarray, is_crowd: np.ndarray, *, scores=None, area=None, attrs=None,
                    source_id=None) -> ImageRecord:
     """An :class:`ImageRecord` made without the checks of its constructors, for a
     caller that built valid parts itself (``(N, 4) float64`` boxes, ``int64``
     classes, ``bool`` flags, read-only; ``image_hw`` two positive ints; ``attrs``
-    None or an object array with a dict somewhere): pickled records, readers that
+    None or an object array with a dict somewhere; see :func:`checked_hw`): pickled records, readers that
     build every image's arrays as slices of one array."""
     put = object.__setattr__
     boxes = object.__new__(Boxes)

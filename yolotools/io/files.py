@@ -15,6 +15,7 @@ __all__ = [
     "inside_root",
     "is_regular_file",
     "is_plain_name",
+    "folder_entries",
     "check_output",
     "load_yaml",
     "atomic_write_bytes",
@@ -104,6 +105,17 @@ def is_plain_name(name: str) -> bool:
     concatenation, and it cannot leave the folder but through a symlink)."""
     return bool(name) and "/" not in name and "\\" not in name and "\x00" not in name and name not in (".", "..") \
         and not (len(name) > 1 and name[1] == ":")
+
+
+def folder_entries(folder) -> dict[str, bool] | None:
+    """``{name: is_symlink}`` of a folder's entries, read once (``os.scandir``: no
+    ``stat`` per name where the file system gives the entry type), or None when it
+    cannot be listed: for readers that look up thousands of image names in it."""
+    try:
+        with os.scandir(folder) as it:
+            return {e.name: e.is_symlink() for e in it}
+    except OSError:
+        return None
 
 
 def confined_path(root: Path, relative: str, *, what: str = "path") -> Path:

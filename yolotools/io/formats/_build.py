@@ -26,9 +26,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ...annotations import ClassMap, DetectionDataset, ImageRecord, trusted_record
+from ...annotations import ClassMap, DetectionDataset, ImageRecord, checked_hw, trusted_record
 from ...errors import Problems, YoloToolsError
-from ..files import image_size_hw, inside_root, plain_image_id, relative_name
+from ..files import folder_entries, image_size_hw, inside_root, plain_image_id, relative_name
 
 __all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "box_rows"]
 
@@ -206,12 +206,9 @@ class DatasetBuilder:
         ``root`` (checked once per folder), else ``None`` (the slow path decides)."""
         key = (str(root), sub)
         if key not in self._dirs:
-            entries = None
             try:
-                folder = inside_root(root, sub, what="image folder") if sub else Path(root)
-                with os.scandir(folder) as it:
-                    entries = {e.name: e.is_symlink() for e in it}
-            except (YoloToolsError, OSError):
+                entries = folder_entries(inside_root(root, sub, what="image folder") if sub else Path(root))
+            except YoloToolsError:
                 entries = None
             self._dirs[key] = entries
         return self._dirs[key]
@@ -346,9 +343,7 @@ class DatasetBuilder:
                 attrs = np.empty(b1 - b0, dtype=object)
                 attrs[:] = [v if v else None for v in im.attrs]
                 attrs.setflags(write=False)
-            hw = (int(im.hw[0]), int(im.hw[1]))  # sizes given by a caller (image_sizes) may be any numbers
-            if hw[0] <= 0 or hw[1] <= 0:
-                raise ValueError(f"image {im.image_id!r}: image_hw must be two positive ints, got {im.hw!r}")
+            hw = checked_hw(im.image_id, im.hw)  # sizes given by a caller (image_sizes) may be any numbers
             records.append(trusted_record(im.image_id, im.path, hw, xyxy[b0:b1], cls[b0:b1], diff[b0:b1], crowd[b0:b1],
                                           attrs=attrs))
             b0 = b1

@@ -23,10 +23,10 @@ from typing import Sequence
 from ...classmap import ClassMap
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
-from ..files import inside_root_str, is_plain_name
+from ..files import folder_entries, inside_root_str, is_plain_name
 from ..yolo.writer import YoloWriteReport, finish_split, place_image
 from .convention import _offsets
-from .reader import LabelStage, _convert_chunk, _plan, _reread_classes
+from .reader import LabelStage, _convert_chunk, _image_file, _plan, _reread_classes
 
 try:
     from ... import _native
@@ -59,44 +59,21 @@ def _parse_and_write(xmls: list[str], labels: list[str], chunk, workers, progres
     return results
 
 
-class _Listing:
-    """The names in an images folder, read once (``os.scandir``: no ``stat`` per name)
-    and which of them are symlinks; None when the folder is not there."""
-
-    def __init__(self, folder: str):
-        self.names: set[str] | None = None
-        self.links: set[str] = set()
-        try:
-            with os.scandir(folder) as it:
-                names = set()
-                for e in it:
-                    names.add(e.name)
-                    if e.is_symlink():
-                        self.links.add(e.name)
-                self.names = names
-        except OSError:
-            pass
-
-
-def _image_path(filename: str | None, image_id: str, jpeg_dir: str, listing: _Listing) -> str | None:
+def _image_path(filename: str | None, image_id: str, jpeg_dir: str, entries: dict[str, bool] | None) -> str | None:
     """The reader's image path for a file's ``<filename>`` (see ``_convert_chunk``), or None
-    when the name is refused (the Python reader then reports it)."""
+    when the name is refused (the Python reader then reports it).  ``entries``: the
+    images folder's (:func:`folder_entries`), None when it is not there."""
     # str(Path(os.path.join(jpeg_dir, name))) for a plain name, jpeg_dir being a str(Path)
     prefix = "" if jpeg_dir == "." else jpeg_dir.rstrip("/") + "/"
     if filename is None:
         return f"{prefix}{image_id}.jpg"
-    if is_plain_name(filename) and filename not in listing.links:
-        if listing.names is None or filename in listing.names:  # no folder: a name in it is missing, and inside
-            return f"{prefix}{filename}"
+    if is_plain_name(filename) and (entries is None or entries.get(filename) is False):
+        return f"{prefix}{filename}"  # a plain file in the folder, or no folder: missing, and inside
     try:
         inside_root_str(jpeg_dir, filename, what="<filename>")
     except YoloToolsError:
         return None
-    img_path = os.path.join(jpeg_dir, filename)
-    if not os.path.exists(img_path):
-        alt = os.path.join(jpeg_dir, f"{image_id}.jpg")
-        img_path = alt if os.path.exists(alt) else img_path
-    return str(Path(img_path))
+    return str(Path(_image_file(filename, image_id, jpeg_dir)))
 
 
 def convert_voc_native(
@@ -144,13 +121,14 @@ def convert_voc_native(
 
     # per image: (image path, h, w, box count, difficult boxes as (line, class, xyxy))
     parts: list = [None] * len(plan.items)
-    listings: dict[str, _Listing] = {}
+    listings: dict[str, dict[str, bool] | None] = {}
     for k, i in enumerate(fast):
         if status[k]:
             continue
         _xml, image_id, jpeg_dir = plan.items[i]
-        listing = listings.get(jpeg_dir) or listings.setdefault(jpeg_dir, _Listing(jpeg_dir))
-        path = _image_path(fnames[k], image_id, jpeg_dir, listing)
+        if jpeg_dir not in listings:
+            listings[jpeg_dir] = folder_entries(jpeg_dir)
+        path = _image_path(fnames[k], image_id, jpeg_dir, listings[jpeg_dir])
         if path is None:  # a refused <filename>: the reader reports it and writes no label for it
             os.unlink(f"{folder}{image_id}.txt")
             continue
@@ -177,7 +155,6 @@ def convert_voc_native(
 
     rep = YoloWriteReport(out=str(out), split=split_name)
     images_dir = out / "images"
-    images_s = f"{images_dir}/"
     skipped: dict[str, int] = {}
     side_images: dict[str, dict] = {}
     list_lines: list[str] = []
@@ -202,9 +179,6 @@ def convert_voc_native(
         rep.images += 1
         rep.boxes_written += kept
         side_images[image_id] = entry
-        if images == "none" and is_plain_name(image_id):  # place_image's line, without its calls
-            list_lines.append(f"{images_s}{image_id}{os.path.splitext(path)[1] or '.jpg'}\n")
-        else:
-            list_lines.append(place_image(image_id, path, images_dir, images, rep, made) + "\n")
+        list_lines.append(place_image(image_id, path, images_dir, images, rep, made) + "\n")
     finish_split(out, split_name, plan.class_map, staging, list_lines, side_images, skipped, rep)
     return plan.class_map, num_boxes, problems, rep

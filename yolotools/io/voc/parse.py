@@ -70,8 +70,9 @@ def _parse_fast(data: bytes, out: _Parsed) -> bool:
     """Fill ``out`` from a plain VOC file and return True, or return False (the
     caller then uses lxml).  Never reports an error itself.  The C reader
     (``yolotools._native.parse_voc_plain``, when built) takes the plainest files
-    (ASCII, no declaration but the usual ones) with the same results; the regex
-    path below takes the rest."""
+    (ASCII, no declaration but the usual ones; '=' and XML's five entities allowed
+    in text it does not read) with the same results; the regex path below takes
+    the rest."""
     if _native is not None:
         got = _native.parse_voc_plain(data)
         if got is not None:

@@ -264,11 +264,7 @@ def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelSta
             except YoloToolsError as e:
                 p.problems.append(("error", "path_outside_dataset", "filename", f"{e}; image skipped"))
         if not any(s == "error" and k not in _BOX_LEVEL for s, k, _, _ in p.problems):
-            fname = p.filename or f"{image_id}.jpg"
-            img_path = os.path.join(jpeg_dir, fname)
-            if p.filename and not os.path.exists(img_path):
-                alt = os.path.join(jpeg_dir, f"{image_id}.jpg")
-                img_path = alt if os.path.exists(alt) else img_path
+            img_path = _image_file(p.filename, image_id, jpeg_dir)
             hw = p.image_hw
             if hw is None:
                 from ..files import image_size_hw
@@ -291,6 +287,18 @@ def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelSta
         tuples = list(p.problems) + [(q.severity, q.kind, q.where, q.message) for q in probs]
         out.append((rec, tuples, p.names))
     return out
+
+
+def _image_file(filename: str | None, image_id: str, jpeg_dir: str) -> str:
+    """The image of a file whose ``<filename>`` (already checked to stay in
+    JPEGImages/) is ``filename``: that file, else ``<image id>.jpg`` when only that
+    one exists (annotations whose <filename> is stale), ``<image id>.jpg`` when
+    there is no <filename>."""
+    img_path = os.path.join(jpeg_dir, filename or f"{image_id}.jpg")
+    if filename and not os.path.exists(img_path):
+        alt = os.path.join(jpeg_dir, f"{image_id}.jpg")
+        img_path = alt if os.path.exists(alt) else img_path
+    return img_path
 
 
 def _checked_boxes(p: _Parsed, hw, index, offs, problems: Problems):

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord, trusted_record
+from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord, checked_hw, trusted_record
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
@@ -192,21 +192,14 @@ def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], 
         if hw is None:
             continue
         side = side or {}
-        hw = (int(hw[0]), int(hw[1])) if fast is not None else hw
-        if fast is not None and hw[0] > 0 and hw[1] > 0 and not _sidecar_has_more_than_flags(side):
+        if fast is not None and not _sidecar_has_more_than_flags(side):
             xyxy, cls, scores = fast
-            n = len(cls)
-            lines = list(range(1, n + 1))
-            diff, crowd = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
-            for key, arr in (("difficult_lines", diff), ("crowd_lines", crowd)):
-                for ln in side.get(key, ()):
-                    if 1 <= ln <= n:
-                        arr[ln - 1] = True
-                    else:
-                        problems.warning("stale_sidecar", lab, f"sidecar flags line {ln}, which has no box; flag ignored")
+            lines = list(range(1, len(cls) + 1))
+            diff, crowd = _sidecar_flags(side, lines, lab, problems)
             diff.setflags(write=False)
             crowd.setflags(write=False)
-            rec = trusted_record(image_id, Path(img), hw, xyxy, cls, diff, crowd, scores=scores, source_id=side.get("source_id"))
+            rec = trusted_record(image_id, Path(img), checked_hw(image_id, hw), xyxy, cls, diff, crowd, scores=scores,
+                                 source_id=side.get("source_id"))
         else:
             ann, lines = parse_label_text(text, lab, hw, k, problems, with_scores=with_scores)
             if side:
@@ -220,8 +213,7 @@ def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], 
 def _sidecar_has_more_than_flags(side: dict) -> bool:
     """A sidecar entry with more than sizes, source ids/paths and difficult/crowd
     line flags (areas, attributes, left-out boxes): put back by :func:`_apply_sidecar`."""
-    return any(k not in ("image_hw", "source_id", "source_path", "difficult_lines", "crowd_lines") for k in side) \
-        or any(not isinstance(ln, int) for key in ("difficult_lines", "crowd_lines") for ln in side.get(key, ()))
+    return any(k not in ("image_hw", "source_id", "source_path", "difficult_lines", "crowd_lines") for k in side)
 
 
 def _clean_files(files: list[tuple[str | None, tuple[int, int] | None]], k: int, with_scores: bool) -> list:
@@ -344,10 +336,11 @@ def _load_sidecar(path: Path, problems: Problems) -> dict:
     return out
 
 
-def _apply_sidecar(ann: Annotations, lines: list[int], side: dict, hw, lab: Path, problems: Problems) -> Annotations:
-    n = len(ann)
-    diff = np.zeros(n, bool)
-    crowd = np.zeros(n, bool)
+def _sidecar_flags(side: dict, lines: list[int], lab, problems: Problems) -> tuple[np.ndarray, np.ndarray]:
+    """The difficult and crowd flags of the boxes on ``lines`` (their label-file
+    line numbers) from a sidecar entry; a flagged line with no box is a warning."""
+    diff = np.zeros(len(lines), bool)
+    crowd = np.zeros(len(lines), bool)
     pos = {ln: i for i, ln in enumerate(lines)}
     for key, arr in (("difficult_lines", diff), ("crowd_lines", crowd)):
         for ln in side.get(key, []):
@@ -355,11 +348,18 @@ def _apply_sidecar(ann: Annotations, lines: list[int], side: dict, hw, lab: Path
                 arr[pos[ln]] = True
             else:
                 problems.warning("stale_sidecar", lab, f"sidecar flags line {ln}, which has no box; flag ignored")
+    return diff, crowd
+
+
+def _apply_sidecar(ann: Annotations, lines: list[int], side: dict, hw, lab: Path, problems: Problems) -> Annotations:
+    n = len(ann)
+    diff, crowd = _sidecar_flags(side, lines, lab, problems)
     area = None
     if "area" in side and len(side["area"]) == n:
         area = np.array(side["area"], dtype=np.float64)
     attrs = None
     if isinstance(side.get("attrs"), dict):
+        pos = {ln: i for i, ln in enumerate(lines)}
         attrs = [None] * n
         for ln, a in side["attrs"].items():
             i = pos.get(int(ln)) if str(ln).isdigit() else None

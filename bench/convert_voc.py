@@ -62,6 +62,10 @@ def main() -> None:
                     help="where the outputs go (default: .bench/ or the system's temp folder); /dev/shm takes the disk out")
     ap.add_argument("--record", action="store_true", help="keep this run's figures for the README row (bench/rows/)")
     args = ap.parse_args()
+    sys.path.insert(0, str(REPO / "bench"))
+    from readme_table import byte_compile
+
+    byte_compile()  # as an installed package runs (see there)
     if not (args.voc / "Annotations").is_dir():
         sys.exit(f"no VOC root at {args.voc}")
     ts = tools(args.voc)

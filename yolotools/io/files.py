@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import json
 import os
-from pathlib import Path, PurePosixPath
+import sys
+from pathlib import Path, PosixPath as _PosixPath, PurePosixPath
 
 from ..errors import YoloToolsError
 
@@ -91,6 +92,11 @@ def plain_image_id(name: str) -> str | None:
     other name, which then goes through :func:`relative_name`."""
     if "\\" in name or "\x00" in name or (len(name) > 1 and name[1] == ":") or not name.strip():
         return None
+    if "/" not in name:  # one part (the common case)
+        if name == "." or name == "..":
+            return None
+        i = name.rfind(".")
+        return name[:i] if 0 < i < len(name) - 1 else name
     parts = name.split("/")
     if "" in parts or "." in parts or ".." in parts:
         return None
@@ -145,6 +151,28 @@ def _norm_root(root: str) -> str:
 
 def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def path_object(path: str) -> Path:
+    """``Path(path)``, by :func:`path_objects`' shortcut where it applies."""
+    return path_objects([path])[0]
+
+
+def path_objects(paths: list[str]) -> list[Path]:
+    """``[Path(s) for s in paths]`` for many path strings, faster (readers make one
+    per image): on CPython 3.11 a plain absolute path (no ``//``, ``.`` part or
+    trailing ``/``) is split here instead of by pathlib's general parser; any
+    other string, or another Python, goes through ``Path``."""
+    make = getattr(_PosixPath, "_from_parsed_parts", None)
+    if make is None or sys.version_info[:2] != (3, 11) or os.sep != "/":
+        return [Path(s) for s in paths]
+    out = []
+    for s in paths:
+        if s[:1] == "/" and "//" not in s and "/./" not in s and s[-1:] != "/" and s[-2:] != "/." and s != "/":
+            out.append(make("", "/", ["/", *s[1:].split("/")]))
+        else:
+            out.append(Path(s))
+    return out
 
 
 def inside_root(root: Path | str, name: str, *, what: str = "file name", follow_links: bool = True) -> Path:

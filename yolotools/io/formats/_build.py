@@ -19,8 +19,12 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import json
 import math
 import os
+import re
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping, Sequence
 
@@ -28,9 +32,14 @@ import numpy as np
 
 from ...annotations import ClassMap, DetectionDataset, ImageRecord, checked_hw, trusted_record
 from ...errors import Problems, YoloToolsError
-from ..files import folder_entries, image_size_hw, inside_root, plain_image_id, relative_name
+from ..files import (atomic_write_text, confined_path, folder_entries, image_size_hw, inside_root, is_plain_name, path_object,
+                     path_objects, plain_image_id, relative_name)
 
-__all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "box_rows"]
+log = logging.getLogger("yolotools")  # as errors.Problems logs
+
+__all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "box_rows", "Columns",
+           "csv_cell", "json_str", "write_texts", "clean_dataset", "clean_images",
+           "read_many", "finite_values", "int_hw"]
 
 
 def num(v: float) -> str:
@@ -48,7 +57,10 @@ def finite(v) -> float | None:
     if t is float:  # the common case (JSON numbers): NaN and inf fail v - v == 0
         return v if v - v == 0 else None
     if t is int:
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an integer beyond a double (JSON allows 1e400 written out)
+            return None
     if isinstance(v, bool) or v is None:
         return None
     if isinstance(v, str):
@@ -93,6 +105,106 @@ def box_rows(ann) -> list[tuple]:
             zip(ann.boxes.xyxy.tolist(), ann.class_ids.tolist(), attrs, ann.is_difficult.tolist(), ann.is_crowd.tolist())]
 
 
+class Columns:
+    """A dataset as flat columns for a writer: every box's corners, class,
+    flags and attributes in one list each (one numpy call per field, not per
+    image), and per image its record and the range of its boxes
+    (``starts[i]:ends[i]``).  :meth:`texts` gives many numbers' texts at once."""
+
+    def __init__(self, dataset: DetectionDataset):
+        recs = dataset.records
+        self.records = recs
+        anns = [r.annotations for r in recs]
+        counts = [len(a.class_ids) for a in anns]
+        self.ends = list(itertools.accumulate(counts))
+        self.starts = [e - k for e, k in zip(self.ends, counts)]
+        if anns:
+            self.xyxy = np.concatenate([a.boxes.xyxy for a in anns]).reshape(-1, 4)
+            self.cls = np.concatenate([a.class_ids for a in anns]).tolist()
+            self.difficult = np.concatenate([a.is_difficult for a in anns]).tolist()
+            self.crowd = np.concatenate([a.is_crowd for a in anns]).tolist()
+        else:
+            self.xyxy = np.zeros((0, 4))
+            self.cls, self.difficult, self.crowd = [], [], []
+        self.attrs: list[dict] | None = None  # per box ({} for none), or None when no box has any
+        if any(a.attrs is not None for a in anns):
+            self.attrs = [x or {} for a, k in zip(anns, counts) for x in (a.attrs.tolist() if a.attrs is not None else [None] * k)]
+        self.files = [image_file_name(r) for r in recs]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def attr(self, j: int) -> dict:
+        return self.attrs[j] if self.attrs is not None else {}
+
+    @staticmethod
+    def texts(values: np.ndarray, *, as_repr: bool = False) -> list[str]:
+        """:func:`num` of each value (``as_repr``: ``repr``, what ``json.dumps``
+        writes for a float), in the C module when it is there."""
+        a = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        try:
+            from ... import _native
+        except ImportError:
+            return [repr(v) for v in a.tolist()] if as_repr else [num(v) for v in a.tolist()]
+        return _native.num_texts(a.tobytes(), as_repr)
+
+
+_CSV_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def csv_cell(v) -> str:
+    """``v`` as one CSV cell, quoted as ``csv.writer`` quotes it (minimal)."""
+    s = str(v)
+    if not _CSV_SPECIAL.search(s) and s:
+        return s
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([s, ""])  # two cells: a lone empty cell would be written as ""
+    return buf.getvalue()[:-1]
+
+
+_JSON_PLAIN = re.compile(r'[ -!#-\[\]-~]*')
+
+
+def json_str(s: str) -> str:
+    """``json.dumps(s)`` (ASCII, escaped), without the encoder for plain text."""
+    if _JSON_PLAIN.fullmatch(s):
+        return f'"{s}"'
+    return json.dumps(s)
+
+
+def write_texts(folder: Path, names: Sequence[str], texts: Sequence[str], what: str) -> None:
+    """Write ``texts[i]`` to ``folder/names[i]`` (names relative, ``/``
+    separators, confined to ``folder``), each file atomically
+    (:func:`~yolotools.io.files.atomic_write_bytes`' rule); the plain ones (a
+    name with no folder part) in one call of the C module's ``write_files``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    root = os.path.realpath(folder)
+    plain_p, plain_t = [], []
+    for name, text in zip(names, texts):
+        if is_plain_name(name) and text.isascii():
+            plain_p.append(os.path.join(root, name))
+            plain_t.append(text)
+        else:
+            atomic_write_text(confined_path(folder, name, what=what), text)
+    if not plain_p:
+        return
+    try:
+        from ... import _native
+    except ImportError:
+        _native = None
+    if _native is None:
+        for q, t in zip(plain_p, plain_t):
+            atomic_write_text(q, t)
+        return
+    from array import array
+
+    ends = array("q", itertools.accumulate(map(len, plain_t))).tobytes()
+    _native.write_files(plain_p, bytes(len(plain_p)), "".join(plain_t).encode("ascii"), ends, f".{os.getpid()}.tmp")
+
+
 def class_order(names: Iterable[str], *, classes: Sequence[str] | None = None, declared: Sequence[str] = ()) -> list[str]:
     """The class order: ``classes`` when given; else the names the format
     declares (CVAT's label list) in their order, then the other names found,
@@ -106,15 +218,19 @@ def class_order(names: Iterable[str], *, classes: Sequence[str] | None = None, d
 
 
 class _Img:
-    __slots__ = ("image_id", "path", "hw", "boxes", "labels", "difficult", "crowd", "attrs", "where")
+    __slots__ = ("image_id", "path", "hw", "boxes", "labels", "difficult", "crowd", "attrs", "where", "index")
 
-    def __init__(self, image_id, path, hw, where):
-        self.image_id, self.path, self.hw, self.where = image_id, path, hw, where
+    def __init__(self, image_id, path, hw, where, index=0):
+        self.image_id, self.path, self.hw, self.where, self.index = image_id, path, hw, where, index
         self.boxes: list[tuple] = []
         self.labels: list[str] = []
         self.difficult: list[bool] = []
         self.crowd: list[bool] = []
         self.attrs: list[dict | None] = []
+
+
+_SPACE = frozenset(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+                   "\u2028\u2029\u202f\u205f\u3000")  # what str.strip() removes
 
 
 def _has_suffix(name: str) -> bool:
@@ -156,6 +272,13 @@ class DatasetBuilder:
         self._dirs: dict[tuple[str, str], dict[str, bool] | None] = {}
         self._refused: set[str] = set()
         self._row_imgs: dict[str, _Img] = {}
+        # boxes are checked when the dataset is built, all at once (see build); strict mode checks each at once, so
+        # that the first error raised is the first in the file
+        self._defer = not problems.strict
+        self._rows: list[tuple] = []
+        self._root_str = os.fspath(self.images).rstrip("/") if self.images is not None else ""
+        self._found: dict[str, Path] = {}  # image name -> file found by find_image's listing
+        self._header_hw: dict[str, tuple[int, int]] = {}  # image file -> (h, w) read by prefetch_sizes
 
     def count(self, what: str, n: int = 1) -> None:
         """Count a shape the reader turned into a box (``polygon_to_box``); the
@@ -166,6 +289,10 @@ class DatasetBuilder:
     def image_id(self, name: str, where: str, *, file: Path | str | None = None) -> str | None:
         """The image id for a file name from the labels (``a/b.jpg`` -> ``a/b``),
         or ``None`` (and an error) when the name would leave the dataset."""
+        if name.__class__ is str and "\\" not in name:
+            plain = plain_image_id(name)
+            if plain is not None and name[:1] not in _SPACE and name[-1:] not in _SPACE:  # what stripping would not change
+                return plain
         s = str(name).replace("\\", "/").strip()
         plain = plain_image_id(s)
         if plain is not None:
@@ -185,12 +312,17 @@ class DatasetBuilder:
         root = self.images
         if root is None:
             return None
+        found = self._found.get(name)
+        if found is not None:
+            return found
         cands = [name] if _has_suffix(name) else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
         for c in cands:  # fast path: a plain file listed in its (confined) folder, read once per folder
             d, _, base = c.replace("\\", "/").rpartition("/")
             entries = self._listing(root, d)
             if entries is not None and entries.get(base) is False:
-                return Path(root, c)
+                p = path_object(f"{self._root_str}/{c}") if "\\" not in c and c[:1] != "/" else Path(root, c)
+                self._found[name] = p
+                return p
         for c in cands:
             try:
                 p = inside_root(root, c, what="image name")
@@ -204,7 +336,7 @@ class DatasetBuilder:
     def _listing(self, root: Path, sub: str) -> dict[str, bool] | None:
         """``{name: is_symlink}`` of the folder ``root/sub`` when it is confined to
         ``root`` (checked once per folder), else ``None`` (the slow path decides)."""
-        key = (str(root), sub)
+        key = (self._root_str if root is self.images else str(root), sub)
         if key not in self._dirs:
             try:
                 entries = folder_entries(inside_root(root, sub, what="image folder") if sub else Path(root))
@@ -212,6 +344,42 @@ class DatasetBuilder:
                 entries = None
             self._dirs[key] = entries
         return self._dirs[key]
+
+    def prefetch_sizes(self, names: Iterable[str]) -> None:
+        """Read the image headers of these image names (as the reader will pass
+        them to :meth:`entry_image` / :meth:`row_image`) at once, for a format
+        that holds no sizes: the plain names found in the images folder, in C
+        without the GIL on every core (``_native.image_sizes``); the others, and
+        any header the C module leaves, are read one by one as before.  Nothing
+        is reported here."""
+        if self.images is None:
+            return
+        try:
+            from ... import _native
+        except ImportError:
+            return
+        paths = []
+        for name in dict.fromkeys(names):
+            if name.__class__ is str and name not in self.image_sizes and plain_image_id(name) is not None:
+                p = self._found.get(name)
+                if p is None:
+                    cands = [name] if _has_suffix(name) else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
+                    for c in cands:
+                        d, _, base = c.rpartition("/")
+                        entries = self._listing(self.images, d)
+                        if entries is not None and entries.get(base) is False:
+                            p = self._found[name] = path_object(f"{self._root_str}/{c}")
+                            break
+                if p is not None:
+                    paths.append(os.fspath(p))
+        from ...parallel import map_chunks
+
+        for chunk, (status, hw) in zip((paths[i : i + 1024] for i in range(0, len(paths), 1024)),
+                                       map_chunks(_native.image_sizes, paths, threads=True, chunk_size=1024)):
+            vals = np.frombuffer(hw, dtype=np.int64).reshape(-1, 2).tolist()
+            for q, st, v in zip(chunk, status, vals):
+                if not st:
+                    self._header_hw[q] = (v[0], v[1])
 
     def add_image(self, image_id: str | None, path: Path | None, hw, where: str, *, file=None) -> _Img | None:
         """Register an image; ``hw`` may be ``None`` (then from ``image_sizes`` or
@@ -224,10 +392,7 @@ class DatasetBuilder:
         if prev is not None:
             return prev
         if hw is not None:
-            try:
-                hw = (int(hw[0]), int(hw[1]))
-            except (TypeError, ValueError):
-                hw = None
+            hw = int_hw(hw[0], hw[1])
             if hw is not None and (hw[0] <= 0 or hw[1] <= 0):
                 self.problems.error("bad_image_size", file or self.source, f"image {image_id!r}: size {hw[1]}x{hw[0]} is not positive", where)
                 hw = None
@@ -235,7 +400,7 @@ class DatasetBuilder:
             hw = self.image_sizes.get(image_id)
         if hw is None and path is not None:
             try:
-                hw = image_size_hw(path)
+                hw = self._header_hw.get(os.fspath(path)) or image_size_hw(path)
             except YoloToolsError as e:
                 self.problems.error("missing_size", file or self.source, f"image {image_id!r}: the labels give no size and {e}; skipped", where)
                 return None
@@ -244,7 +409,7 @@ class DatasetBuilder:
                                 f"image {image_id!r}: the labels give no image size; give the image folder (--images) so it can "
                                 "be read from the image header; skipped", where)
             return None
-        img = _Img(image_id, path, hw, where)
+        img = _Img(image_id, path, hw, where, len(self._imgs))
         self._imgs[image_id] = img
         return img
 
@@ -281,70 +446,360 @@ class DatasetBuilder:
 
     # ------------------------------------------------------------------- boxes
     def add_box(self, img: _Img, label, x1, y1, x2, y2, where: str, *, file=None, difficult=False, crowd=False,
-                attrs: dict | None = None, clip: bool = True) -> bool:
-        """Add one box in continuous pixels of the image; returns whether it was kept."""
+                attrs: dict | None = None, clip: bool = True) -> None:
+        """Add one box in continuous pixels of the image.  It is checked (and
+        clipped, skipped and reported) when :meth:`build` runs, its problems in
+        the place they would have had here."""
+        if self._defer:
+            self._rows.append((img, label, x1, y1, x2, y2, where, file, difficult, crowd, attrs, clip, len(self.problems.items)))
+            return
+        got = self._check_box(img, label, x1, y1, x2, y2, where, file, clip, self.problems)
+        if got is not None:
+            label, x1, y1, x2, y2 = got
+            img.boxes.append((x1, y1, x2, y2))
+            img.labels.append(label)
+            img.difficult.append(bool(difficult))
+            img.crowd.append(bool(crowd))
+            img.attrs.append(attrs or None)
+
+    def _check_box(self, img: _Img, label, x1, y1, x2, y2, where, file, clip: bool, problems: Problems):
+        """The checks of one box: ``(label, x1, y1, x2, y2)`` as kept (snapped,
+        clipped), or None (skipped); the problems go to ``problems``."""
         f = file or self.source
         label = "" if label is None else str(label)
         if not label.strip():
-            self.problems.error("missing_class", f, "box has no class name; skipped", where)
-            return False
+            problems.error("missing_class", f, "box has no class name; skipped", where)
+            return None
         if self.classes is not None and label not in self._class_set:
-            self.problems.error("unknown_class", f, f"class {label!r} is not in the given class list; skipped", where)
-            return False
+            problems.error("unknown_class", f, f"class {label!r} is not in the given class list; skipped", where)
+            return None
         vals = (finite(x1), finite(y1), finite(x2), finite(y2))
         if None in vals:
-            self.problems.error("bad_box", f, f"box {[x1, y1, x2, y2]!r} is not 4 finite numbers; skipped", where)
-            return False
+            problems.error("bad_box", f, f"box {[x1, y1, x2, y2]!r} is not 4 finite numbers; skipped", where)
+            return None
         # snapped to 1e-9 px: percent and normalised formats come back as 352.99999999999994 for 353
         x1, y1, x2, y2 = round(vals[0], 9), round(vals[1], 9), round(vals[2], 9), round(vals[3], 9)
         if x2 <= x1 or y2 <= y1:
-            self.problems.error("empty_box", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) has zero or negative size; skipped", where)
-            return False
+            problems.error("empty_box", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) has zero or negative size; skipped", where)
+            return None
         if clip:
             ih, iw = img.hw
             if x1 < 0 or y1 < 0 or x2 > iw or y2 > ih:
                 c = (max(x1, 0.0), max(y1, 0.0), min(x2, float(iw)), min(y2, float(ih)))
                 if c[2] <= c[0] or c[3] <= c[1]:
-                    self.problems.error("box_outside_image", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) lies outside the "
-                                        f"{iw}x{ih} image; skipped", where)
-                    return False
-                self.problems.warning("box_clipped", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) extends outside the "
-                                      f"{iw}x{ih} image; clipped", where)
+                    problems.error("box_outside_image", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) lies outside the "
+                                   f"{iw}x{ih} image; skipped", where)
+                    return None
+                problems.warning("box_clipped", f, f"box ({num(x1)}, {num(y1)}, {num(x2)}, {num(y2)}) extends outside the "
+                                 f"{iw}x{ih} image; clipped", where)
                 x1, y1, x2, y2 = c
-        img.boxes.append((x1, y1, x2, y2))
-        img.labels.append(label)
-        img.difficult.append(bool(difficult))
-        img.crowd.append(bool(crowd))
-        img.attrs.append(attrs or None)
-        return True
+        return label, x1, y1, x2, y2
+
+    def _settle_rows(self):
+        """The deferred boxes checked: every coordinate read and snapped at once
+        (``_native.box_floats``), the checks of :meth:`_check_box` as array
+        operations, and the rows any check stops (or with a label to convert)
+        through :meth:`_check_box` itself, their problems put where
+        :meth:`add_box` would have put them.  Returns the kept boxes as columns
+        in row order: ``(image index, xyxy, labels, difficult, crowd, attrs)``."""
+        rows = self._rows
+        self._rows = []
+        n = len(rows)
+        (imgs, labels, x1s, y1s, x2s, y2s, wheres, files, diffs, crowds, attrs, clips, poss) = zip(*rows)
+        v, ok = _box_floats([*x1s, *y1s, *x2s, *y2s])
+        v = v.reshape(4, n)
+        good = ok.reshape(4, n).all(0)
+        idx = np.fromiter((im.index for im in imgs), np.int64, n)
+        hw = np.array([im.hw for im in self._imgs.values()], dtype=np.float64).reshape(-1, 2)[idx]
+        x1, y1, x2, y2 = v
+        with np.errstate(invalid="ignore"):
+            good &= (x2 > x1) & (y2 > y1)
+            good &= ((x1 >= 0) & (y1 >= 0) & (x2 <= hw[:, 1]) & (y2 <= hw[:, 0])) | ~np.fromiter(clips, bool, n)
+        okl: dict = {}
+        for lab in set(labels):  # a plain str label, not blank, in the class list when there is one
+            okl[lab] = lab.__class__ is str and bool(lab.strip()) and (self.classes is None or lab in self._class_set)
+        good &= np.fromiter((okl[lab] for lab in labels), bool, n)
+        xyxy = v.T.copy()
+        keep = good.copy()
+        labels = list(labels)
+        inserts = []
+        for i in np.flatnonzero(~good).tolist():
+            probs = Problems()
+            got = self._check_box(imgs[i], labels[i], x1s[i], y1s[i], x2s[i], y2s[i], wheres[i], files[i], clips[i], probs)
+            if got is not None:
+                labels[i] = got[0]
+                xyxy[i] = got[1:]
+                keep[i] = True
+            if probs.items:
+                inserts.append((poss[i], probs.items))
+        if inserts:
+            items, merged, at = self.problems.items, [], 0
+            for pos, ps in inserts:
+                merged += items[at:pos]
+                merged += ps
+                at = pos
+            merged += items[at:]
+            items[:] = merged
+            for pos, ps in inserts:
+                for p in ps:
+                    log.debug("%s", p)
+        kept = np.flatnonzero(keep)
+        order = kept[np.argsort(idx[kept], kind="stable")].tolist()  # each image's boxes together, in file order
+        return (idx[order], xyxy[order], [labels[i] for i in order], [bool(diffs[i]) for i in order],
+                [bool(crowds[i]) for i in order], [attrs[i] or None for i in order])
 
     # ------------------------------------------------------------------- build
     def build(self) -> DetectionDataset:
-        names = class_order((l for im in self._imgs.values() for l in im.labels), classes=self.classes, declared=self.declared)
-        try:
-            cmap = ClassMap(tuple(names))
-        except ValueError as e:
-            raise YoloToolsError(f"{self.source}: classes: {e}") from None
-        index = {n: i for i, n in enumerate(names)}
         imgs = list(self._imgs.values())
-        # every image's arrays are read-only slices of one array per field: one numpy call per field, not per image
-        xyxy = np.array([b for im in imgs for b in im.boxes], dtype=np.float64).reshape(-1, 4)
-        cls = np.array([index[l] for im in imgs for l in im.labels], dtype=np.int64)
-        diff = np.array([d for im in imgs for d in im.difficult], dtype=np.bool_)
-        crowd = np.array([c for im in imgs for c in im.crowd], dtype=np.bool_)
-        for a in (xyxy, cls, diff, crowd):
-            a.setflags(write=False)
-        records = []
-        b0 = 0
-        for im in imgs:
-            b1 = b0 + len(im.boxes)
-            attrs = None
-            if any(im.attrs):  # as Annotations keeps them: an object array, empty dicts as None
-                attrs = np.empty(b1 - b0, dtype=object)
-                attrs[:] = [v if v else None for v in im.attrs]
-                attrs.setflags(write=False)
-            hw = checked_hw(im.image_id, im.hw)  # sizes given by a caller (image_sizes) may be any numbers
-            records.append(trusted_record(im.image_id, im.path, hw, xyxy[b0:b1], cls[b0:b1], diff[b0:b1], crowd[b0:b1],
-                                          attrs=attrs))
-            b0 = b1
-        return DetectionDataset(cmap, tuple(records))
+        if self._rows:
+            idx, xyxy, labels, difficult, crowd, attrs = self._settle_rows()
+            counts = np.bincount(idx, minlength=len(imgs)).tolist()
+        else:  # boxes checked as they came (strict), or none
+            labels = [l for im in imgs for l in im.labels]
+            xyxy = np.array([b for im in imgs for b in im.boxes], dtype=np.float64).reshape(-1, 4)
+            difficult = [d for im in imgs for d in im.difficult]
+            crowd = [c for im in imgs for c in im.crowd]
+            attrs = [a for im in imgs for a in im.attrs]
+            counts = [len(im.boxes) for im in imgs]
+        return _dataset(self.source, [(im.image_id, im.path, im.hw) for im in imgs], counts, labels, xyxy, difficult, crowd,
+                        attrs, classes=self.classes, declared=self.declared)
+
+
+def _dataset(source, imgs, counts, labels, xyxy, difficult, crowd, attrs, *, classes, declared) -> DetectionDataset:
+    """The dataset of checked columns: ``imgs`` ``(image id, path, (h, w))`` in
+    order, ``counts`` their numbers of boxes, the boxes' columns image by
+    image.  Every image's arrays are read-only slices of one array per field."""
+    names = class_order(labels, classes=classes, declared=declared)
+    try:
+        cmap = ClassMap(tuple(names))
+    except ValueError as e:
+        raise YoloToolsError(f"{source}: classes: {e}") from None
+    index = {n: i for i, n in enumerate(names)}
+    xyxy = np.ascontiguousarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    cls = np.array([index[l] for l in labels], dtype=np.int64)
+    diff = np.array(difficult, dtype=np.bool_).reshape(-1)
+    crowd = np.array(crowd, dtype=np.bool_).reshape(-1)
+    for a in (xyxy, cls, diff, crowd):
+        a.setflags(write=False)
+    records = []
+    b0 = 0
+    has_attrs = any(attrs)
+    for (image_id, path, hw), k in zip(imgs, counts):
+        b1 = b0 + k
+        at = None
+        if has_attrs and any(attrs[b0:b1]):  # as Annotations keeps them: an object array, empty dicts as None
+            at = np.empty(b1 - b0, dtype=object)
+            at[:] = [v if v else None for v in attrs[b0:b1]]
+            at.setflags(write=False)
+        hw = checked_hw(image_id, hw)  # sizes given by a caller (image_sizes) may be any numbers
+        records.append(trusted_record(image_id, path, hw, xyxy[b0:b1], cls[b0:b1], diff[b0:b1], crowd[b0:b1], attrs=at))
+        b0 = b1
+    return DetectionDataset(cmap, tuple(records))
+
+
+def clean_images(names: Sequence, hws: Sequence | None, images=None, image_sizes=None, paths: list | None = None
+                 ) -> tuple[list, list, list] | None:
+    """The images part of :func:`clean_dataset`: ``(ids, path strings or
+    None, (h, w))`` of the images ``names`` when nothing is to be reported
+    about them (plain names, distinct ids, found in ``images`` when it is
+    given, a known positive size), else None.  ``paths``: the image files
+    the reader found itself (path strings or None), instead of ``images``."""
+    if paths is not None:
+        images = None
+    root = Path(images) if images is not None else None
+    root_str = os.fspath(root).rstrip("/") if root is not None else ""
+    sizes = image_sizes or {}
+    given = paths
+    ids, paths = [], list(given) if given is not None else []
+    listings: dict[str, dict | None] = {}
+    for name in names:
+        if name.__class__ is not str or "\\" in name or name[:1] in _SPACE or name[-1:] in _SPACE:
+            return None
+        iid = plain_image_id(name)
+        if iid is None:
+            return None
+        ids.append(iid)
+        if root is None:
+            if given is None:
+                paths.append(None)
+            continue
+        cands = [name] if _has_suffix(name) else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
+        for c in cands:
+            d, _, base = c.rpartition("/")
+            if d not in listings:
+                try:
+                    listings[d] = folder_entries(inside_root(root, d, what="image folder") if d else root)
+                except YoloToolsError:
+                    listings[d] = None
+            entries = listings[d]
+            if entries is not None and entries.get(base) is False:
+                paths.append(f"{root_str}/{c}")
+                break
+        else:
+            return None  # not found as a plain file: the per-box path decides
+    if len(set(ids)) != len(ids):
+        return None
+    hw_out: list = [None] * len(ids)
+    need = []
+    for i, iid in enumerate(ids):
+        hw = hws[i] if hws is not None else None
+        if hw is not None:
+            if hw[0].__class__ is not int or hw[1].__class__ is not int or hw[0] <= 0 or hw[1] <= 0:
+                return None
+            hw_out[i] = (hw[0], hw[1])
+        elif iid in sizes:
+            hw_out[i] = sizes[iid]
+        elif paths[i] is not None:
+            need.append(i)
+        else:
+            return None
+    if need:
+        try:
+            from ... import _native
+        except ImportError:
+            _native = None
+        from ...parallel import map_chunks
+
+        got = {}
+        if _native is not None:
+            q = [paths[i] for i in need]
+            for c, (status, hwb) in enumerate(map_chunks(_native.image_sizes, q, threads=True, chunk_size=1024)):
+                vals = np.frombuffer(hwb, dtype=np.int64).reshape(-1, 2).tolist()
+                for k, (st, v) in enumerate(zip(status, vals)):
+                    if not st:
+                        got[need[c * 1024 + k]] = (v[0], v[1])
+        for i in need:
+            hw = got.get(i)
+            if hw is None:
+                try:
+                    hw = image_size_hw(paths[i])
+                except YoloToolsError:
+                    return None
+            hw_out[i] = hw
+    return ids, paths, hw_out
+
+
+def clean_dataset(source, *, names: Sequence, hws: Sequence | None, box_image: Sequence[int], labels: Sequence, xyxy,
+                  difficult=None, crowd=None, attrs=None, images=None, image_sizes=None, classes=None, declared=(),
+                  found: tuple | None = None, paths: list | None = None) -> DetectionDataset | None:
+    """A reader's fast path: the dataset a :class:`DatasetBuilder` fed the same
+    images and boxes would build, when it would find nothing to report, else
+    None (the reader then runs its per-box path, which reports each problem).
+
+    ``names``: each image's name as the file gives it, in file order, each
+    once; ``hws``: each one's ``(h, w)`` ints as the reader would pass them
+    (None: the format has none; then ``image_sizes`` or the image headers).
+    Per box, in file order: ``box_image`` (index into ``names``), ``labels``,
+    ``xyxy`` (an ``(N, 4)`` array of the continuous pixel corners the reader
+    computes, not yet snapped), and optional flags and attribute dicts.
+    ``found``: :func:`clean_images`' answer when the caller has it already;
+    ``paths``: the image files the reader found itself (see there).
+
+    Nothing is reported here: anything :func:`clean_images` refuses, a box that
+    is not finite, empty or outside the image (to clip), or a label that is
+    blank, not a str or not in ``classes`` makes it return None."""
+    found = found if found is not None else clean_images(names, hws, images, image_sizes, paths)
+    if found is None:
+        return None
+    ids, paths, hw_out = found
+    n = len(labels)
+    okl = {}
+    for lab in set(labels):
+        okl[lab] = lab.__class__ is str and bool(lab.strip()) and (classes is None or lab in set(classes))
+    if not all(okl.values()):
+        return None
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    v, ok = _box_floats(xyxy.T.ravel().tolist())
+    if not ok.all():
+        return None
+    x1, y1, x2, y2 = v.reshape(4, n) if n else np.zeros((4, 0))
+    bi = np.asarray(box_image, dtype=np.int64).reshape(-1)
+    hwa = np.array(hw_out, dtype=np.float64).reshape(-1, 2)[bi]
+    if not ((x2 > x1) & (y2 > y1) & (x1 >= 0) & (y1 >= 0) & (x2 <= hwa[:, 1]) & (y2 <= hwa[:, 0])).all():
+        return None
+    order = np.argsort(bi, kind="stable") if n and (np.diff(bi) < 0).any() else None
+    xyxy = np.stack([x1, y1, x2, y2], 1)
+    labels = list(labels)
+    difficult = [bool(d) for d in difficult] if difficult is not None else [False] * n
+    crowd = [bool(c) for c in crowd] if crowd is not None else [False] * n
+    attrs = [a or None for a in attrs] if attrs is not None else [None] * n
+    if order is not None:
+        o = order.tolist()
+        xyxy = xyxy[order]
+        labels, difficult, crowd, attrs = ([col[i] for i in o] for col in (labels, difficult, crowd, attrs))
+    counts = np.bincount(bi, minlength=len(ids)).tolist()
+    objs = [None] * len(ids)
+    if any(q is not None for q in paths):
+        objs = path_objects([q if q is not None else "" for q in paths])
+        objs = [o if q is not None else None for o, q in zip(objs, paths)]
+    return _dataset(source, list(zip(ids, objs, hw_out)), counts, labels, xyxy,
+                    difficult, crowd, attrs, classes=list(classes) if classes else None, declared=declared)
+
+
+def read_many(paths: Sequence[str]) -> list[bytes | None]:
+    """Each file's bytes (None where it cannot be read whole), read by the C
+    module on every core when it is there (``_native.read_files``): readers of
+    a file per image take them here and report the None ones themselves."""
+    try:
+        from ... import _native
+    except ImportError:
+        _native = None
+    if _native is None:
+        out: list[bytes | None] = []
+        for q in paths:
+            try:
+                with open(q, "rb") as f:
+                    out.append(f.read())
+            except OSError:
+                out.append(None)
+        return out
+    from ...parallel import map_chunks
+
+    return [b for part in map_chunks(_native.read_files, list(map(os.fspath, paths)), threads=True, chunk_size=1024) for b in part]
+
+
+def finite_values(values: list) -> list:
+    """``[finite(v) for v in values]``: the plain ones read at once in C
+    (``_native.box_floats`` unsnapped), the rest by :func:`finite`."""
+    try:
+        from ... import _native
+    except ImportError:
+        return [finite(v) for v in values]
+    buf, ok = _native.box_floats(values, False)
+    vals = np.frombuffer(buf, dtype=np.float64).tolist()
+    if all(ok):
+        return vals
+    return [v if g else finite(c) for v, g, c in zip(vals, ok, values)]
+
+
+def int_hw(h, w) -> tuple[int, int] | None:
+    """``(int(h), int(w))`` as :meth:`DatasetBuilder.add_image` takes a size a
+    reader gives, None where that fails (then the size comes from elsewhere)."""
+    try:
+        return int(h), int(w)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _box_floats(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """``(round(finite(v), 9) or 0, whether finite(v) took it on its first try)``
+    per value: in C when the module is there (``_native.box_floats``)."""
+    try:
+        from ... import _native
+    except ImportError:
+        _native = None
+    if _native is not None:
+        buf, ok = _native.box_floats(values)
+        return np.frombuffer(buf, dtype=np.float64).copy(), np.frombuffer(ok, dtype=np.uint8).astype(bool)
+    out = np.zeros(len(values))
+    ok = np.zeros(len(values), bool)
+    for i, x in enumerate(values):
+        if x.__class__ in (float, int, str):  # the values finite() takes without the decimal-comma retry
+            try:
+                f = float(x)
+            except (ValueError, OverflowError):
+                continue
+            if f - f == 0:
+                out[i] = round(f, 9)
+                ok[i] = True
+    return out, ok

@@ -8,14 +8,15 @@ holds no image size: it comes from the image header (``images``) or
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping, Sequence
+
+import numpy as np
 
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import DatasetBuilder, box_rows, finite, image_file_name
+from ._build import Columns, DatasetBuilder, clean_dataset, finite, finite_values, json_str
 
 __all__ = ["read_createml", "write_createml"]
 
@@ -33,6 +34,10 @@ def read_createml(
     if not isinstance(data, list):
         raise YoloToolsError(f"{path}: expected a createML JSON list of {{image, annotations}} objects")
     problems = Problems(strict=strict)
+    if not strict:
+        ds = _fast(path, data, images, classes, image_sizes)
+        if ds is not None:
+            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
     for i, item in enumerate(data):
         where = f"[{i}]"
@@ -61,10 +66,45 @@ def read_createml(
     return b.build(), problems
 
 
+def _fast(path: Path, data: list, images, classes, image_sizes):
+    """The reader's fast path (:func:`~._build.clean_dataset`), for a file
+    with nothing to report; None otherwise."""
+    names, box_image, labels, vals = [], [], [], []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict) or not isinstance(item.get("image"), str):
+            return None
+        names.append(item["image"])
+        anns = item.get("annotations") or []
+        if not isinstance(anns, list):
+            return None
+        for a in anns:
+            c = a.get("coordinates") if isinstance(a, dict) else None
+            if not isinstance(c, dict):
+                return None
+            box_image.append(i)
+            labels.append(a.get("label"))
+            vals += (c.get("x"), c.get("y"), c.get("width"), c.get("height"))
+    v = finite_values(vals)
+    if None in v:
+        return None
+    x, y, w, h = np.array(v, dtype=np.float64).reshape(-1, 4).T
+    xyxy = np.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], 1)
+    return clean_dataset(path, names=names, hws=None, box_image=box_image, labels=labels, xyxy=xyxy, images=images,
+                         image_sizes=image_sizes, classes=classes)
+
+
 def write_createml(dataset: DetectionDataset, path: Path | str) -> dict:
-    names = dataset.class_map.names
-    out = [{"image": image_file_name(rec), "annotations": [
-        {"label": names[c], "coordinates": {"x": (x1 + x2) / 2, "y": (y1 + y2) / 2, "width": x2 - x1, "height": y2 - y1}}
-        for x1, y1, x2, y2, c, *_ in box_rows(rec.annotations)]} for rec in dataset.records]
-    atomic_write_text(Path(path), json.dumps(out, separators=(",", ":")))
-    return {"images": len(out), "boxes": dataset.num_boxes}
+    """Write createML JSON (what ``json.dumps`` writes for it, compact; made as
+    text from the columns: every float as its repr)."""
+    cols = Columns(dataset)
+    names = [json_str(n) for n in dataset.class_map.names]
+    x = cols.xyxy
+    t = Columns.texts(np.stack([(x[:, 0] + x[:, 2]) / 2, (x[:, 1] + x[:, 3]) / 2, x[:, 2] - x[:, 0], x[:, 3] - x[:, 1]], 1), as_repr=True)
+    cls = cols.cls
+    items = []
+    for fname, b0, b1 in zip(cols.files, cols.starts, cols.ends):
+        boxes = ",".join(f'{{"label":{names[cls[j]]},"coordinates":{{"x":{t[4 * j]},"y":{t[4 * j + 1]},"width":{t[4 * j + 2]},'
+                         f'"height":{t[4 * j + 3]}}}}}' for j in range(b0, b1))
+        items.append(f'{{"image":{json_str(fname)},"annotations":[{boxes}]}}')
+    atomic_write_text(Path(path), "[" + ",".join(items) + "]")
+    return {"images": len(items), "boxes": len(cls)}

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Mapping, Sequence
-from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
 
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text
-from ._build import DatasetBuilder, box_rows, image_file_name, num
+from ._build import Columns, DatasetBuilder, clean_dataset, finite_values, int_hw
 
 __all__ = ["read_cvat", "write_cvat"]
 
@@ -60,6 +61,10 @@ def read_cvat(
     problems = Problems(strict=strict)
     root = _parse(path)
     declared = [n.text.strip() for n in root.iterfind("meta/*/labels/label/name") if n.text and n.text.strip()]
+    if not strict:
+        ds = _fast(path, root, declared, images, classes, image_sizes)
+        if ds is not None:
+            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, declared=declared, images=images, image_sizes=image_sizes)
     tracks = root.findall("track")
     if tracks:
@@ -120,55 +125,123 @@ def read_cvat(
     return b.build(), problems
 
 
+_DEFAULT_ATTRS = {"occluded": "0", "z_order": "0", "source": "manual"}  # values read_cvat does not keep
+
+
+def _fast(path: Path, root, declared, images, classes, image_sizes):
+    """The reader's fast path (:func:`~._build.clean_dataset`): ``<box>``
+    shapes only (unrotated), no video tracks, nothing to report; None
+    otherwise.  The same attributes, flags and sizes as the per-shape path."""
+    if root.find("track") is not None:
+        return None
+    names, hws, box_image, labels, vals, diff, crowd, attrs = [], [], [], [], [], [], [], []
+    for i, el in enumerate(root.iterfind("image")):
+        a = el.attrib
+        name = a.get("name")
+        if name is None:
+            return None
+        w, h = a.get("width"), a.get("height")
+        names.append(name)
+        hws.append(int_hw(h, w) if w is not None and h is not None else None)
+        for sh in el:
+            tag = sh.tag
+            if tag != "box":
+                if tag in ("tag", "attribute") or not isinstance(tag, str):
+                    continue
+                return None
+            sa = dict(sh.attrib)
+            rot = sa.pop("rotation", None)
+            if rot not in (None, "0", "0.0", "0.00"):
+                return None
+            labels.append(sa.pop("label", None))
+            vals += (sa.pop("xtl", None), sa.pop("ytl", None), sa.pop("xbr", None), sa.pop("ybr", None))
+            box_image.append(i)
+            at = {k: sa[k] for k in ("occluded", "z_order", "source", "group_id") if k in sa and sa[k] != _DEFAULT_ATTRS.get(k)}
+            d = c = False
+            if len(sh):
+                extra = {x.get("name"): (x.text or "") for x in sh.iterfind("attribute") if x.get("name")}
+                d = extra.pop("difficult", "0").strip().lower() in _TRUE
+                c = extra.pop("iscrowd", "0").strip().lower() in _TRUE
+                if extra:
+                    at["attributes"] = extra
+            diff.append(d)
+            crowd.append(c)
+            attrs.append(at)
+    v = finite_values(vals)
+    if None in v:
+        return None
+    return clean_dataset(path, names=names, hws=hws, box_image=box_image, labels=labels,
+                         xyxy=np.array(v, dtype=np.float64).reshape(-1, 4), difficult=diff, crowd=crowd, attrs=attrs,
+                         images=images, image_sizes=image_sizes, classes=classes, declared=declared)
+
+
+def _escape(s: str) -> str:
+    """``xml.sax.saxutils.escape`` (``&``, ``<``, ``>``), without importing it."""
+    return s.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
+def _quoteattr(s: str) -> str:
+    """``xml.sax.saxutils.quoteattr``: escaped, tabs and line ends as character
+    references, in the quotes that need no escaping."""
+    s = _escape(s)
+    if "\n" in s or "\r" in s or "\t" in s:
+        s = s.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    if '"' in s:
+        return '"%s"' % s.replace('"', "&quot;") if "'" in s else f"'{s}'"
+    return f'"{s}"'
+
+
 def write_cvat(dataset: DetectionDataset, path: Path | str) -> dict:
     """Write CVAT for images 1.1 XML (atomic).  Coordinates are written in full
     precision; difficult and crowd become boolean attributes of the label."""
     path = Path(path)
     names = dataset.class_map.names
-    flags = {k for r in dataset.records for k, arr in (("difficult", r.annotations.is_difficult), ("iscrowd", r.annotations.is_crowd)) if arr.any()}
-    rows = [box_rows(r.annotations) for r in dataset.records]
+    cols = Columns(dataset)
+    flags = {k for k, v in (("difficult", cols.difficult), ("iscrowd", cols.crowd)) if any(v)}
     attr_names: dict[str, set] = {}
-    for rr in rows:
-        for *_, c, a, _d, _k in rr:
+    if cols.attrs is not None:
+        for c, a in zip(cols.cls, cols.attrs):
             for k in a.get("attributes") or {}:
                 attr_names.setdefault(names[c], set()).add(k)
     out = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>", "  <meta>", "    <task>",
            f"      <size>{len(dataset)}</size>", "      <mode>annotation</mode>", "      <labels>"]
     for n in names:
-        out.append(f"        <label>\n          <name>{escape(n)}</name>\n          <attributes>")
+        out.append(f"        <label>\n          <name>{_escape(n)}</name>\n          <attributes>")
         for k in sorted(flags) + sorted(attr_names.get(n, set()) - flags):
             kind = "checkbox" if k in flags else "text"
             vals = "false\ntrue" if k in flags else ""
-            out.append(f"            <attribute>\n              <name>{escape(k)}</name>\n              <mutable>False</mutable>\n"
+            out.append(f"            <attribute>\n              <name>{_escape(k)}</name>\n              <mutable>False</mutable>\n"
                        f"              <input_type>{kind}</input_type>\n              <default_value>{'false' if k in flags else ''}</default_value>\n"
                        f"              <values>{vals}</values>\n            </attribute>")
         out.append("          </attributes>\n        </label>")
     out += ["      </labels>", "    </task>", "  </meta>"]
-    qlabel = [quoteattr(n) for n in names]
-    for i, (rec, rr) in enumerate(zip(dataset.records, rows)):
+    qlabel = [_quoteattr(n) for n in names]
+    t = Columns.texts(cols.xyxy)
+    cls, diff, crowd = cols.cls, cols.difficult, cols.crowd
+    for i, (rec, fname, b0, b1) in enumerate(zip(cols.records, cols.files, cols.starts, cols.ends)):
         h, w = rec.image_hw
-        out.append(f"  <image id=\"{i}\" name={quoteattr(image_file_name(rec))} width=\"{w}\" height=\"{h}\">")
-        for x1, y1, x2, y2, c, a, difficult, crowd in rr:
+        out.append(f"  <image id=\"{i}\" name={_quoteattr(fname)} width=\"{w}\" height=\"{h}\">")
+        for j in range(b0, b1):
+            a = cols.attr(j)
+            xy = f'xtl="{t[4 * j]}" ytl="{t[4 * j + 1]}" xbr="{t[4 * j + 2]}" ybr="{t[4 * j + 3]}"'
             if a:
-                head = (f"    <box label={qlabel[c]} source={quoteattr(str(a.get('source', 'manual')))} "
-                        f"occluded={quoteattr(str(a.get('occluded', '0')))} xtl=\"{num(x1)}\" ytl=\"{num(y1)}\" xbr=\"{num(x2)}\" "
-                        f"ybr=\"{num(y2)}\" z_order={quoteattr(str(a.get('z_order', '0')))}")
+                head = (f"    <box label={qlabel[cls[j]]} source={_quoteattr(str(a.get('source', 'manual')))} "
+                        f"occluded={_quoteattr(str(a.get('occluded', '0')))} {xy} z_order={_quoteattr(str(a.get('z_order', '0')))}")
                 if "group_id" in a:
-                    head += f" group_id={quoteattr(str(a['group_id']))}"
+                    head += f" group_id={_quoteattr(str(a['group_id']))}"
                 if "rotation" in a:
-                    head += f" rotation={quoteattr(str(a['rotation']))}"
+                    head += f" rotation={_quoteattr(str(a['rotation']))}"
             else:
-                head = (f"    <box label={qlabel[c]} source=\"manual\" occluded=\"0\" xtl=\"{num(x1)}\" ytl=\"{num(y1)}\" "
-                        f"xbr=\"{num(x2)}\" ybr=\"{num(y2)}\" z_order=\"0\"")
+                head = f'    <box label={qlabel[cls[j]]} source="manual" occluded="0" {xy} z_order="0"'
             out.append(head + ">")
             if flags:
-                for k, flag in (("difficult", difficult), ("iscrowd", crowd)):
+                for k, flag in (("difficult", diff[j]), ("iscrowd", crowd[j])):
                     if k in flags:
                         out.append(f"      <attribute name=\"{k}\">{'true' if flag else 'false'}</attribute>")
             for k, v in (a.get("attributes") or {}).items():
-                out.append(f"      <attribute name={quoteattr(str(k))}>{escape(str(v))}</attribute>")
+                out.append(f"      <attribute name={_quoteattr(str(k))}>{_escape(str(v))}</attribute>")
             out.append("    </box>")
         out.append("  </image>")
     out.append("</annotations>\n")
     atomic_write_text(path, "\n".join(out))
-    return {"images": len(dataset), "boxes": dataset.num_boxes}
+    return {"images": len(dataset), "boxes": len(cls)}

@@ -14,13 +14,15 @@ no image size: images come from ``image_2/`` beside ``label_2/`` (or
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
-from ..files import atomic_write_text, confined_path
-from ._build import DatasetBuilder, box_rows, finite, label_files, num
+from ._build import Columns, DatasetBuilder, clean_dataset, finite, finite_values, label_files, num, read_many, write_texts
 
 __all__ = ["read_kitti", "write_kitti", "kitti_label_dir"]
 
@@ -47,6 +49,10 @@ def read_kitti(
     if images is None and (folder / "image_2").is_dir():
         images = folder / "image_2"
     problems = Problems(strict=strict)
+    if not strict:
+        ds = _fast(folder, labels, files, images, classes, image_sizes)
+        if ds is not None:
+            return ds, problems
     b = DatasetBuilder(folder, problems, classes=classes, images=images, image_sizes=image_sizes)
     for f in files:
         rel = f.relative_to(labels).with_suffix("").as_posix()
@@ -80,22 +86,86 @@ def read_kitti(
     return b.build(), problems
 
 
+def _fast(folder: Path, labels: Path, files: list[Path], images, classes, image_sizes):
+    """The reader's fast path (:func:`~._build.clean_dataset`): a flat folder
+    of label files, every line 15 or 16 numbers after the type, nothing to
+    report; None otherwise.  The same attributes as the per-line path."""
+    lab = os.fspath(labels)
+    rels = []
+    for f in files:
+        s = os.fspath(f)
+        if not s.startswith(lab + "/") or "/" in s[len(lab) + 1 :]:
+            return None
+        rels.append(s[len(lab) + 1 : -4])
+    texts = read_many([os.fspath(f) for f in files])
+    box_image, labels_, tokens, widths = [], [], [], []
+    for i, raw in enumerate(texts):
+        if raw is None:
+            return None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
+        for line in text.splitlines():
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) not in (15, 16):
+                return None
+            box_image.append(i)
+            labels_.append(parts[0])
+            widths.append(len(parts))
+            tokens += parts[1:15]
+            if len(parts) == 16:
+                tokens.append(parts[15])
+    v = finite_values(tokens)
+    if None in v:
+        return None
+    attrs, xyxy, at = [], [], 0
+    for n in widths:
+        vals = v[at : at + n - 1]
+        at += n - 1
+        a = {"truncated": vals[0], "occluded": int(vals[1]), "alpha": vals[2], "dimensions": vals[7:10],
+             "location": vals[10:13], "rotation_y": vals[13]}
+        attr = {k: x for k, x in a.items() if x != _DEFAULTS[k]}
+        if len(vals) == 15:
+            attr["score"] = vals[14]
+        attrs.append(attr)
+        xyxy.append(vals[3:7])
+    return clean_dataset(folder, names=rels, hws=None, box_image=box_image, labels=labels_,
+                         xyxy=np.array(xyxy, dtype=np.float64).reshape(-1, 4), attrs=attrs, images=images,
+                         image_sizes=image_sizes, classes=classes)
+
+
 def write_kitti(dataset: DetectionDataset, folder: Path | str) -> dict:
-    """Write ``folder/label_2/<id>.txt`` (an empty file for an image with no box)."""
+    """Write ``folder/label_2/<id>.txt`` (an empty file for an image with no box),
+    each file atomically."""
     folder = Path(folder)
     names = dataset.class_map.names
     bad = [n for n in names if any(c.isspace() for c in n)]
     if bad:
         raise YoloToolsError(f"KITTI labels are space-separated: class name {bad[0]!r} has a space; remap it first (yolotools remap)")
-    for rec in dataset.records:
+    cols = Columns(dataset)
+    t = Columns.texts(cols.xyxy)
+    d = _DEFAULTS
+    head = f"{num(d['truncated'])} {int(d['occluded'])} {num(d['alpha'])}"
+    tail = " ".join([num(v) for v in d["dimensions"]] + [num(v) for v in d["location"]] + [num(d["rotation_y"])])
+    cls = cols.cls
+    texts = []
+    for b0, b1 in zip(cols.starts, cols.ends):
         lines = []
-        for x1, y1, x2, y2, c, at, *_ in box_rows(rec.annotations):
+        for j in range(b0, b1):
+            at = cols.attr(j)
+            if not at:
+                lines.append(f"{names[cls[j]]} {head} {t[4 * j]} {t[4 * j + 1]} {t[4 * j + 2]} {t[4 * j + 3]} {tail}\n")
+                continue
             a = dict(_DEFAULTS)
             a.update({k: v for k, v in at.items() if k in _DEFAULTS or k == "score"})
-            f = [names[c], num(a["truncated"]), str(int(a["occluded"])), num(a["alpha"]), num(x1), num(y1), num(x2), num(y2)]
+            f = [names[cls[j]], num(a["truncated"]), str(int(a["occluded"])), num(a["alpha"]), *t[4 * j : 4 * j + 4]]
             f += [num(v) for v in a["dimensions"]] + [num(v) for v in a["location"]] + [num(a["rotation_y"])]
             if "score" in a:
                 f.append(num(a["score"]))
             lines.append(" ".join(f) + "\n")
-        atomic_write_text(confined_path(folder / "label_2", rec.image_id + ".txt", what="image id"), "".join(lines))
-    return {"images": len(dataset), "boxes": dataset.num_boxes}
+        texts.append("".join(lines))
+    write_texts(folder / "label_2", [r.image_id + ".txt" for r in cols.records], texts, "image id")
+    return {"images": len(cols), "boxes": len(cls)}

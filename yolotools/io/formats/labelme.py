@@ -19,10 +19,12 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
-from ..files import atomic_write_text, confined_path, inside_root, load_json
-from ._build import DatasetBuilder, box_rows, finite, image_file_name, label_files
+from ..files import inside_root, load_json
+from ._build import Columns, DatasetBuilder, clean_dataset, finite, int_hw, json_str, label_files, read_many, write_texts
 
 __all__ = ["read_labelme", "write_labelme"]
 
@@ -38,6 +40,10 @@ def read_labelme(
     folder = Path(folder)
     files = label_files(folder, ".json", "a folder of LabelMe JSON files, one per image")
     problems = Problems(strict=strict)
+    if not strict:
+        ds = _fast(folder, files, images, classes, image_sizes)
+        if ds is not None:
+            return ds, problems
     b = DatasetBuilder(folder, problems, classes=classes, images=images, image_sizes=image_sizes)
     # ids relative to the deepest folder holding every JSON (annotations/ in exports that keep images/ beside it)
     base = Path(os.path.commonpath([str(p.parent) for p in files]))
@@ -60,9 +66,15 @@ def read_labelme(
             try:
                 path = inside_root(folder, rel, what="imagePath")
             except YoloToolsError as e:
-                problems.warning("path_outside_dataset", f, f"{e}; image not linked")
-            if path is not None and not path.exists() and images is not None:
-                path = b.find_image(PurePosixPath(ip.replace("\\", "/")).name, "", file=f)
+                # outside the labels folder (an export's ../images/x.jpg): the image of that name in the images
+                # folder the user gave, else a warning
+                found = _in_images(b, ip, f) if images is not None else None
+                if found is None:
+                    problems.warning("path_outside_dataset", f, f"{e}; image not linked")
+                path = found
+            else:
+                if not path.exists() and images is not None:
+                    path = b.find_image(PurePosixPath(ip.replace("\\", "/")).name, "", file=f)
         hw = (d.get("imageHeight"), d.get("imageWidth")) if finite(d.get("imageHeight")) and finite(d.get("imageWidth")) else None
         img = b.add_image(iid, path, hw, "", file=f)
         if img is None:
@@ -95,17 +107,104 @@ def read_labelme(
     return b.build(), problems
 
 
+def _fast(folder: Path, files: list[Path], images, classes, image_sizes):
+    """The reader's fast path (:func:`~._build.clean_dataset`): a flat folder
+    of LabelMe files with rectangles only and nothing to report (their images
+    found as the per-file path finds them); None otherwise."""
+    import orjson
+
+    fd = os.fspath(folder)
+    rels = []
+    for f in files:
+        s = os.fspath(f)
+        if not s.startswith(fd + "/") or "/" in s[len(fd) + 1 :]:
+            return None
+        rels.append(s[len(fd) + 1 : -5])
+    probe = Problems()
+    b = DatasetBuilder(folder, probe, images=images)  # its find_image, whose problems must stay none
+    names, hws, paths, box_image, labels, xyxy, attrs = [], [], [], [], [], [], []
+    for i, (f, raw) in enumerate(zip(files, read_many([os.fspath(f) for f in files]))):
+        if raw is None:
+            return None
+        try:
+            d = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(d, dict) or not isinstance(d.get("shapes"), list):
+            return None
+        ip = d.get("imagePath")
+        path = None
+        if isinstance(ip, str) and ip.strip():
+            rel = os.path.relpath(os.path.join(os.path.dirname(f), ip.replace("\\", "/")), folder)
+            try:
+                path = inside_root(folder, rel, what="imagePath")
+            except YoloToolsError:
+                if images is None:
+                    return None
+                path = _in_images(b, ip, f)
+                if path is None:
+                    return None
+            else:
+                if not path.exists() and images is not None:
+                    path = b.find_image(PurePosixPath(ip.replace("\\", "/")).name, "", file=f)
+        names.append(rels[i])
+        paths.append(os.fspath(path) if path is not None else None)
+        hh, ww = d.get("imageHeight"), d.get("imageWidth")
+        hws.append(int_hw(hh, ww) if finite(hh) and finite(ww) else None)
+        for s in d["shapes"]:
+            if not isinstance(s, dict) or (s.get("shape_type") or "polygon") != "rectangle":
+                return None
+            try:
+                pts = [(float(p[0]), float(p[1])) for p in s.get("points") or []]
+            except (TypeError, ValueError, IndexError):
+                return None
+            if len(pts) != 2:
+                return None
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            box_image.append(i)
+            labels.append(s.get("label"))
+            xyxy.append((min(xs), min(ys), max(xs), max(ys)))
+            attrs.append({k: s[k] for k in ("group_id", "flags", "description") if s.get(k) not in (None, {}, "")})
+    if probe.items:
+        return None
+    return clean_dataset(folder, names=names, hws=hws, box_image=box_image, labels=labels,
+                         xyxy=np.array(xyxy, dtype=np.float64).reshape(-1, 4), attrs=attrs, image_sizes=image_sizes,
+                         classes=classes, paths=paths)
+
+
+def _in_images(b: DatasetBuilder, ip: str, f) -> Path | None:
+    """The file named as ``imagePath``'s last part in the builder's images folder, when it is there."""
+    p = b.find_image(PurePosixPath(ip.replace("\\", "/")).name, "", file=f)
+    return p if p is not None and os.path.isfile(p) else None
+
+
 def write_labelme(dataset: DetectionDataset, folder: Path | str) -> dict:
     """Write one LabelMe JSON per image (``<image id>.json``, rectangles,
-    ``imagePath`` = the image file name beside it, no embedded image data)."""
+    ``imagePath`` = the image file name beside it, no embedded image data),
+    each file atomically.  The text is ``json.dumps(doc, indent=2)``'s, made
+    from the columns (a box with attributes goes through ``json.dumps``)."""
     folder = Path(folder)
-    names = dataset.class_map.names
-    for rec in dataset.records:
+    cols = Columns(dataset)
+    names = [json_str(n) for n in dataset.class_map.names]
+    t = Columns.texts(cols.xyxy, as_repr=True)
+    cls = cols.cls
+    texts = []
+    for rec, fname, b0, b1 in zip(cols.records, cols.files, cols.starts, cols.ends):
         h, w = rec.image_hw
-        shapes = [{"label": names[c], "points": [[x1, y1], [x2, y2]], "group_id": a.get("group_id"),
-                   "description": a.get("description", ""), "shape_type": "rectangle", "flags": a.get("flags", {})}
-                  for x1, y1, x2, y2, c, a, *_ in box_rows(rec.annotations)]
-        doc = {"version": "5.4.1", "flags": {}, "shapes": shapes, "imagePath": PurePosixPath(image_file_name(rec)).name,
-               "imageData": None, "imageHeight": h, "imageWidth": w}
-        atomic_write_text(confined_path(folder, rec.image_id + ".json", what="image id"), json.dumps(doc, indent=2))
-    return {"images": len(dataset), "boxes": dataset.num_boxes}
+        shapes = []
+        for j in range(b0, b1):
+            a = cols.attr(j)
+            if a.get("group_id") is not None or a.get("description", "") != "" or a.get("flags", {}) != {}:
+                x1, y1, x2, y2 = cols.xyxy[j].tolist()
+                shape = {"label": dataset.class_map.names[cls[j]], "points": [[x1, y1], [x2, y2]], "group_id": a.get("group_id"),
+                         "description": a.get("description", ""), "shape_type": "rectangle", "flags": a.get("flags", {})}
+                shapes.append("    " + json.dumps(shape, indent=2).replace("\n", "\n    "))
+                continue
+            shapes.append(f'    {{\n      "label": {names[cls[j]]},\n      "points": [\n        [\n          {t[4 * j]},\n          '
+                          f'{t[4 * j + 1]}\n        ],\n        [\n          {t[4 * j + 2]},\n          {t[4 * j + 3]}\n        ]\n      ],\n'
+                          f'      "group_id": null,\n      "description": "",\n      "shape_type": "rectangle",\n      "flags": {{}}\n    }}')
+        body = "[\n" + ",\n".join(shapes) + "\n  ]" if shapes else "[]"
+        texts.append(f'{{\n  "version": "5.4.1",\n  "flags": {{}},\n  "shapes": {body},\n  "imagePath": '
+                     f'{json_str(PurePosixPath(fname).name)},\n  "imageData": null,\n  "imageHeight": {h},\n  "imageWidth": {w}\n}}')
+    write_texts(folder, [r.image_id + ".json" for r in cols.records], texts, "image id")
+    return {"images": len(cols), "boxes": len(cls)}

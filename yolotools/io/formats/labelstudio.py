@@ -13,16 +13,17 @@ the last part of ``data.image`` (an upload path or URL).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 from urllib.parse import unquote, urlparse
 
+import numpy as np
+
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import DatasetBuilder, box_rows, finite, image_file_name
+from ._build import Columns, DatasetBuilder, clean_dataset, clean_images, finite, finite_values, int_hw, json_str
 
 __all__ = ["read_labelstudio", "write_labelstudio"]
 
@@ -54,6 +55,10 @@ def read_labelstudio(
     if not isinstance(tasks, list):
         raise YoloToolsError(f"{path}: expected a Label Studio JSON export (a list of tasks)")
     problems = Problems(strict=strict)
+    if not strict:
+        ds = _fast(path, tasks, images, classes, image_sizes)
+        if ds is not None:
+            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
     for t, task in enumerate(tasks):
         where = f"task {task.get('id', t) if isinstance(task, dict) else t}"
@@ -123,20 +128,81 @@ def read_labelstudio(
     return b.build(), problems
 
 
+_BOX_TYPES = ("rectanglelabels", "polygonlabels", "rectangle", "polygon", "labels")
+_NOT_SHAPES = ("choices", "textarea", "rating", "taxonomy", "relation")
+
+
+def _fast(path: Path, tasks: list, images, classes, image_sizes):
+    """The reader's fast path (:func:`~._build.clean_dataset`): unrotated
+    rectangles, one annotation per task, nothing to report; None otherwise."""
+    names, hws, box_image, labels, vals = [], [], [], [], []
+    for t, task in enumerate(tasks):
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            return None
+        data = task["data"]
+        name = _image_name(data)
+        if not name:
+            return None
+        anns = [a for a in (task.get("annotations") or []) if isinstance(a, dict) and not a.get("was_cancelled")]
+        if len(anns) > 1:
+            return None
+        results = [r for r in (anns[0].get("result") or []) if isinstance(r, dict)] if anns else []
+        hw = None
+        for r in results:
+            if finite(r.get("original_width")) and finite(r.get("original_height")):
+                hw = (r["original_height"], r["original_width"])
+                break
+        if hw is None and finite(data.get("width")) and finite(data.get("height")):
+            hw = (data["height"], data["width"])
+        names.append(name)
+        hws.append(int_hw(*hw) if hw is not None else None)
+        for r in results:
+            v = r.get("value") if isinstance(r.get("value"), dict) else {}
+            kind = r.get("type")
+            if kind not in _BOX_TYPES:
+                if kind in _NOT_SHAPES:
+                    continue
+                return None
+            lab = v.get("rectanglelabels") or v.get("polygonlabels") or v.get("labels")
+            if not isinstance(lab, list) or len(lab) != 1 or "points" in v or finite(v.get("rotation")):
+                return None
+            box_image.append(t)
+            labels.append(lab[0])
+            vals += (v.get("x"), v.get("y"), v.get("width"), v.get("height"))
+    v = finite_values(vals)
+    if None in v:
+        return None
+    found = clean_images(names, hws, images, image_sizes)
+    if found is None:
+        return None
+    x, y, w, h = np.array(v, dtype=np.float64).reshape(-1, 4).T
+    hw = np.array(found[2], dtype=np.float64).reshape(-1, 2)[np.asarray(box_image, dtype=np.int64)]
+    ih, iw = hw[:, 0], hw[:, 1]
+    x, y, w, h = x * iw / 100, y * ih / 100, w * iw / 100, h * ih / 100
+    return clean_dataset(path, names=names, hws=hws, box_image=box_image, labels=labels, xyxy=np.stack([x, y, x + w, y + h], 1),
+                         attrs=[{}] * len(labels), images=images, image_sizes=image_sizes, classes=classes, found=found)
+
+
 def write_labelstudio(dataset: DetectionDataset, path: Path | str) -> dict:
     """Write a Label Studio JSON export (one task per image, one completed
-    annotation of ``rectanglelabels`` results in percent)."""
-    names = dataset.class_map.names
+    annotation of ``rectanglelabels`` results in percent); ``json.dumps``'
+    compact text, made from the columns."""
+    cols = Columns(dataset)
+    names = [json_str(n) for n in dataset.class_map.names]
+    hw = np.array([r.image_hw for r in cols.records], dtype=np.float64).reshape(-1, 2)
+    per_box = np.repeat(hw, np.diff([0] + cols.ends), axis=0)
+    w, h = per_box[:, 1], per_box[:, 0]
+    x = cols.xyxy
+    t = Columns.texts(np.stack([x[:, 0] / w * 100, x[:, 1] / h * 100, (x[:, 2] - x[:, 0]) / w * 100, (x[:, 3] - x[:, 1]) / h * 100], 1),
+                      as_repr=True)
+    cls = cols.cls
     tasks = []
-    for i, rec in enumerate(dataset.records, 1):
-        h, w = rec.image_hw
-        res = []
-        for j, (x1, y1, x2, y2, c, *_) in enumerate(box_rows(rec.annotations)):
-            res.append({"id": f"{i}_{j}", "type": "rectanglelabels", "from_name": "label", "to_name": "image",
-                        "original_width": w, "original_height": h, "image_rotation": 0,
-                        "value": {"x": x1 / w * 100, "y": y1 / h * 100, "width": (x2 - x1) / w * 100,
-                                  "height": (y2 - y1) / h * 100, "rotation": 0, "rectanglelabels": [names[c]]}})
-        tasks.append({"id": i, "data": {"image": image_file_name(rec)},
-                      "annotations": [{"id": i, "was_cancelled": False, "result": res}]})
-    atomic_write_text(Path(path), json.dumps(tasks, separators=(",", ":")))
-    return {"images": len(tasks), "boxes": dataset.num_boxes}
+    for i, (rec, fname, b0, b1) in enumerate(zip(cols.records, cols.files, cols.starts, cols.ends), 1):
+        hh, ww = rec.image_hw
+        head = (f'"type":"rectanglelabels","from_name":"label","to_name":"image","original_width":{ww},"original_height":{hh},'
+                f'"image_rotation":0,"value":{{"x":')
+        res = ",".join(f'{{"id":"{i}_{j - b0}",{head}{t[4 * j]},"y":{t[4 * j + 1]},"width":{t[4 * j + 2]},"height":{t[4 * j + 3]},'
+                       f'"rotation":0,"rectanglelabels":[{names[cls[j]]}]}}}}' for j in range(b0, b1))
+        tasks.append(f'{{"id":{i},"data":{{"image":{json_str(fname)}}},"annotations":[{{"id":{i},"was_cancelled":false,"result":[{res}]}}]}}')
+    atomic_write_text(Path(path), "[" + ",".join(tasks) + "]")
+    return {"images": len(tasks), "boxes": len(cls)}

@@ -23,10 +23,12 @@ import io
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text
-from ._build import DatasetBuilder, box_rows, finite, image_file_name, num
+from ._build import Columns, DatasetBuilder, clean_dataset, clean_images, csv_cell, finite, finite_values
 
 __all__ = ["read_openimages", "write_openimages", "read_tfod", "write_tfod", "OI_COLUMNS", "TFOD_COLUMNS"]
 
@@ -38,7 +40,10 @@ _MAX_CSV = 2 << 30
 
 
 def _rows(path: Path, need: Sequence[str]):
-    """(header, iterator of (line number, row dict)) of a CSV file with the columns ``need``."""
+    """``(header, column, rows)`` of a CSV file with the columns ``need``:
+    ``column[name]`` is the cell index of a column (the last one of a repeated
+    name), ``rows`` a list of ``(line number, stripped cells, whether it has as
+    many cells as the header)`` of the non-blank rows."""
     try:
         if path.stat().st_size > _MAX_CSV:
             raise YoloToolsError(f"{path}: larger than 2 GiB; refused")
@@ -55,17 +60,21 @@ def _rows(path: Path, need: Sequence[str]):
     missing = [c for c in need if c not in header]
     if missing:
         raise YoloToolsError(f"{path}: header lacks {', '.join(missing)} (header is {','.join(header)!r})")
-
-    def it():
-        try:
-            for row in reader:
-                if not row or not any(c.strip() for c in row):
-                    continue
-                yield reader.line_num, dict(zip(header, (c.strip() for c in row))), len(row) == len(header)
-        except csv.Error as e:
-            raise YoloToolsError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from None
-
-    return header, it()
+    column = {h: k for k, h in enumerate(header)}
+    n = len(header)
+    # a cell can need stripping only where the text has whitespace other than line ends outside quotes
+    strip = not text.isascii() or '"' in text or any(c in text for c in " \t\x0b\x0c\x1c\x1d\x1e\x1f")
+    rows = []
+    try:
+        for row in reader:
+            if strip:
+                row = [c.strip() for c in row]
+            if not any(row):
+                continue
+            rows.append((reader.line_num, row, len(row) == n))
+    except csv.Error as e:
+        raise YoloToolsError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from None
+    return header, column, rows
 
 
 def _full_rows(rows, header, path, problems):
@@ -74,12 +83,8 @@ def _full_rows(rows, header, path, problems):
         if full:
             yield line, r
         else:
-            problems.error("bad_row", path, f"{len(r)} columns, header has {len(header)}; skipped", f"line {line}")
-
-
-def _flag(v) -> bool | None:
-    f = finite(v)
-    return None if f is None else f > 0
+            cells = len(dict(zip(header, r)))  # as counted when rows were dicts of the header's names
+            problems.error("bad_row", path, f"{cells} columns, header has {len(header)}; skipped", f"line {line}")
 
 
 def read_openimages(
@@ -102,15 +107,36 @@ def read_openimages(
                     mids[row[0].strip()] = row[1].strip()
         except (OSError, UnicodeDecodeError, csv.Error) as e:
             raise YoloToolsError(f"{cd}: cannot read class descriptions: {e}") from None
-    header, rows = _rows(path, ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax"))
+    header, col, rows = _rows(path, ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax"))
+    full = [r for _, r, f in rows if f]
+    c_id, c_label = col["ImageID"], col["LabelName"]
+    c_box = [col[k] for k in ("XMin", "XMax", "YMin", "YMax")]
+    c_attrs = [(k, col[k]) for k in ("Source", "Confidence") + OI_FLAGS if k in col]
+    c_group = col.get("IsGroupOf")
+    coords = finite_values([r[k] for r in full for k in c_box])
+    groups = finite_values([r[c_group] for r in full]) if c_group is not None else None
+    crowd = [g is not None and g > 0 for g in groups] if groups is not None else [False] * len(full)
+    attrs = [{k: r[c] for k, c in c_attrs if r[c]} for r in full]
+    if len(full) == len(rows) and not problems.strict:  # the fast path: a file with nothing to report
+        labels = [r[c_label] for r in full]
+        if mids:
+            labels = [mids.get(l, l) if l.startswith(("/m/", "/g/")) else l for l in labels]
+        mids_ok = not mids or all(l in mids for l in {r[c_label] for r in full} if l.startswith(("/m/", "/g/")))
+        if None not in coords and mids_ok:
+            ds = _rows_dataset(path, [r[c_id] for r in full], None, labels, np.array(coords, dtype=np.float64).reshape(-1, 4)[:, [0, 2, 1, 3]],
+                               images, image_sizes, classes, crowd=crowd, attrs=attrs, normalized=True)
+            if ds is not None:
+                return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
+    b.prefetch_sizes(r[c_id] for r in full)
+    n = -1
     for line, r in _full_rows(rows, header, path, problems):
+        n += 1
         where = f"line {line}"
-        name = r["ImageID"]
-        img = b.row_image(name, where)
+        img = b.row_image(r[c_id], where)
         if img is None:
             continue
-        label = r["LabelName"]
+        label = r[c_label]
         if label.startswith("/m/") or label.startswith("/g/"):
             if label in mids:
                 label = mids[label]
@@ -118,49 +144,74 @@ def read_openimages(
                 problems.error("unknown_class", path, f"MID {label!r} not in {class_descriptions}; skipped", where)
                 continue
         h, w = img.hw
-        x1, x2, y1, y2 = (finite(r[k]) for k in ("XMin", "XMax", "YMin", "YMax"))
+        x1, x2, y1, y2 = coords[4 * n : 4 * n + 4]
         if None in (x1, x2, y1, y2):
-            problems.error("bad_box", path, f"XMin/XMax/YMin/YMax {[r[k] for k in ('XMin', 'XMax', 'YMin', 'YMax')]} are not numbers; skipped", where)
+            problems.error("bad_box", path, f"XMin/XMax/YMin/YMax {[r[k] for k in c_box]} are not numbers; skipped", where)
             continue
-        attrs = {}
-        for k in ("Source", "Confidence") + OI_FLAGS:
-            if r.get(k):
-                attrs[k] = r[k]
-        b.add_box(img, label, x1 * w, y1 * h, x2 * w, y2 * h, where, crowd=bool(_flag(r.get("IsGroupOf"))), attrs=attrs)
+        b.add_box(img, label, x1 * w, y1 * h, x2 * w, y2 * h, where, crowd=crowd[n], attrs=attrs[n])
     return b.build(), problems
+
+
+def _rows_dataset(path: Path, names: list[str], hws: list | None, labels: list, xyxy: np.ndarray, images, image_sizes, classes,
+                  *, crowd=None, attrs=None, normalized: bool = False):
+    """A one-row-per-box table's fast path (:func:`~._build.clean_dataset`):
+    rows of one image name share it; ``hws`` per row ((h, w) ints, the same on
+    every row of an image) or None; ``normalized``: the corners are fractions
+    of the image size, made pixels as the per-row path does (x * w)."""
+    first: dict[str, int] = {}
+    box_image = [first.setdefault(nm, len(first)) for nm in names]
+    uniq = list(first)
+    img_hws = None
+    if hws is not None:
+        img_hws = [None] * len(uniq)
+        for k, hw in zip(box_image, hws):
+            if img_hws[k] is None:
+                img_hws[k] = hw
+            elif img_hws[k] != hw:
+                return None
+    found = clean_images(uniq, img_hws, images, image_sizes)
+    if found is None:
+        return None
+    if normalized:
+        hw = np.array(found[2], dtype=np.float64).reshape(-1, 2)[box_image]
+        xyxy = xyxy * np.stack([hw[:, 1], hw[:, 0], hw[:, 1], hw[:, 0]], 1)
+    return clean_dataset(path, names=uniq, hws=img_hws, box_image=box_image, labels=labels, xyxy=xyxy, crowd=crowd, attrs=attrs,
+                         images=images, image_sizes=image_sizes, classes=classes, found=found)
 
 
 def write_openimages(dataset: DetectionDataset, path: Path | str) -> dict:
     """Write an Open Images box CSV (class names in ``LabelName``); flags and
     source come back from ``attrs`` where a reader kept them, ``IsGroupOf`` from
     the crowd flag, the rest are left empty (unknown)."""
-    names = dataset.class_map.names
+    cols = Columns(dataset)
+    names = [csv_cell(n) for n in dataset.class_map.names]
+    hw = np.array([r.image_hw for r in cols.records], dtype=np.float64).reshape(-1, 2)
+    per_box = np.repeat(hw, np.diff([0] + cols.ends), axis=0)
+    w, h = per_box[:, 1], per_box[:, 0]
+    x = cols.xyxy
+    t = Columns.texts(np.stack([x[:, 0] / w, x[:, 2] / w, x[:, 1] / h, x[:, 3] / h], 1))
+    out = [",".join(OI_COLUMNS)]
+    cls, crowd = cols.cls, cols.crowd
+    for rec, b0, b1 in zip(cols.records, cols.starts, cols.ends):
+        iid = csv_cell(rec.image_id)
+        for j in range(b0, b1):
+            a = cols.attr(j)
+            if a:
+                out.append(",".join(csv_cell(v) for v in (
+                    rec.image_id, a.get("Source", ""), dataset.class_map.names[cls[j]], a.get("Confidence", "1"), *t[4 * j : 4 * j + 4],
+                    a.get("IsOccluded", ""), a.get("IsTruncated", ""), "1" if crowd[j] else "0", a.get("IsDepiction", ""),
+                    a.get("IsInside", ""))))
+            else:
+                out.append(f"{iid},,{names[cls[j]]},1,{t[4 * j]},{t[4 * j + 1]},{t[4 * j + 2]},{t[4 * j + 3]},,,{'1' if crowd[j] else '0'},,")
+    return _finish_csv(cols, path, out)
 
-    def rows(rec):
-        h, w = rec.image_hw
-        for x1, y1, x2, y2, c, a, _difficult, crowd in box_rows(rec.annotations):
-            yield [rec.image_id, a.get("Source", ""), names[c], a.get("Confidence", "1"),
-                   num(x1 / w), num(x2 / w), num(y1 / h), num(y2 / h),
-                   a.get("IsOccluded", ""), a.get("IsTruncated", ""), "1" if crowd else "0", a.get("IsDepiction", ""), a.get("IsInside", "")]
 
-    return _write_csv(dataset, path, OI_COLUMNS, rows)
-
-
-def _write_csv(dataset: DetectionDataset, path: Path | str, columns, rows) -> dict:
-    """A one-row-per-box CSV (atomic): ``rows(record)`` yields each box's cells;
-    an image with no box has no row, and is counted as not written."""
-    out = [",".join(columns)]
-    for rec in dataset.records:
-        out += [_csv_line(r) for r in rows(rec)]
-    skipped = sum(1 for rec in dataset.records if not len(rec.annotations))
+def _finish_csv(cols: Columns, path: Path | str, out: list[str]) -> dict:
+    """Write a one-row-per-box CSV (atomic); an image with no box has no row,
+    and is counted as not written."""
+    skipped = sum(1 for b0, b1 in zip(cols.starts, cols.ends) if b0 == b1)
     atomic_write_text(Path(path), "\n".join(out) + "\n")
-    return {"images": len(dataset) - skipped, "boxes": dataset.num_boxes, "images_without_boxes_not_written": skipped}
-
-
-def _csv_line(row) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([str(v) for v in row])
-    return buf.getvalue()
+    return {"images": len(cols) - skipped, "boxes": len(cols.cls), "images_without_boxes_not_written": skipped}
 
 
 def read_tfod(
@@ -176,20 +227,38 @@ def read_tfod(
     if units not in ("auto", "pixels", "normalized"):
         raise YoloToolsError(f"units must be auto, pixels or normalized, got {units!r}")
     problems = Problems(strict=strict)
-    header, rows = _rows(path, TFOD_COLUMNS)
-    rows = list(rows)
-    if units == "auto":
-        coords = [finite(r[k]) for _, r, _ in rows for k in ("xmin", "ymin", "xmax", "ymax")]
-        coords = [c for c in coords if c is not None]
+    header, col, rows = _rows(path, TFOD_COLUMNS)
+    c_box = [col[k] for k in ("xmin", "ymin", "xmax", "ymax")]
+    if units == "auto":  # every row's corners, whole or not
+        coords = [v for v in finite_values([r[k] if k < len(r) else None for _, r, _ in rows for k in c_box]) if v is not None]
         units = "normalized" if coords and max(coords) <= 1.0 and any(0 < c < 1 for c in coords) else "pixels"
         if units == "normalized":
             problems.warning("normalized_units", path, "every corner is within 0-1: read as normalised coordinates "
                              "(pass units='pixels' / --units pixels if they are pixels)")
+    full = [r for _, r, f in rows if f]
+    c_name, c_w, c_h, c_class = col["filename"], col["width"], col["height"], col["class"]
+    coords = finite_values([r[k] for r in full for k in c_box])
+    sizes: dict[tuple[str, str], tuple] = {}  # (height, width) cells -> their numbers: every row of an image repeats them
+    for r in full:
+        key = (r[c_h], r[c_w])
+        if key not in sizes:
+            sizes[key] = (finite(key[0]), finite(key[1]))
+    if len(full) == len(rows) and not problems.strict and None not in coords:  # the fast path: a file with nothing to report
+        hws = [sizes[(r[c_h], r[c_w])] for r in full]
+        if all(None not in wh for wh in sizes.values()):
+            hws = [(int(h), int(w)) for h, w in hws]
+            ds = _rows_dataset(path, [r[c_name] for r in full], hws, [r[c_class] for r in full],
+                               np.array(coords, dtype=np.float64).reshape(-1, 4), images, image_sizes, classes,
+                               normalized=units == "normalized")
+            if ds is not None:
+                return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
+    n = -1
     for line, r in _full_rows(rows, header, path, problems):
+        n += 1
         where = f"line {line}"
-        name = r["filename"]
-        wh = (finite(r["height"]), finite(r["width"]))
+        name = r[c_name]
+        wh = sizes[(r[c_h], r[c_w])]
         img = b.row_image(name, where, wh if None not in wh else None)
         if img is None:
             continue
@@ -197,22 +266,25 @@ def read_tfod(
             problems.error("size_mismatch", path, f"image {name!r} is {int(wh[1])}x{int(wh[0])} here but "
                            f"{img.hw[1]}x{img.hw[0]} on an earlier row; box skipped", where)
             continue
-        x1, y1, x2, y2 = (finite(r[k]) for k in ("xmin", "ymin", "xmax", "ymax"))
+        x1, y1, x2, y2 = coords[4 * n : 4 * n + 4]
         if units == "normalized" and None not in (x1, y1, x2, y2):
             h, w = img.hw
             x1, y1, x2, y2 = x1 * w, y1 * h, x2 * w, y2 * h
-        b.add_box(img, r["class"], x1, y1, x2, y2, where)
+        b.add_box(img, r[c_class], x1, y1, x2, y2, where)
     return b.build(), problems
 
 
 def write_tfod(dataset: DetectionDataset, path: Path | str) -> dict:
     """Write a TFOD CSV with pixel corners (images with no box have no row)."""
-    names = dataset.class_map.names
-
-    def rows(rec):
+    cols = Columns(dataset)
+    names = [csv_cell(n) for n in dataset.class_map.names]
+    t = Columns.texts(cols.xyxy)
+    cls = cols.cls
+    out = [",".join(TFOD_COLUMNS)]
+    for rec, fname, b0, b1 in zip(cols.records, cols.files, cols.starts, cols.ends):
+        if b0 == b1:
+            continue
         h, w = rec.image_hw
-        fname = image_file_name(rec)
-        for x1, y1, x2, y2, c, *_ in box_rows(rec.annotations):
-            yield [fname, w, h, names[c], num(x1), num(y1), num(x2), num(y2)]
-
-    return _write_csv(dataset, path, TFOD_COLUMNS, rows)
+        head = f"{csv_cell(fname)},{w},{h},"
+        out += [f"{head}{names[cls[j]]},{t[4 * j]},{t[4 * j + 1]},{t[4 * j + 2]},{t[4 * j + 3]}" for j in range(b0, b1)]
+    return _finish_csv(cols, path, out)

@@ -19,10 +19,12 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import DatasetBuilder, box_rows, finite, image_file_name
+from ._build import Columns, DatasetBuilder, clean_dataset, finite, finite_values, json_str
 
 __all__ = ["read_via", "write_via"]
 
@@ -58,6 +60,10 @@ def read_via(
     if not isinstance(data, dict):
         raise YoloToolsError(f"{path}: expected a VIA JSON object keyed by filename+size")
     problems = Problems(strict=strict)
+    if not strict:
+        ds = _fast(path, data, images, classes, image_sizes, label_key)
+        if ds is not None:
+            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
     for key, item in data.items():
         where = f"{key!r}"
@@ -112,20 +118,61 @@ def read_via(
     return b.build(), problems
 
 
+def _fast(path: Path, data: dict, images, classes, image_sizes, label_key):
+    """The reader's fast path (:func:`~._build.clean_dataset`): rect regions
+    only, a file with nothing to report; None otherwise."""
+    names, box_image, labels, vals, attrs = [], [], [], [], []
+    for i, item in enumerate(data.values()):
+        if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
+            return None
+        names.append(item["filename"])
+        regions = item.get("regions") or []
+        if isinstance(regions, dict):
+            regions = list(regions.values())
+        for reg in regions:
+            sa = reg.get("shape_attributes") if isinstance(reg, dict) else None
+            if not isinstance(sa, dict) or sa.get("name") != "rect":
+                return None
+            ra = reg.get("region_attributes")
+            ra = ra if isinstance(ra, dict) else {}
+            label, k = _label(ra, label_key)
+            at = {a: v for a, v in ra.items() if a != k and v not in ("", None, {})}
+            box_image.append(i)
+            labels.append(label)
+            attrs.append({"region_attributes": at} if at else None)
+            vals += (sa.get("x"), sa.get("y"), sa.get("width"), sa.get("height"))
+    v = finite_values(vals)
+    if None in v:
+        return None
+    x, y, w, h = np.array(v, dtype=np.float64).reshape(-1, 4).T
+    return clean_dataset(path, names=names, hws=None, box_image=box_image, labels=labels, xyxy=np.stack([x, y, x + w, y + h], 1),
+                         attrs=attrs, images=images, image_sizes=image_sizes, classes=classes)
+
+
 def write_via(dataset: DetectionDataset, path: Path | str) -> dict:
     """Write a VIA 2 annotations export (rect regions, class in region attribute
-    ``label``; the key's size is the image file's byte size when it exists, else 0, as panlabel writes)."""
+    ``label``; the key's size is the image file's byte size when it exists, else 0, as panlabel writes);
+    ``json.dumps``' compact text, made from the columns."""
+    cols = Columns(dataset)
     names = dataset.class_map.names
-    out = {}
-    for rec in dataset.records:
-        fname = image_file_name(rec)
+    qnames = [json_str(n) for n in names]
+    x = cols.xyxy
+    t = Columns.texts(np.stack([x[:, 0], x[:, 1], x[:, 2] - x[:, 0], x[:, 3] - x[:, 1]], 1), as_repr=True)
+    cls = cols.cls
+    out: dict[str, str] = {}
+    for rec, fname, b0, b1 in zip(cols.records, cols.files, cols.starts, cols.ends):
         try:
             size = os.path.getsize(rec.path) if rec.path is not None else 0
         except OSError:
             size = 0
-        regs = [{"shape_attributes": {"name": "rect", "x": x1, "y": y1, "width": x2 - x1, "height": y2 - y1},
-                 "region_attributes": {"label": names[c], **(a.get("region_attributes") or {})}}
-                for x1, y1, x2, y2, c, a, *_ in box_rows(rec.annotations)]
-        out[f"{fname}{size}"] = {"filename": fname, "size": size, "regions": regs, "file_attributes": {}}
-    atomic_write_text(Path(path), json.dumps(out, separators=(",", ":")))
-    return {"images": len(out), "boxes": dataset.num_boxes}
+        regs = []
+        for j in range(b0, b1):
+            shape = f'{{"shape_attributes":{{"name":"rect","x":{t[4 * j]},"y":{t[4 * j + 1]},"width":{t[4 * j + 2]},"height":{t[4 * j + 3]}}},'
+            extra = cols.attr(j).get("region_attributes")
+            if extra:
+                regs.append(shape + '"region_attributes":' + json.dumps({"label": names[cls[j]], **extra}, separators=(",", ":")) + "}")
+            else:
+                regs.append(f'{shape}"region_attributes":{{"label":{qnames[cls[j]]}}}}}')
+        out[f"{fname}{size}"] = f'{{"filename":{json_str(fname)},"size":{size},"regions":[{",".join(regs)}],"file_attributes":{{}}}}'
+    atomic_write_text(Path(path), "{" + ",".join(f"{json_str(k)}:{v}" for k, v in out.items()) + "}")
+    return {"images": len(out), "boxes": len(cls)}

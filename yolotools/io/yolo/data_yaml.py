@@ -9,7 +9,7 @@ from pathlib import Path
 from ...errors import Problems, YoloToolsError
 from ..files import IMAGE_EXTS, inside_root, inside_root_str, load_yaml
 
-__all__ = ["yaml_key_for_split", "load_data_yaml", "names_from_yaml", "dataset_root", "image_list", "label_path_for_image",
+__all__ = ["yaml_key_for_split", "load_data_yaml", "names_from_yaml", "dataset_root", "image_list", "label_path_for_image", "label_paths_for_images",
            "yaml_dump", "MAX_CLASSES"]
 
 
@@ -76,12 +76,36 @@ def label_path_for_image(img: str) -> str:
     becomes ``/labels/``, suffix ``.txt``.  Strings (normalised paths, as
     :func:`image_list` gives): this runs for every image of a dataset."""
     head, name = os.path.split(img)
+    if os.sep == "/" and head[:1] == "/":
+        h = head + "/"
+        i, j = h.rfind("/images/"), h.rfind("/JPEGImages/")
+        if i >= 0 or j >= 0:
+            h = h[:i] + "/labels/" + h[i + 8 :] if i > j else h[:j] + "/labels/" + h[j + 12 :]
+            return h + os.path.splitext(name)[0] + ".txt"
     parts = head.split(os.sep)
     for i in range(len(parts) - 1, -1, -1):
         if parts[i] in ("images", "JPEGImages"):
             parts[i] = "labels"
             break
     return os.path.join(os.sep.join(parts), os.path.splitext(name)[0] + ".txt")
+
+
+def label_paths_for_images(imgs: list[str]) -> list[str]:
+    """``[label_path_for_image(p) for p in imgs]``, each folder worked out once
+    (a dataset's images share a few folders)."""
+    folders: dict[str, str] = {}
+    out = []
+    for img in imgs:
+        d, sep, name = img.rpartition("/")
+        i = name.rfind(".")
+        if os.sep != "/" or not sep or i <= 0 or name[0] == "." or "//" in img:  # the general rule decides
+            out.append(label_path_for_image(img))
+            continue
+        lab = folders.get(d)
+        if lab is None:
+            lab = folders[d] = label_path_for_image(d + "/x")[:-5]  # the folder's labels folder, with its "/"
+        out.append(lab + name[:i] + ".txt")
+    return out
 
 
 def image_list(entry, base: Path, yaml_path: Path, problems: Problems | None = None) -> list[str]:
@@ -104,10 +128,14 @@ def image_list(entry, base: Path, yaml_path: Path, problems: Problems | None = N
             out.extend(str(q) for q in sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTS))
         elif p.is_file() and p.suffix == ".txt":
             parent = str(p.parent)
+            prefix = str(base).rstrip(os.sep) + os.sep
             with open(p, encoding="utf-8-sig", errors="replace") as f:
                 for ln, line in enumerate(f, 1):
                     s = line.strip()
                     if not s:
+                        continue
+                    if s.startswith(prefix) and _normal_abs(s):  # what inside_root_str returns for it, without its work
+                        out.append(s)
                         continue
                     try:
                         out.append(inside_root_str(base, os.path.join(parent, s[2:]) if s.startswith("./") else s, what="list entry",
@@ -117,6 +145,13 @@ def image_list(entry, base: Path, yaml_path: Path, problems: Problems | None = N
         else:
             raise YoloToolsError(f"{yaml_path}: split entry {e!r} -> {p} is neither an image folder nor a list file")
     return out
+
+
+def _normal_abs(s: str) -> bool:
+    """An absolute POSIX path string that ``os.path.normpath`` leaves as it is
+    (no empty, ``.`` or ``..`` part, no trailing ``/``, no backslash or NUL)."""
+    return (os.sep == "/" and "//" not in s and "/." not in s and "\\" not in s and "\x00" not in s and s[-1:] != "/"
+            and s[:1] == "/")
 
 
 def dataset_root(data: dict, yaml_path: Path) -> Path:

@@ -16,8 +16,8 @@ from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord,
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
-from ..files import IMAGE_EXTS, image_size_hw, load_json
-from .data_yaml import dataset_root, image_list, label_path_for_image, load_data_yaml, names_from_yaml, yaml_key_for_split
+from ..files import IMAGE_EXTS, image_size_hw, load_json, path_objects
+from .data_yaml import dataset_root, image_list, label_paths_for_images, load_data_yaml, names_from_yaml, yaml_key_for_split
 from .txt import parse_label_text
 from .writer import SIDECAR_SUFFIX
 
@@ -51,15 +51,88 @@ def read_yolo(
     problems = Problems(strict=strict)
     class_map, pairs, sidecar = _resolve(source, split, names, images, problems)
     jobs = _jobs(pairs, sidecar, problems)
+    k = len(class_map)
+    done = None if with_scores else _native_records(jobs, k, progress)
+    rest = jobs if done is None else [j for j, d in zip(jobs, done) if d is None]
+    worker = functools.partial(_read_chunk, k=k, with_scores=with_scores)
+    slow = iter(r for part in map_chunks(worker, rest, progress=progress and done is None, desc="read YOLO", unit="img",
+                                         chunk_size=None) for r in part)
     records = []
-    worker = functools.partial(_read_chunk, k=len(class_map), with_scores=with_scores)
-    for recs, probs, lines in map_chunks(worker, jobs, progress=progress, desc="read YOLO", unit="img", chunk_size=None):
+    for d in done if done is not None else [None] * len(jobs):
+        rec, probs, lines = d if d is not None else next(slow)
         for sev, kind, path, msg, where in probs:
             problems.add(sev, kind, path, msg, where)
-        records.extend(recs)
+        if rec is None:
+            continue
+        records.append(rec)
         if line_numbers is not None:
-            line_numbers.update(lines)
+            line_numbers[rec.image_id] = lines
     return DetectionDataset(class_map, tuple(records)), problems
+
+
+def _native_records(jobs, k: int, progress: bool) -> list | None:
+    """Per job, what :func:`_read_chunk` gives (``(record, problems, line
+    numbers)``) for the images the C module reads (``_native.yolo_label_files``:
+    a PNG/JPEG header and a clean label file, with a sidecar entry of no more
+    than sizes, ids and flags; their only problems: stale sidecar lines), None
+    for the others (read by :func:`_read_chunk`); None when there is no C module."""
+    try:
+        from ... import _native
+    except ImportError:
+        return None
+    from .txt import TOLERANCE
+
+    def run(chunk):
+        return _native.yolo_label_files([j[1] for j in chunk], [j[2] for j in chunk], k, TOLERANCE)
+
+    # each chunk's records are made while the threads read the next ones (the C part runs without the GIL)
+    size = 1024
+    out: list = []
+    for c, res in enumerate(map_chunks(run, jobs, progress=progress, desc="read YOLO", unit="img", threads=True, chunk_size=size)):
+        out += _native_chunk(jobs[c * size : (c + 1) * size], *res)
+    return out
+
+
+def _native_chunk(jobs, status: bytes, hw: bytes, nbox: bytes, cls: bytes, xyxy: bytes) -> list:
+    """:func:`_native_records` for one chunk, from ``yolo_label_files``' buffers:
+    the records' arrays are read-only slices of the chunk's."""
+    hw = np.frombuffer(hw, dtype=np.int64).reshape(-1, 2).tolist()
+    ends = np.cumsum(np.frombuffer(nbox, dtype=np.int32)).tolist()
+    cls = np.frombuffer(cls, dtype=np.int64)
+    xyxy = np.frombuffer(xyxy, dtype=np.float64).reshape(-1, 4)
+    diff = np.zeros(len(cls), dtype=np.bool_)
+    crowd = np.zeros(len(cls), dtype=np.bool_)
+    out: list = [None] * len(jobs)
+    spans = []
+    b0 = 0
+    for i, (job, st, b1) in enumerate(zip(jobs, status, ends)):
+        n0, b0 = b0, b1
+        if st:
+            continue
+        side = job[3]
+        warns = []
+        if side:
+            if _sidecar_has_more_than_flags(side):
+                continue
+            n = b1 - n0
+            for key, arr in (("difficult_lines", diff), ("crowd_lines", crowd)):
+                for ln in side.get(key, ()):
+                    if ln.__class__ is int and 0 < ln <= n:
+                        arr[n0 + ln - 1] = True
+                    elif ln in range(1, n + 1) and ln == int(ln):  # as _sidecar_flags' dict lookup takes it (1.0, True)
+                        arr[n0 + int(ln) - 1] = True
+                    else:
+                        warns.append(("warning", "stale_sidecar", job[2], f"sidecar flags line {ln}, which has no box; flag ignored", ""))
+        spans.append((i, n0, b1, warns))
+    for a in (cls, xyxy, diff, crowd):
+        a.setflags(write=False)
+    lines_upto = list(range(1, max((b1 - b0 for _i, b0, b1, _w in spans), default=0) + 1))
+    paths = path_objects([jobs[i][1] for i, *_ in spans])
+    for (i, b0, b1, warns), path in zip(spans, paths):
+        image_id, _img, _lab, side = jobs[i]
+        out[i] = (trusted_record(image_id, path, tuple(hw[i]), xyxy[b0:b1], cls[b0:b1], diff[b0:b1], crowd[b0:b1],
+                                 source_id=side.get("source_id") if side else None), warns, lines_upto[: b1 - b0])
+    return out
 
 
 def _resolve(source, split, names, images, problems: Problems) -> tuple[ClassMap, list[tuple[str, str]], dict]:
@@ -81,7 +154,7 @@ def _resolve(source, split, names, images, problems: Problems) -> tuple[ClassMap
         if key != split:
             log.warning("%s: split %r read from data.yaml key %r", source, split, key)
         img_paths = image_list(data[key], base, source, problems)
-        pairs = [(ip, label_path_for_image(ip)) for ip in img_paths]
+        pairs = list(zip(img_paths, label_paths_for_images(img_paths)))
         entries = data[key] if isinstance(data[key], list) else [data[key]]
         for e in entries:
             sc = (base / str(e)).with_suffix("") if str(e).endswith(".txt") else None
@@ -97,10 +170,10 @@ def _resolve(source, split, names, images, problems: Problems) -> tuple[ClassMap
         for other in ("train", "val", "test"):
             if other != key and data.get(other) and data.get(other) != data[key]:
                 try:
-                    listed.update(label_path_for_image(ip) for ip in image_list(data[other], base, source))
+                    listed.update(label_paths_for_images(image_list(data[other], base, source)))
                 except YoloToolsError:
                     pass
-        for d in sorted({os.path.dirname(s) for s in listed}):  # strings: this runs over every label of big datasets
+        for d in sorted({_folder(s) for s in listed}):  # strings: this runs over every label of big datasets
             try:
                 names = sorted(n for n in os.listdir(d) if n.endswith(".txt"))
             except OSError:
@@ -144,6 +217,13 @@ def _resolve(source, split, names, images, problems: Problems) -> tuple[ClassMap
     return class_map, pairs, sidecar
 
 
+def _folder(path: str) -> str:
+    """``os.path.dirname`` of a path string, by one ``rpartition`` for a plain absolute one."""
+    if "//" not in path and path[:1] == "/" and path.count("/") > 1:
+        return path.rpartition("/")[0]
+    return os.path.dirname(path)
+
+
 def _jobs(pairs, sidecar: dict, problems: Problems) -> list[tuple[str, str, str, dict | None]]:
     """``(image_id, image path, label path, sidecar entry)`` per pair; a repeated
     image id is an error and skipped (the first one wins, decided up front so
@@ -159,14 +239,14 @@ def _jobs(pairs, sidecar: dict, problems: Problems) -> list[tuple[str, str, str,
     return jobs
 
 
-def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], list[tuple], dict[str, list[int]]]:
+def _read_chunk(jobs, *, k: int, with_scores: bool) -> list[tuple[ImageRecord | None, list[tuple], list[int] | None]]:
     """Worker: read images' headers and label files for one chunk of jobs
     (plain strings and one ``stat`` per image: this loop runs for every image).
     The label files of the chunk whose every line is a valid box are parsed
     together (:func:`_clean_files`: one numpy conversion for the chunk); the
-    others line by line (:func:`parse_label_text`, which names each problem)."""
-    problems = Problems()
-    recs, lines_of = [], {}
+    others line by line (:func:`parse_label_text`, which names each problem).
+    Per job: ``(record or None when skipped, its problems, its boxes' line numbers)``."""
+    out = []
     got = []  # per job: (image path, (h, w), label text, problems of reading them) or None when the image is skipped
     for image_id, img, lab, side in jobs:
         side = side or {}
@@ -187,9 +267,9 @@ def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], 
             text = ""
         got.append((img, hw, text, probs))
     clean = _clean_files([(t, hw) for _img, hw, t, _p in got], k, with_scores)
-    for (image_id, _img, lab, side), (img, hw, text, probs), fast in zip(jobs, got, clean):
-        problems.extend(probs)
+    for (image_id, _img, lab, side), (img, hw, text, problems), fast in zip(jobs, got, clean):
         if hw is None:
+            out.append((None, _plain(problems), None))
             continue
         side = side or {}
         if fast is not None and not _sidecar_has_more_than_flags(side):
@@ -205,9 +285,12 @@ def _read_chunk(jobs, *, k: int, with_scores: bool) -> tuple[list[ImageRecord], 
             if side:
                 ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
             rec = ImageRecord(image_id, Path(img), hw, ann, source_id=side.get("source_id"))
-        lines_of[image_id] = lines
-        recs.append(rec)
-    return recs, [(p.severity, p.kind, p.path, p.message, p.where) for p in problems], lines_of
+        out.append((rec, _plain(problems), lines))
+    return out
+
+
+def _plain(problems: Problems) -> list[tuple]:
+    return [(p.severity, p.kind, p.path, p.message, p.where) for p in problems]
 
 
 def _sidecar_has_more_than_flags(side: dict) -> bool:
@@ -308,6 +391,12 @@ def _stat(path: str):
 def _image_id(img: str, lab: str) -> str:
     """The label file's path below the last ``labels`` folder, without suffix
     (``train/0001``), else its stem."""
+    i = lab.rfind("/labels/")
+    if i > 0 and os.sep == "/" and "//" not in lab and "/./" not in lab:  # a normalised path (what image_list gives)
+        rest = lab[i + 8 :]
+        stem, ext = os.path.splitext(rest.rpartition("/")[2])
+        if stem != "labels":
+            return rest[: len(rest) - len(ext)]
     head, name = os.path.split(lab)
     parts = [q for q in head.split(os.sep) if q] + [os.path.splitext(name)[0]]
     if "labels" in parts:

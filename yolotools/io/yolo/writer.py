@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import YoloToolsError
 from ...parallel import progress_bar
-from ..files import atomic_write_text, check_relative, confined_path, is_regular_file
+from ..files import atomic_write_text, check_relative, confined_path, is_plain_name, is_regular_file
 from .data_yaml import load_data_yaml, names_from_yaml, yaml_dump, yaml_key_for_split
 from .lines import LabelWriter
 
@@ -110,25 +111,155 @@ def write_yolo(
     list_lines: list[str] = []
     made_dirs: set = set()
     labels = LabelWriter(staging_labels) if staged is None else None
+    bulk = _Bulk(dataset, skip_difficult, crowd, decimals, staging_labels) if staged is None else None
     try:
-        for rec in progress_bar(progress, dataset.records, desc=f"write {split}", unit="img", leave=False):
-            ann = rec.annotations
-            entry, keep = image_entry(rec, skip_difficult, crowd, skipped)
-            if labels is not None:
-                kept = ann if len(keep) == len(ann) else ann[keep]
-                labels.add(rec.image_id, format_label_lines(kept, rec.image_hw, decimals=decimals))
+        for i, rec in enumerate(progress_bar(progress, dataset.records, desc=f"write {split}", unit="img", leave=False)):
+            entry = bulk.entry_json(i, rec) if bulk is not None else None
+            if entry is not None:  # written by the bulk writer
+                rep.boxes_written += bulk.nbox[i]
+            else:
+                ann = rec.annotations
+                entry, keep = image_entry(rec, skip_difficult, crowd, skipped)
+                if labels is not None:
+                    kept = ann if len(keep) == len(ann) else ann[keep]
+                    labels.add(rec.image_id, format_label_lines(kept, rec.image_hw, decimals=decimals))
+                rep.boxes_written += len(keep)
             rep.images += 1
-            rep.boxes_written += len(keep)
             side_images[rec.image_id] = entry
             list_lines.append(place_image(rec.image_id, rec.path, images_dir, images, rep, made_dirs) + "\n")
     except BaseException:
         if labels is not None:
             labels.close(check=False)
+        if bulk is not None:
+            bulk.close(check=False)
         raise
     if labels is not None:
         labels.close()
+    if bulk is not None:
+        bulk.close()
     finish_split(out, split, dataset.class_map, staging, list_lines, side_images, skipped, rep)
     return rep
+
+
+class RawJSON(str):
+    """A sidecar entry already written as JSON text (see :func:`finish_split`)."""
+
+
+_JSON_PLAIN = re.compile(r'[ -!#-\[\]-~]*')
+
+
+def _json_str(v: str) -> str:
+    return f'"{v}"' if _JSON_PLAIN.fullmatch(v) else json.dumps(v)
+
+
+def sidecar_text(sidecar: dict) -> str:
+    """``json.dumps(sidecar, separators=(",", ":"))``, with the ``images``
+    entries that are :class:`RawJSON` put in as they are."""
+    images = sidecar["images"]
+    if not any(isinstance(v, RawJSON) for v in images.values()):
+        return json.dumps(sidecar, separators=(",", ":"))
+    head = json.dumps({k: v for k, v in sidecar.items() if k != "images"}, separators=(",", ":"))[:-1]
+    body = ",".join(f"{_json_str(k)}:{v if isinstance(v, RawJSON) else json.dumps(v, separators=(',', ':'))}" for k, v in images.items())
+    return f'{head},"images":{{{body}}}' + "".join(
+        "," + json.dumps({k: v}, separators=(",", ":"))[1:-1] for k, v in list(sidecar.items())[list(sidecar).index("images") + 1 :]) + "}"
+
+
+class _Bulk:
+    """:func:`write_yolo`'s label files and sidecar entries for the plain images
+    (no box left out, no area, attributes or scores; an id with no folder
+    part), made for all of them at once: the texts by the C module's
+    ``yolo_texts`` (what :func:`~yolotools.io.yolo.lines.yolo_lines` writes), the
+    files by its ``write_files`` on a thread while the caller goes on, the flag
+    lines from the flags' positions.  Without the C module it does nothing
+    (every image goes the per-image way)."""
+
+    def __init__(self, dataset, skip_difficult: bool, crowd: str, decimals: int, staging_labels: str):
+        self.ok: list[bool] = []
+        self._thread = None
+        self._error: BaseException | None = None
+        try:
+            from ... import _native
+        except ImportError:
+            return
+        import numpy as np
+
+        from ..files import is_plain_name
+
+        recs = dataset.records
+        if not recs:
+            return
+        anns = [r.annotations for r in recs]
+        self.nbox = [len(a.class_ids) for a in anns]
+        ends = np.cumsum(self.nbox)
+        diff = np.concatenate([a.is_difficult for a in anns])
+        crowdf = np.concatenate([a.is_crowd for a in anns])
+        left_out = np.zeros(len(diff), bool)
+        if skip_difficult:
+            left_out |= diff
+        if crowd == "skip":
+            left_out |= crowdf
+        rec_of = np.searchsorted(ends, np.flatnonzero(left_out), side="right")
+        has_left_out = set(rec_of.tolist())
+        self.ok = [i not in has_left_out and a.area is None and a.attrs is None and a.scores is None and is_plain_name(r.image_id)
+                   for i, (r, a) in enumerate(zip(recs, anns))]
+        xyxy = np.ascontiguousarray(np.concatenate([a.boxes.xyxy for a in anns]).reshape(-1, 4), dtype=np.float64)
+        cls = np.concatenate([a.class_ids for a in anns]).astype(np.int64)
+        hw = np.array([r.image_hw for r in recs], dtype=np.int64).reshape(-1, 2)
+        nbox = np.asarray(self.nbox, dtype=np.int64)
+        sel = np.flatnonzero(np.array(self.ok, bool))
+        paths = [f"{staging_labels}/{recs[i].image_id}.txt" for i in sel.tolist()]
+        import threading
+
+        def run():  # in C without the GIL, while the caller makes the sidecar entries and list lines
+            try:
+                data, tends = _native.yolo_texts(xyxy.tobytes(), cls.tobytes(), nbox.tobytes(), hw.tobytes(), decimals)
+                tends = np.frombuffer(tends, dtype=np.int64)
+                if len(sel) == len(recs):
+                    body, fends = data, tends
+                else:
+                    t0 = np.concatenate([[0], tends[:-1]])
+                    body = b"".join(data[a:b] for a, b in zip(t0[sel].tolist(), tends[sel].tolist()))
+                    fends = np.cumsum(tends[sel] - t0[sel])
+                _native.write_files(paths, bytes(len(paths)), body, np.ascontiguousarray(fends, dtype=np.int64).tobytes())
+            except BaseException as e:  # raised by close()
+                self._error = e
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        self.lines: dict[str, dict[int, list[int]]] = {}  # flag -> image -> its flagged boxes' lines
+        starts = ends - np.asarray(self.nbox)
+        for key, arr in (("difficult_lines", diff), ("crowd_lines", crowdf)):
+            pos = np.flatnonzero(arr)
+            ri = np.searchsorted(ends, pos, side="right")
+            d: dict[int, list[int]] = {}
+            for r_i, ln in zip(ri.tolist(), (pos - starts[ri] + 1).tolist()):
+                d.setdefault(r_i, []).append(ln)
+            self.lines[key] = d
+
+    def entry_json(self, i: int, rec) -> "RawJSON | None":
+        """The sidecar entry of image ``i`` as JSON text (what ``json.dumps`` of
+        :func:`image_entry`'s dict writes, compact) when it is one of the
+        bulk's, else None."""
+        if not self.ok or not self.ok[i]:
+            return None
+        h, w = rec.image_hw
+        t = f'{{"image_hw":[{h},{w}]'
+        if rec.source_id is not None:
+            t += ',"source_id":' + json.dumps(rec.source_id)
+        if rec.path is not None:
+            t += ',"source_path":' + _json_str(str(rec.path))
+        for key in ("difficult_lines", "crowd_lines"):
+            ln = self.lines[key].get(i)
+            if ln:
+                t += f',"{key}":[{",".join(map(str, ln))}]'
+        return RawJSON(t + "}")
+
+    def close(self, check: bool = True) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if check and self._error is not None:
+            raise self._error
 
 
 def image_entry(rec: ImageRecord, skip_difficult: bool, crowd: str, skipped: dict[str, int]) -> tuple[dict, list[int]]:
@@ -199,7 +330,7 @@ def finish_split(out: Path, split: str, class_map, staging: Path, list_lines: li
         "category_ids": list(class_map.source_ids),
         "images": side_images,
     }
-    atomic_write_text(out / f"{split}{SIDECAR_SUFFIX}", json.dumps(sidecar, separators=(",", ":")))
+    atomic_write_text(out / f"{split}{SIDECAR_SUFFIX}", sidecar_text(sidecar))
 
     yaml_path = out / "data.yaml"
     data: dict = {}
@@ -262,6 +393,8 @@ def place_image(image_id: str, path, images_dir: Path, mode: str, rep: YoloWrite
     src = None if path is None else os.fspath(path)
     ext = os.path.splitext(src)[1] if src else ""
     ext = ext or ".jpg"
+    if mode == "none" and is_plain_name(image_id):  # what the lines below give for it
+        return f"{os.fspath(images_dir)}{os.sep}{image_id}{ext}"
     rel = check_relative(image_id, images_dir, what="image id") + ext
     if mode == "none":
         # listed where Ultralytics/Darknet look for images next to labels/; the

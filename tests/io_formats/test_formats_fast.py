@@ -191,7 +191,7 @@ def test_fast_path_on_the_review_db_exports(monkeypatch):
 # ------------------------------------------------------------ DatasetBuilder: deferred checks = per-box checks
 
 
-def _feed(b: DatasetBuilder, rng: random.Random, n: int) -> None:
+def _feed(b: "_build.DatasetBuilder", rng: random.Random, n: int) -> None:
     values = [1.5, 2, 0, -3.25, "4.5", " 7 ", "1,5", "nan", "inf", None, True, "x", 10 ** 400, 1e-12, 352.99999999999994,
               "1e2", "\u0661", 99999.0, 0.1 + 0.2]
     labels = ["car", "dog", "", "  ", None, 5, "unknown", "car"]

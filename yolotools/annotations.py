@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
 from .boxes import Boxes
 from .classmap import VOC_CLASSES, ClassMap
 
-__all__ = ["Annotations", "ImageRecord", "ClassMap", "DetectionDataset", "VOC_CLASSES", "trusted_record", "checked_hw"]
+__all__ = ["Annotations", "ImageRecord", "ClassMap", "DetectionDataset", "VOC_CLASSES", "trusted_record", "checked_hw",
+           "BoxColumns", "dataset_with_columns"]
 
 
 def _frozen(a, dtype, n: int, name: str) -> np.ndarray:
@@ -194,6 +195,17 @@ def trusted_record(image_id: str, path, image_hw: tuple[int, int], xyxy: np.ndar
     return rec
 
 
+class BoxColumns(NamedTuple):
+    """Every box of a dataset, image after image in the records' order, one
+    read-only array per field, and each image's number of boxes."""
+
+    xyxy: np.ndarray  # (N, 4) float64
+    class_ids: np.ndarray  # (N,) int64
+    is_difficult: np.ndarray  # (N,) bool
+    is_crowd: np.ndarray  # (N,) bool
+    counts: list[int]
+
+
 @dataclass(frozen=True, eq=False)
 class DetectionDataset:
     """A class map and image records (unique ``image_id``)."""
@@ -223,6 +235,24 @@ class DetectionDataset:
     def __len__(self) -> int:
         return len(self.records)
 
+    def box_columns(self) -> BoxColumns:
+        """The records' boxes as :class:`BoxColumns` (made once: writers take
+        them instead of a numpy call per image; a reader that built the records
+        as slices of such arrays hands them over, :func:`dataset_with_columns`)."""
+        cols = self.__dict__.get("_columns")
+        if cols is None:
+            anns = [r.annotations for r in self.records]
+            if anns:
+                cols = BoxColumns(np.concatenate([a.boxes.xyxy for a in anns]).reshape(-1, 4),
+                                  np.concatenate([a.class_ids for a in anns]), np.concatenate([a.is_difficult for a in anns]),
+                                  np.concatenate([a.is_crowd for a in anns]), [len(a.class_ids) for a in anns])
+            else:
+                cols = BoxColumns(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool), [])
+            for a in cols[:4]:
+                a.setflags(write=False)
+            object.__setattr__(self, "_columns", cols)
+        return cols
+
     def __iter__(self) -> Iterator[ImageRecord]:
         return iter(self.records)
 
@@ -243,3 +273,15 @@ class DetectionDataset:
     def subset(self, image_ids: Iterable[str]) -> "DetectionDataset":
         by = self.by_id()
         return DetectionDataset(self.class_map, tuple(by[i] for i in image_ids))
+
+
+def dataset_with_columns(class_map: ClassMap, records: Sequence[ImageRecord], columns: BoxColumns) -> DetectionDataset:
+    """A dataset whose records' boxes are, image after image, ``columns`` (the
+    caller made each record's arrays as slices of them, read-only): what
+    :meth:`DetectionDataset.box_columns` then gives without concatenating."""
+    ds = DetectionDataset(class_map, tuple(records))
+    if len(columns.counts) != len(ds.records) or sum(columns.counts) != len(columns.xyxy) or \
+            not len(columns.xyxy) == len(columns.class_ids) == len(columns.is_difficult) == len(columns.is_crowd):
+        raise ValueError("dataset_with_columns: the columns do not match the records")
+    object.__setattr__(ds, "_columns", columns)
+    return ds

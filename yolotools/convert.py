@@ -252,7 +252,7 @@ def _lost(fmt, dataset: DetectionDataset) -> dict[str, int]:
     import numpy as np
 
     def flags(field: str) -> int:  # one count over all boxes, not one numpy call per image
-        return int(np.count_nonzero(np.concatenate([getattr(r.annotations, field) for r in recs]))) if recs else 0
+        return int(np.count_nonzero(getattr(dataset.box_columns(), field)))
 
     checks = (
         ("difficult", "difficult flags", lambda: flags("is_difficult")),

@@ -48,7 +48,20 @@ def _png(h: int, w: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
 
 
+def same_columns(ds: DetectionDataset) -> None:
+    """The dataset's box columns (handed over by the reader, or made) are its records' boxes end to end."""
+    cols = ds.box_columns()
+    anns = [r.annotations for r in ds.records]
+    assert cols.counts == [len(a) for a in anns]
+    for got, field in zip(cols[:4], ("xyxy", "class_ids", "is_difficult", "is_crowd")):
+        parts = [a.boxes.xyxy if field == "xyxy" else getattr(a, field) for a in anns]
+        want = np.concatenate(parts).reshape(got.shape) if parts else got
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), field
+
+
 def same_dataset(a: DetectionDataset, b: DetectionDataset) -> None:
+    same_columns(a)
+    same_columns(b)
     assert a.class_map.names == b.class_map.names and len(a) == len(b)
     for x, y in zip(a.records, b.records):
         assert (x.image_id, x.path, x.image_hw, x.source_id) == (y.image_id, y.path, y.image_hw, y.source_id)
@@ -308,7 +321,18 @@ def test_read_yolo_c_path_is_the_python_path(tmp_path, monkeypatch):
         ref, ref_probs, ref_lines = read()
     assert probs == ref_probs and lines == ref_lines and len(probs) > 20
     same_dataset(ds, ref)
-    done = real(reader._jobs(*reader._resolve(data, "train", None, None, Problems())[1:], Problems()), 3, False)
+    clean = tmp_path / "clean"  # every image read in C: the reader hands its columns over
+    for q in ("images", "labels"):
+        (clean / q).mkdir(parents=True)
+    for i in range(30):
+        (clean / "images" / f"{i}.jpg").write_bytes(_png(40 + i, 50))
+        (clean / "labels" / f"{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n" * (i % 3) + "1 0.25 0.75 0.1 0.3\n")
+    (clean / "train.txt").write_text("".join(f"images/{i}.jpg\n" for i in range(30)))
+    (clean / "data.yaml").write_text(f"path: {clean}\ntrain: train.txt\nnames: [a, b]\n")
+    ds2, _ = read_yolo(clean / "data.yaml", "train")
+    assert "_columns" in ds2.__dict__
+    same_columns(ds2)
+    done = real(reader._jobs(*reader._resolve(data, "train", None, None, Problems())[1:], Problems()), 3, False)[0]
     assert 10 < sum(d is not None for d in done) < len(done)  # both paths were taken
 
 

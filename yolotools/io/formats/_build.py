@@ -30,7 +30,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ...annotations import ClassMap, DetectionDataset, ImageRecord, checked_hw, trusted_record
+from ...annotations import BoxColumns, ClassMap, DetectionDataset, ImageRecord, checked_hw, dataset_with_columns, trusted_record
 from ...errors import Problems, YoloToolsError
 from ..files import (atomic_write_text, confined_path, folder_entries, image_size_hw, inside_root, is_plain_name, path_object,
                      path_objects, plain_image_id, relative_name)
@@ -91,7 +91,9 @@ def label_files(folder: Path, suffix: str, what: str) -> list[Path]:
     ``folder`` is not a folder or holds none; ``what`` says what it should be."""
     if not folder.is_dir():
         raise YoloToolsError(f"{folder}: expected {what}")
-    files = sorted(p for p in folder.rglob("*" + suffix) if p.is_file())
+    files = _flat_files(folder, suffix)
+    if files is None:  # sub-folders: the general walk
+        files = sorted(p for p in folder.rglob("*" + suffix) if p.is_file())
     if not files:
         raise YoloToolsError(f"{folder}: no {suffix} files ({what})")
     return files
@@ -115,17 +117,14 @@ class Columns:
         recs = dataset.records
         self.records = recs
         anns = [r.annotations for r in recs]
-        counts = [len(a.class_ids) for a in anns]
+        cols = dataset.box_columns()
+        counts = cols.counts
         self.ends = list(itertools.accumulate(counts))
         self.starts = [e - k for e, k in zip(self.ends, counts)]
-        if anns:
-            self.xyxy = np.concatenate([a.boxes.xyxy for a in anns]).reshape(-1, 4)
-            self.cls = np.concatenate([a.class_ids for a in anns]).tolist()
-            self.difficult = np.concatenate([a.is_difficult for a in anns]).tolist()
-            self.crowd = np.concatenate([a.is_crowd for a in anns]).tolist()
-        else:
-            self.xyxy = np.zeros((0, 4))
-            self.cls, self.difficult, self.crowd = [], [], []
+        self.xyxy = cols.xyxy
+        self.cls = cols.class_ids.tolist()
+        self.difficult = cols.is_difficult.tolist()
+        self.crowd = cols.is_crowd.tolist()
         self.attrs: list[dict] | None = None  # per box ({} for none), or None when no box has any
         if any(a.attrs is not None for a in anns):
             self.attrs = [x or {} for a, k in zip(anns, counts) for x in (a.attrs.tolist() if a.attrs is not None else [None] * k)]
@@ -203,6 +202,23 @@ def write_texts(folder: Path, names: Sequence[str], texts: Sequence[str], what: 
 
     ends = array("q", itertools.accumulate(map(len, plain_t))).tobytes()
     _native.write_files(plain_p, bytes(len(plain_p)), "".join(plain_t).encode("ascii"), ends, f".{os.getpid()}.tmp")
+
+
+def _flat_files(folder: Path, suffix: str) -> list[Path] | None:
+    """:func:`label_files`' list for a folder with no sub-folder (one ``scandir``,
+    no ``stat`` per file where the file system gives the entry type), else None."""
+    names = []
+    try:
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.is_dir():
+                    return None
+                if e.name.endswith(suffix) and e.is_file():
+                    names.append(e.name)
+    except OSError:
+        return None
+    base = os.fspath(folder)
+    return path_objects([os.path.join(base, n) for n in sorted(names)])
 
 
 def class_order(names: Iterable[str], *, classes: Sequence[str] | None = None, declared: Sequence[str] = ()) -> list[str]:
@@ -594,7 +610,7 @@ def _dataset(source, imgs, counts, labels, xyxy, difficult, crowd, attrs, *, cla
         hw = checked_hw(image_id, hw)  # sizes given by a caller (image_sizes) may be any numbers
         records.append(trusted_record(image_id, path, hw, xyxy[b0:b1], cls[b0:b1], diff[b0:b1], crowd[b0:b1], attrs=at))
         b0 = b1
-    return DetectionDataset(cmap, tuple(records))
+    return dataset_with_columns(cmap, records, BoxColumns(xyxy, cls, diff, crowd, list(counts)))
 
 
 def clean_images(names: Sequence, hws: Sequence | None, images=None, image_sizes=None, paths: list | None = None

@@ -24,7 +24,7 @@ import numpy as np
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import inside_root, load_json
-from ._build import Columns, DatasetBuilder, clean_dataset, finite, int_hw, json_str, label_files, read_many, write_texts
+from ._build import Columns, DatasetBuilder, _has_suffix, clean_dataset, finite, int_hw, json_str, label_files, read_many, write_texts
 
 __all__ = ["read_labelme", "write_labelme"]
 
@@ -114,16 +114,26 @@ def _fast(folder: Path, files: list[Path], images, classes, image_sizes):
     import orjson
 
     fd = os.fspath(folder)
+    if not os.path.isabs(fd) or os.path.normpath(fd) != fd:
+        return None
+    strs = [os.fspath(f) for f in files]
     rels = []
-    for f in files:
-        s = os.fspath(f)
+    for s in strs:
         if not s.startswith(fd + "/") or "/" in s[len(fd) + 1 :]:
             return None
         rels.append(s[len(fd) + 1 : -5])
     probe = Problems()
     b = DatasetBuilder(folder, probe, images=images)  # its find_image, whose problems must stay none
+    listing = None
+    if images is not None:  # name -> (is a link, is a file) of the images folder, read once
+        try:
+            with os.scandir(images) as it:
+                listing = {e.name: (e.is_symlink(), e.is_file()) for e in it}
+        except OSError:
+            return None
+    img_root = os.fspath(images) if images is not None else ""
     names, hws, paths, box_image, labels, xyxy, attrs = [], [], [], [], [], [], []
-    for i, (f, raw) in enumerate(zip(files, read_many([os.fspath(f) for f in files]))):
+    for i, (f, raw) in enumerate(zip(files, read_many(strs))):
         if raw is None:
             return None
         try:
@@ -135,20 +145,27 @@ def _fast(folder: Path, files: list[Path], images, classes, image_sizes):
         ip = d.get("imagePath")
         path = None
         if isinstance(ip, str) and ip.strip():
-            rel = os.path.relpath(os.path.join(os.path.dirname(f), ip.replace("\\", "/")), folder)
-            try:
-                path = inside_root(folder, rel, what="imagePath")
-            except YoloToolsError:
-                if images is None:
+            ip2 = ip.replace("\\", "/")
+            full = os.path.normpath(os.path.join(fd, ip2))
+            if full.startswith(fd + "/"):  # inside the folder read: as the per-file path does it
+                rel = os.path.relpath(os.path.join(os.path.dirname(f), ip2), folder)
+                try:
+                    path = inside_root(folder, rel, what="imagePath")
+                except YoloToolsError:
                     return None
-                path = _in_images(b, ip, f)
-                if path is None:
-                    return None
-            else:
                 if not path.exists() and images is not None:
-                    path = b.find_image(PurePosixPath(ip.replace("\\", "/")).name, "", file=f)
+                    path = b.find_image(PurePosixPath(ip2).name, "", file=f)
+                path = os.fspath(path) if path is not None else None
+            else:  # outside it (what inside_root refuses): the image of that name in the images folder
+                if listing is None:
+                    return None
+                name = ip2.rpartition("/")[2]
+                entry = listing.get(name) if name and _has_suffix(name) else None
+                if entry is None or entry[0] or not entry[1]:
+                    return None
+                path = f"{img_root.rstrip('/')}/{name}"
         names.append(rels[i])
-        paths.append(os.fspath(path) if path is not None else None)
+        paths.append(path)
         hh, ww = d.get("imageHeight"), d.get("imageWidth")
         hws.append(int_hw(hh, ww) if finite(hh) and finite(ww) else None)
         for s in d["shapes"]:
@@ -160,10 +177,10 @@ def _fast(folder: Path, files: list[Path], images, classes, image_sizes):
                 return None
             if len(pts) != 2:
                 return None
-            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            (ax, ay), (bx, by) = pts
             box_image.append(i)
             labels.append(s.get("label"))
-            xyxy.append((min(xs), min(ys), max(xs), max(ys)))
+            xyxy.append((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)))
             attrs.append({k: s[k] for k in ("group_id", "flags", "description") if s.get(k) not in (None, {}, "")})
     if probe.items:
         return None

@@ -12,7 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord, checked_hw, trusted_record
+from ...annotations import (Annotations, BoxColumns, ClassMap, DetectionDataset, ImageRecord, checked_hw, dataset_with_columns,
+                             trusted_record)
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
@@ -52,7 +53,8 @@ def read_yolo(
     class_map, pairs, sidecar = _resolve(source, split, names, images, problems)
     jobs = _jobs(pairs, sidecar, problems)
     k = len(class_map)
-    done = None if with_scores else _native_records(jobs, k, progress)
+    got = None if with_scores else _native_records(jobs, k, progress)
+    done, columns = got if got is not None else (None, None)
     rest = jobs if done is None else [j for j, d in zip(jobs, done) if d is None]
     worker = functools.partial(_read_chunk, k=k, with_scores=with_scores)
     slow = iter(r for part in map_chunks(worker, rest, progress=progress and done is None, desc="read YOLO", unit="img",
@@ -67,15 +69,18 @@ def read_yolo(
         records.append(rec)
         if line_numbers is not None:
             line_numbers[rec.image_id] = lines
+    if columns is not None and not rest and len(records) == len(jobs):  # every record a slice of the C chunks' arrays
+        return dataset_with_columns(class_map, records, columns), problems
     return DetectionDataset(class_map, tuple(records)), problems
 
 
-def _native_records(jobs, k: int, progress: bool) -> list | None:
+def _native_records(jobs, k: int, progress: bool) -> tuple[list, BoxColumns | None] | None:
     """Per job, what :func:`_read_chunk` gives (``(record, problems, line
     numbers)``) for the images the C module reads (``_native.yolo_label_files``:
     a PNG/JPEG header and a clean label file, with a sidecar entry of no more
     than sizes, ids and flags; their only problems: stale sidecar lines), None
-    for the others (read by :func:`_read_chunk`); None when there is no C module."""
+    for the others (read by :func:`_read_chunk`); and, when every job was read
+    there, the records' boxes as columns.  None when there is no C module."""
     try:
         from ... import _native
     except ImportError:
@@ -88,9 +93,18 @@ def _native_records(jobs, k: int, progress: bool) -> list | None:
     # each chunk's records are made while the threads read the next ones (the C part runs without the GIL)
     size = 1024
     out: list = []
+    parts = []
     for c, res in enumerate(map_chunks(run, jobs, progress=progress, desc="read YOLO", unit="img", threads=True, chunk_size=size)):
-        out += _native_chunk(jobs[c * size : (c + 1) * size], *res)
-    return out
+        recs, arrays = _native_chunk(jobs[c * size : (c + 1) * size], *res)
+        out += recs
+        parts.append(arrays)
+    columns = None
+    if parts and all(o is not None for o in out):  # the records' boxes, in order: the chunks' arrays end to end
+        columns = BoxColumns(*(np.concatenate([p[f] for p in parts]) for f in range(4)),
+                             [len(o[0].annotations.class_ids) for o in out])
+        for a in columns[:4]:
+            a.setflags(write=False)
+    return out, columns
 
 
 def _native_chunk(jobs, status: bytes, hw: bytes, nbox: bytes, cls: bytes, xyxy: bytes) -> list:
@@ -132,7 +146,7 @@ def _native_chunk(jobs, status: bytes, hw: bytes, nbox: bytes, cls: bytes, xyxy:
         image_id, _img, _lab, side = jobs[i]
         out[i] = (trusted_record(image_id, path, tuple(hw[i]), xyxy[b0:b1], cls[b0:b1], diff[b0:b1], crowd[b0:b1],
                                  source_id=side.get("source_id") if side else None), warns, lines_upto[: b1 - b0])
-    return out
+    return out, (xyxy, cls, diff, crowd)
 
 
 def _resolve(source, split, names, images, problems: Problems) -> tuple[ClassMap, list[tuple[str, str]], dict]:

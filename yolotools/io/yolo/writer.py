@@ -135,9 +135,12 @@ def write_yolo(
         raise
     if labels is not None:
         labels.close()
-    if bulk is not None:
-        bulk.close()
-    finish_split(out, split, dataset.class_map, staging, list_lines, side_images, skipped, rep)
+    try:
+        finish_split(out, split, dataset.class_map, staging, list_lines, side_images, skipped, rep,
+                     wait=bulk.close if bulk is not None else None)
+    finally:
+        if bulk is not None:
+            bulk.close(check=False)  # (a refusal before the wait: no thread left writing)
     return rep
 
 
@@ -189,10 +192,10 @@ class _Bulk:
         if not recs:
             return
         anns = [r.annotations for r in recs]
-        self.nbox = [len(a.class_ids) for a in anns]
+        cols = dataset.box_columns()
+        self.nbox = cols.counts
         ends = np.cumsum(self.nbox)
-        diff = np.concatenate([a.is_difficult for a in anns])
-        crowdf = np.concatenate([a.is_crowd for a in anns])
+        diff, crowdf = cols.is_difficult, cols.is_crowd
         left_out = np.zeros(len(diff), bool)
         if skip_difficult:
             left_out |= diff
@@ -202,8 +205,8 @@ class _Bulk:
         has_left_out = set(rec_of.tolist())
         self.ok = [i not in has_left_out and a.area is None and a.attrs is None and a.scores is None and is_plain_name(r.image_id)
                    for i, (r, a) in enumerate(zip(recs, anns))]
-        xyxy = np.ascontiguousarray(np.concatenate([a.boxes.xyxy for a in anns]).reshape(-1, 4), dtype=np.float64)
-        cls = np.concatenate([a.class_ids for a in anns]).astype(np.int64)
+        xyxy = np.ascontiguousarray(cols.xyxy, dtype=np.float64)
+        cls = np.ascontiguousarray(cols.class_ids, dtype=np.int64)
         hw = np.array([r.image_hw for r in recs], dtype=np.int64).reshape(-1, 2)
         nbox = np.asarray(self.nbox, dtype=np.int64)
         sel = np.flatnonzero(np.array(self.ok, bool))
@@ -311,17 +314,18 @@ def image_entry(rec: ImageRecord, skip_difficult: bool, crowd: str, skipped: dic
 
 
 def finish_split(out: Path, split: str, class_map, staging: Path, list_lines: list[str], side_images: dict[str, dict],
-                 skipped: dict[str, int], rep: YoloWriteReport) -> None:
+                 skipped: dict[str, int], rep: YoloWriteReport, wait=None) -> None:
     """Move the staged labels into place and write the split's list, names,
     sidecar and data.yaml (what :func:`write_yolo` writes after its label files;
-    also used by the VOC converter's C path, which stages labels itself)."""
+    also used by the VOC converter's C path, which stages labels itself).
+    Every text is made first (an existing data.yaml with other class names is
+    refused before anything is moved or written), then ``wait()`` (the label
+    files still being written), then the labels are moved in and the files
+    written."""
     labels_dir = out / "labels"
-    commit_staging(staging, out)
     rep.boxes_not_written = dict(sorted(skipped.items()))
-
     names_text = "".join(f"{n}\n" for n in class_map.names)
-    atomic_write_text(out / "classes.names", names_text)
-    atomic_write_text(out / f"{split}.txt", "".join(list_lines))
+    list_text = "".join(list_lines)
     sidecar = {
         "format": "yolotools-sidecar",
         "version": 1,
@@ -330,7 +334,7 @@ def finish_split(out: Path, split: str, class_map, staging: Path, list_lines: li
         "category_ids": list(class_map.source_ids),
         "images": side_images,
     }
-    atomic_write_text(out / f"{split}{SIDECAR_SUFFIX}", sidecar_text(sidecar))
+    side_text = sidecar_text(sidecar)
 
     yaml_path = out / "data.yaml"
     data: dict = {}
@@ -375,7 +379,15 @@ def finish_split(out: Path, split: str, class_map, staging: Path, list_lines: li
     new["nc"] = len(class_map)
     new["names"] = {i: n for i, n in enumerate(class_map.names)}
     new["category_ids"] = list(class_map.source_ids)
-    atomic_write_text(yaml_path, yaml_dump(new))
+    yaml_text = yaml_dump(new)
+
+    if wait is not None:
+        wait()
+    commit_staging(staging, out)
+    atomic_write_text(out / "classes.names", names_text)
+    atomic_write_text(out / f"{split}.txt", list_text)
+    atomic_write_text(out / f"{split}{SIDECAR_SUFFIX}", side_text)
+    atomic_write_text(yaml_path, yaml_text)
     rep.files = {
         "labels": str(labels_dir),
         "list": str(out / f"{split}.txt"),

@@ -1924,6 +1924,108 @@ static PyObject *read_files(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* csv_table(data: bytes, ncols: int, numeric: bytes) -> None | list
+ *
+ * The rows after the header line of a plain CSV file (no quote character, no
+ * NUL, lines ending in LF or CRLF, blank lines skipped, every row ncols cells),
+ * as columns: numeric[k] 1: float64 bytes (each cell a plain decimal number,
+ * read as float() reads it), else a list of str (UTF-8).  Cells are stripped of
+ * ASCII whitespace at their ends (as str.strip does; a cell that starts or ends
+ * with other Unicode whitespace is left to Python).  None for anything else: the
+ * caller reads the file with the csv module. */
+static int uspace_at(const unsigned char *p, const unsigned char *e) { /* a Unicode space (UTF-8) starting at p */
+    if (e - p >= 2 && p[0] == 0xC2 && (p[1] == 0x85 || p[1] == 0xA0)) return 1;
+    if (e - p >= 3 && p[0] == 0xE1 && p[1] == 0x9A && p[2] == 0x80) return 1;
+    if (e - p >= 3 && p[0] == 0xE2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8A) || p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF))
+        return 1;
+    if (e - p >= 3 && p[0] == 0xE2 && p[1] == 0x81 && p[2] == 0x9F) return 1;
+    if (e - p >= 3 && p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) return 1;
+    return 0;
+}
+
+static int uspace_before(const unsigned char *s, const unsigned char *e) { /* a Unicode space (UTF-8) ending at e */
+    if (e - s >= 2 && uspace_at(e - 2, e)) return 1;
+    if (e - s >= 3 && uspace_at(e - 3, e)) return 1;
+    return 0;
+}
+
+static inline int ascii_space(unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F); }
+
+static PyObject *csv_table(PyObject *self, PyObject *args) {
+    Py_buffer b, nm;
+    int ncols;
+    if (!PyArg_ParseTuple(args, "y*iy*", &b, &ncols, &nm)) return NULL;
+    PyObject *result = NULL, **cols = NULL;
+    Buf *nums = NULL;
+    if (ncols <= 0 || ncols > 64 || nm.len != ncols) {
+        PyErr_SetString(PyExc_ValueError, "csv_table: 1..64 columns, one numeric flag each");
+        goto done;
+    }
+    const unsigned char *p = (const unsigned char *)b.buf, *end = p + b.len;
+    const unsigned char *isnum = (const unsigned char *)nm.buf;
+    if (memchr(p, '"', (size_t)b.len) || memchr(p, 0, (size_t)b.len)) goto plain_none;
+    if (end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) p += 3;
+    while (p < end && *p != '\n') p++; /* the header line */
+    if (p < end) p++;
+    cols = calloc((size_t)ncols, sizeof(PyObject *));
+    nums = calloc((size_t)ncols, sizeof(Buf));
+    if (!cols || !nums) { PyErr_NoMemory(); goto done; }
+    for (int k = 0; k < ncols; k++)
+        if (!isnum[k] && !(cols[k] = PyList_New(0))) goto done;
+    while (p < end) {
+        const unsigned char *le = memchr(p, '\n', (size_t)(end - p));
+        const unsigned char *next = le ? le + 1 : end;
+        if (!le) le = end;
+        if (le > p && le[-1] == '\r') le--;
+        if (memchr(p, '\r', (size_t)(le - p))) goto plain_none; /* a lone CR: the csv module's line end */
+        if (le == p) { p = next; continue; }
+        const unsigned char *c = p;
+        for (int k = 0; k < ncols; k++) {
+            const unsigned char *ce = memchr(c, ',', (size_t)(le - c));
+            if (!ce) ce = le;
+            if (k == ncols - 1 ? ce != le : ce == le) goto plain_none; /* not ncols cells */
+            const unsigned char *a = c, *z = ce;
+            while (a < z && ascii_space(*a)) a++;
+            while (z > a && ascii_space(z[-1])) z--;
+            if ((a < z && uspace_at(a, z)) || (a < z && uspace_before(a, z))) goto plain_none;
+            if (isnum[k]) {
+                double v;
+                if (!plain_float((const char *)a, (const char *)z, &v)) goto plain_none;
+                if (!buf_push(&nums[k], &v, sizeof v)) { PyErr_NoMemory(); goto done; }
+            } else {
+                PyObject *t = PyUnicode_DecodeUTF8((const char *)a, z - a, NULL);
+                if (!t) { PyErr_Clear(); goto plain_none; }
+                int r = PyList_Append(cols[k], t);
+                Py_DECREF(t);
+                if (r) goto done;
+            }
+            c = ce + 1;
+        }
+        p = next;
+    }
+    result = PyList_New(ncols);
+    for (int k = 0; result && k < ncols; k++) {
+        PyObject *o = isnum[k] ? PyBytes_FromStringAndSize(nums[k].data ? nums[k].data : "", (Py_ssize_t)nums[k].len) : cols[k];
+        if (!isnum[k]) cols[k] = NULL;
+        if (!o) { Py_CLEAR(result); break; }
+        PyList_SET_ITEM(result, k, o);
+    }
+    goto done;
+plain_none:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    if (cols)
+        for (int k = 0; k < ncols; k++) Py_XDECREF(cols[k]);
+    if (nums)
+        for (int k = 0; k < ncols; k++) free(nums[k].data);
+    free(cols);
+    free(nums);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&nm);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"parse_coco_results", parse_coco_results, METH_O, "COCO results JSON bytes -> (img, cat, bbox, score, named) buffers, or None"},
     {"parse_voc_plain", parse_voc_plain, METH_O, "a plain VOC XML file -> (filename, (h, w), names, boxes, difficult), or None"},
@@ -1931,6 +2033,7 @@ static PyMethodDef methods[] = {
     {"write_files", write_files, METH_VARARGS, "write the texts voc_yolo_files returned (see the source)"},
     {"yolo_label_files", yolo_label_files, METH_VARARGS, "read_yolo's clean images and label files (see the source)"},
     {"image_sizes", image_sizes, METH_O, "(h, w) of PNG/JPEG headers where imagesize gives the same (see the source)"},
+    {"csv_table", csv_table, METH_VARARGS, "a plain CSV file's columns (see the source)"},
     {"read_files", read_files, METH_O, "many small files' bytes, read without the GIL (see the source)"},
     {"box_floats", box_floats, METH_VARARGS, "coordinates as DatasetBuilder reads and snaps them (see the source)"},
     {"yolo_texts", yolo_texts, METH_VARARGS, "the YOLO txt text of many images (see the source)"},

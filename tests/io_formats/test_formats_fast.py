@@ -94,7 +94,7 @@ def _dataset(n_images: int = 60, seed: int = 0, odd_names: bool = True, attrs: b
                 x1, y1, x2, y2 = float(int(x1)), float(int(y1)), float(int(x2)), float(int(y2))
             xyxy.append([x1, y1, x2, y2])
             cls.append(rng.randrange(len(names)))
-            at.append({"occluded": "1"} if attrs and rng.random() < 0.2 else None)
+            at.append(rng.choice([{"occluded": "1"}, {"score": 0.5, "n": 1, "flag": True}]) if attrs and rng.random() < 0.2 else None)
         iid = f"im,{i}" if odd_names and i % 7 == 3 else (f"é{i}" if odd_names and i % 11 == 5 else f"{i:05d}")
         ann = Annotations(Boxes(np.array(xyxy, dtype=np.float64).reshape(-1, 4), (h, w)), cls,
                           is_difficult=[rng.random() < 0.2 for _ in cls], is_crowd=[rng.random() < 0.1 for _ in cls],

@@ -77,6 +77,37 @@ def _rows(path: Path, need: Sequence[str]):
     return header, column, rows
 
 
+def _plain_table(path: Path, need: Sequence[str], numeric: set[str]):
+    """``(header, column, cells)`` of a plain CSV file read at once by the C
+    module (``_native.csv_table``: no quote, every row whole; ``cells[k]`` a
+    float64 array for the ``numeric`` columns, a list of str for the others),
+    or None: the file then goes through :func:`_rows` (the csv module), which
+    reads anything and reports what it must."""
+    try:
+        from ... import _native
+    except ImportError:
+        return None
+    try:
+        if path.stat().st_size > _MAX_CSV:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    first = data.split(b"\n", 1)[0]
+    try:
+        head = next(csv.reader([first.decode("utf-8-sig").rstrip("\r")]))
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return None
+    header = [h.strip() for h in head]
+    if any(c not in header for c in need) or '"' in first.decode("utf-8-sig", "replace"):
+        return None
+    cells = _native.csv_table(data, len(header), bytes(1 if h in numeric else 0 for h in header))
+    if cells is None:
+        return None
+    cells = [np.frombuffer(c, dtype=np.float64) if isinstance(c, bytes) else c for c in cells]
+    return header, {h: k for k, h in enumerate(header)}, cells
+
+
 def _full_rows(rows, header, path, problems):
     """The rows with as many cells as the header; the others are errors."""
     for line, r, full in rows:
@@ -107,7 +138,27 @@ def read_openimages(
                     mids[row[0].strip()] = row[1].strip()
         except (OSError, UnicodeDecodeError, csv.Error) as e:
             raise YoloToolsError(f"{cd}: cannot read class descriptions: {e}") from None
-    header, col, rows = _rows(path, ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax"))
+    need = ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax")
+    tab = None if strict else _plain_table(path, need, {"XMin", "XMax", "YMin", "YMax"})
+    if tab is not None:  # the fast path on columns: a file with nothing to report
+        _, col, cells = tab
+        labels = cells[col["LabelName"]]
+        mids_ok = not mids or all(l in mids for l in set(labels) if l.startswith(("/m/", "/g/")))
+        xyxy = np.stack([cells[col[k]] for k in ("XMin", "YMin", "XMax", "YMax")], 1)
+        if mids_ok and np.isfinite(xyxy).all():
+            if mids:
+                labels = [mids.get(l, l) if l.startswith(("/m/", "/g/")) else l for l in labels]
+            keys = [k for k in ("Source", "Confidence") + OI_FLAGS if k in col]
+            cols_a = [cells[col[k]] for k in keys]
+            attrs = [{k: v for k, v in zip(keys, vals) if v} for vals in zip(*cols_a)] if keys else None
+            crowd = None
+            if "IsGroupOf" in col:
+                crowd = [g is not None and g > 0 for g in finite_values(cells[col["IsGroupOf"]])]
+            ds = _rows_dataset(path, cells[col["ImageID"]], None, labels, xyxy, images, image_sizes, classes, crowd=crowd,
+                               attrs=attrs, normalized=True)
+            if ds is not None:
+                return ds, problems
+    header, col, rows = _rows(path, need)
     full = [r for _, r, f in rows if f]
     c_id, c_label = col["ImageID"], col["LabelName"]
     c_box = [col[k] for k in ("XMin", "XMax", "YMin", "YMax")]
@@ -227,6 +278,24 @@ def read_tfod(
     if units not in ("auto", "pixels", "normalized"):
         raise YoloToolsError(f"units must be auto, pixels or normalized, got {units!r}")
     problems = Problems(strict=strict)
+    tab = None if strict else _plain_table(path, TFOD_COLUMNS, {"width", "height", "xmin", "ymin", "xmax", "ymax"})
+    if tab is not None:  # the fast path on columns: a file with nothing to report
+        _, col, cells = tab
+        xyxy = np.stack([cells[col[k]] for k in ("xmin", "ymin", "xmax", "ymax")], 1)
+        if units == "auto":  # as below, on the same numbers (every row whole)
+            v = xyxy[np.isfinite(xyxy)]
+            units = "normalized" if v.size and v.max() <= 1.0 and ((v > 0) & (v < 1)).any() else "pixels"
+            if units == "normalized":
+                problems.warning("normalized_units", path, "every corner is within 0-1: read as normalised coordinates "
+                                 "(pass units='pixels' / --units pixels if they are pixels)")
+        h, w = cells[col["height"]], cells[col["width"]]
+        if np.isfinite(xyxy).all() and np.isfinite(h).all() and np.isfinite(w).all() and (np.abs(h) < 2.0 ** 62).all() \
+                and (np.abs(w) < 2.0 ** 62).all():
+            hws = list(zip(np.trunc(h).astype(np.int64).tolist(), np.trunc(w).astype(np.int64).tolist()))  # int() of each
+            ds = _rows_dataset(path, cells[col["filename"]], hws, cells[col["class"]], xyxy, images, image_sizes, classes,
+                               normalized=units == "normalized")
+            if ds is not None:
+                return ds, problems
     header, col, rows = _rows(path, TFOD_COLUMNS)
     c_box = [col[k] for k in ("xmin", "ymin", "xmax", "ymax")]
     if units == "auto":  # every row's corners, whole or not

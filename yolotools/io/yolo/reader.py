@@ -126,10 +126,11 @@ def _native_chunk(jobs, status: bytes, hw: bytes, nbox: bytes, cls: bytes, xyxy:
         side = job[3]
         warns = []
         if side:
-            if _sidecar_has_more_than_flags(side):
+            if not side.keys() <= _PLAIN_SIDECAR_KEYS:  # areas, attributes, left-out boxes: the Python path puts them back
                 continue
             n = b1 - n0
-            for key, arr in (("difficult_lines", diff), ("crowd_lines", crowd)):
+            flagged = "difficult_lines" in side or "crowd_lines" in side
+            for key, arr in (("difficult_lines", diff), ("crowd_lines", crowd)) if flagged else ():
                 for ln in side.get(key, ()):
                     if ln.__class__ is int and 0 < ln <= n:
                         arr[n0 + ln - 1] = True
@@ -187,9 +188,13 @@ def _resolve(source, split, names, images, problems: Problems) -> tuple[ClassMap
                     listed.update(label_paths_for_images(image_list(data[other], base, source)))
                 except YoloToolsError:
                     pass
-        for d in sorted({_folder(s) for s in listed}):  # strings: this runs over every label of big datasets
+        folders: dict[str, set] = {}  # folder -> the names listed in it (strings: this runs over every label)
+        for q in listed:
+            d = _folder(q)
+            folders.setdefault(d, set()).add(q[len(d) + 1 :] if q.startswith(d + "/") else os.path.basename(q))
+        for d in sorted(folders):
             try:
-                names = sorted(n for n in os.listdir(d) if n.endswith(".txt"))
+                names = sorted(n for n in set(os.listdir(d)) - folders[d] if n.endswith(".txt"))
             except OSError:
                 continue
             for n in names:
@@ -307,10 +312,13 @@ def _plain(problems: Problems) -> list[tuple]:
     return [(p.severity, p.kind, p.path, p.message, p.where) for p in problems]
 
 
+_PLAIN_SIDECAR_KEYS = frozenset(("image_hw", "source_id", "source_path", "difficult_lines", "crowd_lines"))
+
+
 def _sidecar_has_more_than_flags(side: dict) -> bool:
     """A sidecar entry with more than sizes, source ids/paths and difficult/crowd
     line flags (areas, attributes, left-out boxes): put back by :func:`_apply_sidecar`."""
-    return any(k not in ("image_hw", "source_id", "source_path", "difficult_lines", "crowd_lines") for k in side)
+    return not side.keys() <= _PLAIN_SIDECAR_KEYS
 
 
 def _clean_files(files: list[tuple[str | None, tuple[int, int] | None]], k: int, with_scores: bool) -> list:

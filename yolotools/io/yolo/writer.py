@@ -169,8 +169,8 @@ def sidecar_text(sidecar: dict) -> str:
 
 class _Bulk:
     """:func:`write_yolo`'s label files and sidecar entries for the plain images
-    (no box left out, no area, attributes or scores; an id with no folder
-    part), made for all of them at once: the texts by the C module's
+    (no box left out, no area or scores; an id with no folder part), made for
+    all of them at once: the texts by the C module's
     ``yolo_texts`` (what :func:`~yolotools.io.yolo.lines.yolo_lines` writes), the
     files by its ``write_files`` on a thread while the caller goes on, the flag
     lines from the flags' positions.  Without the C module it does nothing
@@ -203,8 +203,9 @@ class _Bulk:
             left_out |= crowdf
         rec_of = np.searchsorted(ends, np.flatnonzero(left_out), side="right")
         has_left_out = set(rec_of.tolist())
-        self.ok = [i not in has_left_out and a.area is None and a.attrs is None and a.scores is None and is_plain_name(r.image_id)
+        self.ok = [i not in has_left_out and a.area is None and a.scores is None and is_plain_name(r.image_id)
                    for i, (r, a) in enumerate(zip(recs, anns))]
+        self._attr_json: dict = {}
         xyxy = np.ascontiguousarray(cols.xyxy, dtype=np.float64)
         cls = np.ascontiguousarray(cols.class_ids, dtype=np.int64)
         hw = np.array([r.image_hw for r in recs], dtype=np.int64).reshape(-1, 2)
@@ -255,7 +256,24 @@ class _Bulk:
             ln = self.lines[key].get(i)
             if ln:
                 t += f',"{key}":[{",".join(map(str, ln))}]'
+        at = rec.annotations.attrs
+        if at is not None:
+            kept = [f'"{n}":{self._dict_json(a)}' for n, a in enumerate(at.tolist(), 1) if a]
+            if kept:
+                t += ',"attrs":{' + ",".join(kept) + "}"
         return RawJSON(t + "}")
+
+    def _dict_json(self, d: dict) -> str:
+        """``json.dumps(d)`` (compact), remembered for dicts of the same str
+        keys and values (readers give many boxes the same attributes; other
+        values are not remembered: 1, 1.0 and True are equal keys)."""
+        if not all(type(k) is str and type(v) is str for k, v in d.items()):
+            return json.dumps(d, separators=(",", ":"))
+        key = tuple(d.items())
+        got = self._attr_json.get(key)
+        if got is None:
+            got = self._attr_json[key] = json.dumps(d, separators=(",", ":"))
+        return got
 
     def close(self, check: bool = True) -> None:
         if self._thread is not None:

@@ -2026,6 +2026,83 @@ done:
     return result;
 }
 
+/* kitti_plain(files: list of bytes) -> None | (counts int32, labels list, values float64 x15)
+ *
+ * KITTI label files read as kitti.read_kitti reads them (UTF-8 with an optional
+ * BOM, lines, whitespace-separated fields, blank lines skipped), for files
+ * where every line is a type and 14 or 15 plain decimal numbers: per file its
+ * number of objects, per object its type and its 14 or 15 numbers (the 15th
+ * NaN when absent).  None for anything else (a line of another length, a field that is
+ * not a plain number, a line or field separator Python's splitlines/split
+ * would see and this does not: \v \f \x1c-\x1e, non-ASCII whitespace, invalid
+ * UTF-8), which the per-line reader then reports. */
+static PyObject *kitti_plain(PyObject *self, PyObject *arg) {
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "kitti_plain: a list of bytes");
+        return NULL;
+    }
+    Py_ssize_t nf = PyList_GET_SIZE(arg);
+    Buf counts = {0}, vals = {0};
+    PyObject *labels = PyList_New(0), *result = NULL;
+    if (!labels) return NULL;
+    for (Py_ssize_t f = 0; f < nf; f++) {
+        PyObject *o = PyList_GET_ITEM(arg, f);
+        if (!PyBytes_Check(o)) goto plain_none;
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(o), *end = p + PyBytes_GET_SIZE(o);
+        if (end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) p += 3;
+        int32_t n = 0;
+        while (p < end) {
+            const unsigned char *le = p;
+            while (le < end && *le != '\n' && *le != '\r') {
+                unsigned char c = *le;
+                if (c == 0x0B || c == 0x0C || (c >= 0x1C && c <= 0x1E) || c == 0) goto plain_none;
+                le++;
+            }
+            const unsigned char *q = p;
+            int nt = 0;
+            double v[16];
+            while (q < le) {
+                while (q < le && (*q == ' ' || *q == '\t' || *q == 0x1F)) q++;
+                if (q >= le) break;
+                const unsigned char *ts = q;
+                while (q < le && *q != ' ' && *q != '\t' && *q != 0x1F) q++;
+                if (nt >= 16) goto plain_none;
+                if (nt == 0) {
+                    for (const unsigned char *u = ts; u < q; u++)
+                        if (*u >= 0x80 && uspace_at(u, q)) goto plain_none;
+                    PyObject *t = PyUnicode_DecodeUTF8((const char *)ts, q - ts, NULL);
+                    if (!t) { PyErr_Clear(); goto plain_none; }
+                    int r = PyList_Append(labels, t);
+                    Py_DECREF(t);
+                    if (r) goto fail;
+                } else if (!plain_float((const char *)ts, (const char *)q, &v[nt - 1])) {
+                    goto plain_none;
+                }
+                nt++;
+            }
+            if (nt) {
+                if (nt != 15 && nt != 16) goto plain_none;
+                if (nt == 15) v[14] = NAN;
+                if (!buf_push(&vals, v, 15 * sizeof(double))) { PyErr_NoMemory(); goto fail; }
+                n++;
+            }
+            p = le < end ? le + 1 : end;
+        }
+        if (!buf_push(&counts, &n, sizeof n)) { PyErr_NoMemory(); goto fail; }
+    }
+    result = Py_BuildValue("(y#Oy#)", counts.data ? counts.data : "", (Py_ssize_t)counts.len, labels, vals.data ? vals.data : "",
+                           (Py_ssize_t)vals.len);
+    goto fail;
+plain_none:
+    result = Py_None;
+    Py_INCREF(result);
+fail:
+    Py_DECREF(labels);
+    free(counts.data);
+    free(vals.data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"parse_coco_results", parse_coco_results, METH_O, "COCO results JSON bytes -> (img, cat, bbox, score, named) buffers, or None"},
     {"parse_voc_plain", parse_voc_plain, METH_O, "a plain VOC XML file -> (filename, (h, w), names, boxes, difficult), or None"},
@@ -2033,6 +2110,7 @@ static PyMethodDef methods[] = {
     {"write_files", write_files, METH_VARARGS, "write the texts voc_yolo_files returned (see the source)"},
     {"yolo_label_files", yolo_label_files, METH_VARARGS, "read_yolo's clean images and label files (see the source)"},
     {"image_sizes", image_sizes, METH_O, "(h, w) of PNG/JPEG headers where imagesize gives the same (see the source)"},
+    {"kitti_plain", kitti_plain, METH_O, "plain KITTI label files' objects (see the source)"},
     {"csv_table", csv_table, METH_VARARGS, "a plain CSV file's columns (see the source)"},
     {"read_files", read_files, METH_O, "many small files' bytes, read without the GIL (see the source)"},
     {"box_floats", box_floats, METH_VARARGS, "coordinates as DatasetBuilder reads and snaps them (see the source)"},

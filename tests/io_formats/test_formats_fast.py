@@ -590,3 +590,34 @@ def test_labelme_export_layout_finds_its_images_in_the_images_folder(tmp_path, m
     assert [r.path for r in fast] == [tmp_path / "images" / f"{i}.jpg" for i in range(3)]
     ds, probs = read_format("labelme", tmp_path / "annotations")
     assert [p.kind for p in probs] == ["path_outside_dataset"] * 3 and all(r.path is None for r in ds)
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_kitti_plain_files_and_the_per_line_reader(tmp_path, monkeypatch, case):
+    """KITTI files with each kind of line the C reader takes or leaves: the fast path (when it runs) gives what the
+    per-line reader gives, attributes included."""
+    base = "Car 0.00 0 -10.00 10.00 20.00 50.00 60.00 -1.00 -1.00 -1.00 -1000.00 -1000.00 -1000.00 -10.00"
+    lines = {
+        0: [base, base.replace("Car", "Van"), ""],
+        1: [base + " 0.75", "\ufeff" + base],
+        2: [base.replace("0.00 0 -10.00", "0.50 2 1.25"), base.replace("-1.00 -1.00 -1.00", "1.5 1.6 3.9")],
+        3: [base.replace(" ", "\t"), base + "\r", ""],
+        4: [base.replace("Car", "Fußgänger"), base.replace("Car", "Dont\u00a0Care")],
+        5: [base.replace("10.00", "nan", 1)],
+        6: [base.replace("10.00", "1e999", 1)],
+        7: [base.replace("-10.00", "-1e1").replace("10.00", "1_0", 1)],
+        8: [base + "\x0b" + base],
+        9: [base.replace("Car", "Car\x1fTruck")],
+        10: [base, "Car 1 2 3"],
+        11: [base.replace("0.00 0", "0.00 1.7") + " 0.5"],
+    }[case]
+    (tmp_path / "k" / "label_2").mkdir(parents=True)
+    (tmp_path / "k" / "image_2").mkdir()
+    for i in range(3):
+        (tmp_path / "k" / "label_2" / f"{i:03d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (tmp_path / "k" / "image_2" / f"{i:03d}.png").write_bytes(_png(100, 200))
+    fast, fp, slow, sp, taken = _read_both(monkeypatch, "kitti", tmp_path / "k")
+    assert fp == sp
+    same_dataset(fast, slow)
+    if case in (0, 1, 2, 3, 11):  # plain files: the fast path ran
+        assert taken

@@ -14,6 +14,7 @@ no image size: images come from ``image_2/`` beside ``label_2/`` (or
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -22,7 +23,7 @@ import numpy as np
 
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
-from ._build import Columns, DatasetBuilder, clean_dataset, finite, finite_values, label_files, num, read_many, write_texts
+from ._build import Columns, DatasetBuilder, clean_dataset, finite, label_files, num, read_many, write_texts
 
 __all__ = ["read_kitti", "write_kitti", "kitti_label_dir"]
 
@@ -98,43 +99,48 @@ def _fast(folder: Path, labels: Path, files: list[Path], images, classes, image_
             return None
         rels.append(s[len(lab) + 1 : -4])
     texts = read_many([os.fspath(f) for f in files])
-    box_image, labels_, tokens, widths = [], [], [], []
-    for i, raw in enumerate(texts):
-        if raw is None:
-            return None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return None
-        for line in text.splitlines():
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) not in (15, 16):
-                return None
-            box_image.append(i)
-            labels_.append(parts[0])
-            widths.append(len(parts))
-            tokens += parts[1:15]
-            if len(parts) == 16:
-                tokens.append(parts[15])
-    v = finite_values(tokens)
-    if None in v:
+    if any(t is None for t in texts):
         return None
-    attrs, xyxy, at = [], [], 0
-    for n in widths:
-        vals = v[at : at + n - 1]
-        at += n - 1
+    got = _plain_objects(texts)
+    if got is None:
+        return None
+    box_image, labels_, v = got
+    if not np.isfinite(v[:, :14]).all() or (v[:, 1] >= 2.0 ** 62).any() or (v[:, 1] <= -(2.0 ** 62)).any():
+        return None
+    # the attributes of the per-line path, made only for the objects with a value other than KITTI's "none"
+    occluded = np.trunc(v[:, 1])
+    other = ((v[:, 0] != 0) | (occluded != 0) | (v[:, 2] != -10) | (v[:, 7:10] != -1).any(1) | (v[:, 10:13] != -1000).any(1)
+             | (v[:, 13] != -10) | ~np.isnan(v[:, 14]))
+    if np.isinf(v[:, 14]).any():
+        return None
+    attrs: list = [None] * len(labels_)
+    for n in np.flatnonzero(other).tolist():
+        vals = v[n].tolist()
+        vals = vals if not math.isnan(vals[14]) else vals[:14]
         a = {"truncated": vals[0], "occluded": int(vals[1]), "alpha": vals[2], "dimensions": vals[7:10],
              "location": vals[10:13], "rotation_y": vals[13]}
         attr = {k: x for k, x in a.items() if x != _DEFAULTS[k]}
         if len(vals) == 15:
             attr["score"] = vals[14]
-        attrs.append(attr)
-        xyxy.append(vals[3:7])
-    return clean_dataset(folder, names=rels, hws=None, box_image=box_image, labels=labels_,
-                         xyxy=np.array(xyxy, dtype=np.float64).reshape(-1, 4), attrs=attrs, images=images,
-                         image_sizes=image_sizes, classes=classes)
+        attrs[n] = attr
+    return clean_dataset(folder, names=rels, hws=None, box_image=box_image, labels=labels_, xyxy=v[:, 3:7], attrs=attrs,
+                         images=images, image_sizes=image_sizes, classes=classes)
+
+
+def _plain_objects(texts: list[bytes]):
+    """``(object -> file index, types, (N, 15) numbers with NaN for no score)``
+    of KITTI files whose every line is a type and 14 or 15 plain numbers (in C,
+    ``_native.kitti_plain``), else None."""
+    try:
+        from ... import _native
+    except ImportError:
+        return None
+    got = _native.kitti_plain(texts)
+    if got is None:
+        return None
+    counts, labels_, vals = got
+    counts = np.frombuffer(counts, dtype=np.int32)
+    return np.repeat(np.arange(len(counts)), counts).tolist(), labels_, np.frombuffer(vals, dtype=np.float64).reshape(-1, 15)
 
 
 def write_kitti(dataset: DetectionDataset, folder: Path | str) -> dict:

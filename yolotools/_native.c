@@ -2103,6 +2103,288 @@ fail:
     return result;
 }
 
+/* cvat_plain(data: bytes) -> None | (meta_start, meta_end, names, widths, heights, counts, labels, xyxy)
+ *
+ * A CVAT for images 1.1 file in its plainest form, as lxml and read_cvat read
+ * it: the usual XML declaration, <annotations> holding <version>, one <meta>
+ * (its span returned for lxml to read: the declared labels) and <image>
+ * elements whose children are <box/> elements with numbers for corners and
+ * CVAT's default occluded/z_order/source, no group_id, no rotation, no
+ * <attribute> children.  Attribute values may use XML's five entities and
+ * character references.  Per image its name, width and height (str or None) and
+ * number of boxes; per box its label and corners (float64 x4).  None for
+ * anything else (comments, CDATA, DOCTYPE, other elements or shapes, raw tabs
+ * or line ends in a value, duplicate attributes...): read_cvat's other paths
+ * then read the file with lxml. */
+typedef struct {
+    const char *name;
+    Py_ssize_t nlen;
+    const char *val; /* raw, between the quotes */
+    Py_ssize_t vlen;
+} XAttr;
+
+static int xml_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* the attributes of a start tag from i (after its name) to '>' or '/>'; returns the index after the tag,
+ * -1 when not plain; *empty: the tag ends in "/>" */
+static Py_ssize_t xml_attrs(const char *d, Py_ssize_t n, Py_ssize_t i, XAttr *at, int *nat, int max, int *empty) {
+    *nat = 0;
+    for (;;) {
+        int sp = 0;
+        while (i < n && xml_ws(d[i])) { i++; sp = 1; }
+        if (i >= n) return -1;
+        if (d[i] == '>') { *empty = 0; return i + 1; }
+        if (d[i] == '/') {
+            if (i + 1 < n && d[i + 1] == '>') { *empty = 1; return i + 2; }
+            return -1;
+        }
+        if (!sp || !name_start(d[i]) || *nat >= max) return -1;
+        Py_ssize_t s0 = i;
+        while (i < n && name_char(d[i])) i++;
+        Py_ssize_t nl = i - s0;
+        while (i < n && xml_ws(d[i])) i++;
+        if (i >= n || d[i] != '=') return -1;
+        i++;
+        while (i < n && xml_ws(d[i])) i++;
+        if (i >= n || (d[i] != '"' && d[i] != '\'')) return -1;
+        char q = d[i++];
+        Py_ssize_t v0 = i;
+        while (i < n && d[i] != q) {
+            char c = d[i];
+            if (c == '<' || c == '\t' || c == '\n' || c == '\r') return -1;
+            i++;
+        }
+        if (i >= n) return -1;
+        for (int k = 0; k < *nat; k++)
+            if (at[k].nlen == nl && memcmp(at[k].name, d + s0, (size_t)nl) == 0) return -1;
+        at[*nat].name = d + s0;
+        at[*nat].nlen = nl;
+        at[*nat].val = d + v0;
+        at[*nat].vlen = i - v0;
+        (*nat)++;
+        i++;
+    }
+}
+
+static const XAttr *xml_get(const XAttr *at, int nat, const char *name) {
+    size_t nl = strlen(name);
+    for (int k = 0; k < nat; k++)
+        if ((size_t)at[k].nlen == nl && memcmp(at[k].name, name, nl) == 0) return &at[k];
+    return NULL;
+}
+
+/* an attribute value with its entities and character references replaced, into b (NUL-terminated);
+ * 0 when one is not XML's or names a character XML does not allow */
+static int xml_value(const XAttr *a, Buf *b) {
+    b->len = 0;
+    const char *p = a->val, *e = a->val + a->vlen;
+    while (p < e) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20) return 0;
+        if (c != '&') {
+            if (!buf_push(b, p, 1)) return 0;
+            p++;
+            continue;
+        }
+        const char *semi = memchr(p, ';', (size_t)(e - p));
+        if (!semi) return 0;
+        Py_ssize_t l = semi - p + 1;
+        const char *rep = NULL;
+        if (l == 5 && !memcmp(p, "&amp;", 5)) rep = "&";
+        else if (l == 4 && !memcmp(p, "&lt;", 4)) rep = "<";
+        else if (l == 4 && !memcmp(p, "&gt;", 4)) rep = ">";
+        else if (l == 6 && !memcmp(p, "&quot;", 6)) rep = "\"";
+        else if (l == 6 && !memcmp(p, "&apos;", 6)) rep = "'";
+        if (rep) {
+            if (!buf_push(b, rep, 1)) return 0;
+        } else if (l >= 4 && p[1] == '#') {
+            unsigned long cp = 0;
+            const char *q = p + 2;
+            int hex = *q == 'x';
+            if (hex) q++;
+            if (q == semi) return 0;
+            for (; q < semi; q++) {
+                int dv = (*q >= '0' && *q <= '9') ? *q - '0' : (hex && *q >= 'a' && *q <= 'f') ? *q - 'a' + 10
+                       : (hex && *q >= 'A' && *q <= 'F') ? *q - 'A' + 10 : -1;
+                if (dv < 0) return 0;
+                cp = cp * (hex ? 16 : 10) + (unsigned long)dv;
+                if (cp > 0x10FFFF) return 0;
+            }
+            if ((cp < 0x20 && cp != 9 && cp != 10 && cp != 13) || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) return 0;
+            char u[4];
+            int ul;
+            if (cp < 0x80) { u[0] = (char)cp; ul = 1; }
+            else if (cp < 0x800) { u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3F)); ul = 2; }
+            else if (cp < 0x10000) { u[0] = (char)(0xE0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[2] = (char)(0x80 | (cp & 0x3F)); ul = 3; }
+            else { u[0] = (char)(0xF0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3F)); u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F)); ul = 4; }
+            if (!buf_push(b, u, (size_t)ul)) return 0;
+        } else {
+            return 0;
+        }
+        p = semi + 1;
+    }
+    return buf_push(b, "", 1) ? (b->len--, 1) : 0;
+}
+
+static PyObject *xml_str(const XAttr *a, Buf *b) { /* the value as str, NULL (no error set) when not plain */
+    if (!xml_value(a, b)) return NULL;
+    PyObject *o = PyUnicode_DecodeUTF8(b->data ? b->data : "", (Py_ssize_t)b->len, NULL);
+    if (!o) PyErr_Clear();
+    return o;
+}
+
+static int xml_is(const XAttr *a, Buf *b, const char *const *ok) { /* absent, or one of ok */
+    if (!a) return 1;
+    if (!xml_value(a, b)) return 0;
+    for (int k = 0; ok[k]; k++)
+        if (b->len == strlen(ok[k]) && !memcmp(b->data, ok[k], b->len)) return 1;
+    return 0;
+}
+
+static Py_ssize_t xml_skip_ws(const char *d, Py_ssize_t n, Py_ssize_t i) {
+    while (i < n && xml_ws(d[i])) i++;
+    return i;
+}
+
+static int xml_tag(const char *d, Py_ssize_t n, Py_ssize_t i, const char *tag) { /* "<tag" then a space, '>' or '/' */
+    size_t l = strlen(tag);
+    return (size_t)(n - i) > l + 1 && d[i] == '<' && !memcmp(d + i + 1, tag, l) &&
+           (xml_ws(d[i + 1 + l]) || d[i + 1 + l] == '>' || d[i + 1 + l] == '/');
+}
+
+static PyObject *cvat_plain(PyObject *self, PyObject *arg) {
+    Py_buffer bb;
+    if (PyObject_GetBuffer(arg, &bb, PyBUF_SIMPLE) != 0) return NULL;
+    const char *d = (const char *)bb.buf;
+    Py_ssize_t n = bb.len, i = 0, meta0 = -1, meta1 = -1;
+    PyObject *names = PyList_New(0), *widths = PyList_New(0), *heights = PyList_New(0), *labels = PyList_New(0), *result = NULL;
+    Buf counts = {0}, xy = {0}, v = {0};
+    XAttr at[24];
+    int nat, empty;
+    static const char *const zero[] = {"0", NULL}, *const manual[] = {"manual", NULL}, *const norot[] = {"0", "0.0", "0.00", NULL};
+    if (!names || !widths || !heights || !labels) goto fail;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)d[k];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') goto plain_none;
+    }
+    if (n >= 3 && !memcmp(d, "\xEF\xBB\xBF", 3)) i = 3;
+    if (n - i >= 5 && !memcmp(d + i, "<?xml", 5)) {
+        static const char *decls[] = {"<?xml version=\"1.0\"?>", "<?xml version=\"1.0\" encoding=\"utf-8\"?>",
+                                      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "<?xml version='1.0'?>",
+                                      "<?xml version='1.0' encoding='utf-8'?>", "<?xml version='1.0' encoding='UTF-8'?>", NULL};
+        int ok = 0;
+        for (int k = 0; decls[k] && !ok; k++) {
+            size_t dl = strlen(decls[k]);
+            if ((size_t)(n - i) >= dl && !memcmp(d + i, decls[k], dl)) { i += (Py_ssize_t)dl; ok = 1; }
+        }
+        if (!ok) goto plain_none;
+    }
+    i = xml_skip_ws(d, n, i);
+    if (n - i < 13 || memcmp(d + i, "<annotations>", 13)) goto plain_none;
+    i += 13;
+    for (;;) {
+        i = xml_skip_ws(d, n, i);
+        if (i >= n) goto plain_none;
+        if (n - i >= 14 && !memcmp(d + i, "</annotations>", 14)) {
+            i = xml_skip_ws(d, n, i + 14);
+            if (i != n) goto plain_none;
+            break;
+        }
+        if (n - i >= 9 && !memcmp(d + i, "<version>", 9)) {
+            Py_ssize_t k = i + 9;
+            while (k < n && d[k] != '<' && d[k] != '&') k++;
+            if (n - k < 10 || memcmp(d + k, "</version>", 10)) goto plain_none;
+            i = k + 10;
+            continue;
+        }
+        if (n - i >= 6 && !memcmp(d + i, "<meta>", 6) && meta0 < 0) {
+            Py_ssize_t k = find(d, n, i, "</meta>");
+            if (k < 0) goto plain_none;
+            meta0 = i;
+            meta1 = k + 7;
+            i = meta1;
+            continue;
+        }
+        if (!xml_tag(d, n, i, "image")) goto plain_none;
+        i = xml_attrs(d, n, i + 6, at, &nat, 24, &empty);
+        if (i < 0) goto plain_none;
+        const XAttr *an = xml_get(at, nat, "name"), *aw = xml_get(at, nat, "width"), *ah = xml_get(at, nat, "height");
+        if (!an) goto plain_none;
+        PyObject *o = xml_str(an, &v);
+        if (!o) goto plain_none;
+        int r = PyList_Append(names, o);
+        Py_DECREF(o);
+        if (r) goto fail;
+        const XAttr *wh[2] = {aw, ah};
+        PyObject *lists[2] = {widths, heights};
+        for (int k = 0; k < 2; k++) {
+            if (wh[k]) {
+                o = xml_str(wh[k], &v);
+                if (!o) goto plain_none;
+            } else {
+                o = Py_None;
+                Py_INCREF(o);
+            }
+            r = PyList_Append(lists[k], o);
+            Py_DECREF(o);
+            if (r) goto fail;
+        }
+        int32_t nb = 0;
+        while (!empty) {
+            i = xml_skip_ws(d, n, i);
+            if (n - i >= 8 && !memcmp(d + i, "</image>", 8)) { i += 8; break; }
+            if (!xml_tag(d, n, i, "box")) goto plain_none;
+            int bempty;
+            i = xml_attrs(d, n, i + 4, at, &nat, 24, &bempty);
+            if (i < 0) goto plain_none;
+            if (!bempty) { /* <box ...></box> with nothing but space between */
+                i = xml_skip_ws(d, n, i);
+                if (n - i < 6 || memcmp(d + i, "</box>", 6)) goto plain_none;
+                i += 6;
+            }
+            if (!xml_is(xml_get(at, nat, "occluded"), &v, zero) || !xml_is(xml_get(at, nat, "z_order"), &v, zero) ||
+                !xml_is(xml_get(at, nat, "source"), &v, manual) || xml_get(at, nat, "group_id") ||
+                !xml_is(xml_get(at, nat, "rotation"), &v, norot))
+                goto plain_none;
+            const XAttr *al = xml_get(at, nat, "label");
+            if (!al) goto plain_none;
+            o = xml_str(al, &v);
+            if (!o) goto plain_none;
+            r = PyList_Append(labels, o);
+            Py_DECREF(o);
+            if (r) goto fail;
+            static const char *corner[4] = {"xtl", "ytl", "xbr", "ybr"};
+            double c4[4];
+            for (int k = 0; k < 4; k++) {
+                const XAttr *ac = xml_get(at, nat, corner[k]);
+                if (!ac || !xml_value(ac, &v) || !plain_float(v.data, v.data + v.len, &c4[k])) goto plain_none;
+            }
+            if (!buf_push(&xy, c4, sizeof c4)) { PyErr_NoMemory(); goto fail; }
+            nb++;
+        }
+        if (!buf_push(&counts, &nb, sizeof nb)) { PyErr_NoMemory(); goto fail; }
+    }
+    if (meta0 < 0) goto plain_none;
+    result = Py_BuildValue("(nnOOOy#Oy#)", meta0, meta1, names, widths, heights, counts.data ? counts.data : "",
+                           (Py_ssize_t)counts.len, labels, xy.data ? xy.data : "", (Py_ssize_t)xy.len);
+    goto fail;
+plain_none:
+    if (!PyErr_Occurred()) {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+fail:
+    Py_XDECREF(names);
+    Py_XDECREF(widths);
+    Py_XDECREF(heights);
+    Py_XDECREF(labels);
+    free(counts.data);
+    free(xy.data);
+    free(v.data);
+    PyBuffer_Release(&bb);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"parse_coco_results", parse_coco_results, METH_O, "COCO results JSON bytes -> (img, cat, bbox, score, named) buffers, or None"},
     {"parse_voc_plain", parse_voc_plain, METH_O, "a plain VOC XML file -> (filename, (h, w), names, boxes, difficult), or None"},
@@ -2110,6 +2392,7 @@ static PyMethodDef methods[] = {
     {"write_files", write_files, METH_VARARGS, "write the texts voc_yolo_files returned (see the source)"},
     {"yolo_label_files", yolo_label_files, METH_VARARGS, "read_yolo's clean images and label files (see the source)"},
     {"image_sizes", image_sizes, METH_O, "(h, w) of PNG/JPEG headers where imagesize gives the same (see the source)"},
+    {"cvat_plain", cvat_plain, METH_O, "a plain CVAT for images file's images and boxes (see the source)"},
     {"kitti_plain", kitti_plain, METH_O, "plain KITTI label files' objects (see the source)"},
     {"csv_table", csv_table, METH_VARARGS, "a plain CSV file's columns (see the source)"},
     {"read_files", read_files, METH_O, "many small files' bytes, read without the GIL (see the source)"},

@@ -621,3 +621,71 @@ def test_kitti_plain_files_and_the_per_line_reader(tmp_path, monkeypatch, case):
     same_dataset(fast, slow)
     if case in (0, 1, 2, 3, 11):  # plain files: the fast path ran
         assert taken
+
+
+_CVAT_HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n  <meta><task><labels>'
+              '<label><name>car</name><attributes><attribute><name>color</name></attribute></attributes></label>'
+              '<label><name> b&amp;w </name></label></labels></task></meta>\n')
+_BOX = '<box label="car" occluded="0" source="manual" xtl="1.5" ytl="2" xbr="30.25" ybr="40" z_order="0"/>'
+
+
+_IMG = '<image name="a.jpg" width="100" height="50">'
+
+
+@pytest.mark.parametrize("body", [
+    '<image id="0" name="a.jpg" width="100" height="50">' + _BOX + _BOX.replace("car", "b&amp;w") + "</image>",
+    '<image id="0" name="a&#x20;b.jpg" width="100" height="50">\n  ' + _BOX[:-2] + ">\n  </box>\n</image>"
+    '<image name="e.jpg" width="9" height="9"/>',
+    "<image name='q&quot;.jpg' width='100' height='50'>" + _BOX.replace("car", "d&#246;g") + "</image>",
+    _IMG + _BOX.replace('occluded="0"', 'occluded="1"') + "</image>",
+    _IMG + _BOX.replace('z_order="0"', 'z_order="0" group_id="4"') + "</image>",
+    _IMG + _BOX.replace("/>", ' rotation="15"/>') + "</image>",
+    _IMG + _BOX.replace("/>", ' rotation="0.0"/>') + "</image>",
+    _IMG + _BOX[:-2] + '><attribute name="color">red</attribute></box></image>',
+    _IMG + _BOX[:-2] + '><attribute name="difficult">true</attribute></box></image>',
+    _IMG + "<!-- c -->" + _BOX + "</image>",
+    _IMG + _BOX.replace("1.5", "1,5") + "</image>",
+    _IMG + _BOX.replace("xtl", 'xtl="3" xtl', 1) + "</image>",
+    _IMG + _BOX.replace("car", "c&bad;ar") + "</image>",
+    '<image name="a\tb.jpg" width="100" height="50">' + _BOX + "</image>",
+    _IMG + '<polygon label="car" points="1,2;3,4;5,1"/>' + _BOX + "</image>",
+    '<image name="a.jpg" width="100.0" height="50">' + _BOX + "</image>",
+    _IMG + _BOX.replace("40", "60") + "</image>",
+    '<image name="../a.jpg" width="100" height="50">' + _BOX + "</image>" + _IMG + "</image>",
+    _IMG + _BOX + "</image>" + _IMG + "</image>",
+    _IMG + "text" + _BOX + "</image>",
+    _IMG + _BOX + '</image><track id="0" label="car"></track>',
+    '<image name="\xe9.jpg" width="100" height="50" id="\U0001f600">' + _BOX + "</image>",
+    _IMG + _BOX.replace("car", "truck") + "</image>",
+    _IMG + _BOX.replace('label="car" ', "") + "</image>",
+])
+def test_cvat_plain_files_and_the_other_paths(tmp_path, monkeypatch, body):
+    """CVAT files in and around the plain form the C reader takes: whatever path reads them gives what the per-shape
+    reader gives (or the same error)."""
+    f = tmp_path / "a.xml"
+    f.write_text(_CVAT_HEAD + body + "\n</annotations>\n", encoding="utf-8")
+    try:
+        fast, fp, slow, sp, _ = _read_both(monkeypatch, "cvat", f)
+    except Exception as e:  # the same error either way
+        with monkeypatch.context() as m:
+            _slow(m)
+            with pytest.raises(type(e), match=str(e)[:40].replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+                read_format("cvat", f)
+        return
+    assert fp == sp
+    same_dataset(fast, slow)
+
+
+def test_cvat_plain_refuses_what_lxml_refuses(tmp_path):
+    """A file lxml refuses is never read by the C path (no dataset where the per-shape reader raises)."""
+    from yolotools.errors import YoloToolsError
+
+    good = _CVAT_HEAD + f'<image name="a.jpg" width="100" height="50">{_BOX}</image>\n</annotations>\n'
+    bad = [good.encode().replace(b'id="0"', b'id="\xff"') if b'id="0"' in good.encode() else good.encode().replace(b'name="a.jpg"', b'name="a.jpg" id="\xff"'),
+           good.encode().replace(b"</annotations>", b""), good.encode().replace(b'width="100"', b'width="100" width="1"'),
+           good.encode().replace(b"a.jpg", b"a\xef\xbf\xbe.jpg"), good.encode() + b"<x/>"]
+    for k, data in enumerate(bad):
+        f = tmp_path / f"{k}.xml"
+        f.write_bytes(data)
+        with pytest.raises(YoloToolsError):
+            read_format("cvat", f)

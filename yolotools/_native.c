@@ -26,6 +26,7 @@
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE /* memmem */
 #include <Python.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -2385,6 +2386,286 @@ fail:
     return result;
 }
 
+/* ------------------------------------------------------------------ LabelMe */
+
+static int utf8_valid(const unsigned char *p, const unsigned char *e) {
+    while (p < e) {
+        unsigned char c = *p;
+        if (c < 0x80) { p++; continue; }
+        int n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || e - p <= n) return 0;
+        uint32_t cp = c & (0x3F >> n);
+        for (int k = 1; k <= n; k++) {
+            if ((p[k] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (p[k] & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* a JSON string at c->p: its raw content span; *esc set when it has escapes; every escape checked */
+static int json_span(Cur *c, const char **s, Py_ssize_t *n, int *esc) {
+    if (c->p >= c->end || *c->p != '"') return 0;
+    const char *q = ++c->p;
+    *esc = 0;
+    while (c->p < c->end) {
+        char ch = *c->p++;
+        if (ch == '"') { *s = q; *n = c->p - 1 - q; return 1; }
+        if ((unsigned char)ch < 0x20) return 0;
+        if (ch == '\\') {
+            *esc = 1;
+            if (c->p >= c->end) return 0;
+            char e = *c->p++;
+            if (e == 'u') {
+                for (int k = 0; k < 4; k++, c->p++)
+                    if (c->p >= c->end || !isxdigit((unsigned char)*c->p)) return 0;
+            } else if (!strchr("\"\\/bfnrt", e) || !e) {
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* a JSON value skipped, strings' escapes checked */
+static int json_skip(Cur *c, int depth) {
+    if (depth > 64) return 0;
+    skip_ws(c);
+    if (c->p >= c->end) return 0;
+    const char *s;
+    Py_ssize_t n;
+    int esc;
+    char ch = *c->p;
+    if (ch == '"') return json_span(c, &s, &n, &esc);
+    if (ch == '{' || ch == '[') {
+        char close = ch == '{' ? '}' : ']';
+        c->p++;
+        skip_ws(c);
+        if (c->p < c->end && *c->p == close) { c->p++; return 1; }
+        for (;;) {
+            if (ch == '{') {
+                skip_ws(c);
+                if (!json_span(c, &s, &n, &esc)) return 0;
+                skip_ws(c);
+                if (c->p >= c->end || *c->p != ':') return 0;
+                c->p++;
+            }
+            if (!json_skip(c, depth + 1)) return 0;
+            skip_ws(c);
+            if (c->p >= c->end) return 0;
+            if (*c->p == ',') { c->p++; continue; }
+            if (*c->p == close) { c->p++; return 1; }
+            return 0;
+        }
+    }
+    return skip_value(c, depth);
+}
+
+static int json_lit(Cur *c, const char *lit) {
+    size_t n = strlen(lit);
+    if ((size_t)(c->end - c->p) >= n && !memcmp(c->p, lit, n)) { c->p += n; return 1; }
+    return 0;
+}
+
+static int span_is(const char *s, Py_ssize_t n, const char *lit) { return (size_t)n == strlen(lit) && !memcmp(s, lit, (size_t)n); }
+
+/* one shape object: its label span and the two points; 1 ok, 0 not plain */
+static int labelme_shape(Cur *c, const char **ls, Py_ssize_t *ln, double pt[4]) {
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != '{') return 0;
+    c->p++;
+    int seen = 0; /* bits: label, points, shape_type, group_id, description, flags */
+    skip_ws(c);
+    if (c->p < c->end && *c->p == '}') return 0;
+    for (;;) {
+        const char *k;
+        Py_ssize_t kn;
+        int esc;
+        skip_ws(c);
+        if (!json_span(c, &k, &kn, &esc) || esc) return 0;
+        skip_ws(c);
+        if (c->p >= c->end || *c->p++ != ':') return 0;
+        skip_ws(c);
+        int bit = span_is(k, kn, "label") ? 1 : span_is(k, kn, "points") ? 2 : span_is(k, kn, "shape_type") ? 4
+                : span_is(k, kn, "group_id") ? 8 : span_is(k, kn, "description") ? 16 : span_is(k, kn, "flags") ? 32 : 0;
+        if (bit & seen) return 0;
+        seen |= bit;
+        if (bit == 1) {
+            if (!json_span(c, ls, ln, &esc) || esc) return 0;
+        } else if (bit == 2) {
+            if (c->p >= c->end || *c->p++ != '[') return 0;
+            for (int p = 0; p < 2; p++) {
+                skip_ws(c);
+                if (c->p >= c->end || *c->p++ != '[') return 0;
+                for (int q = 0; q < 2; q++) {
+                    skip_ws(c);
+                    int64_t iv;
+                    int isint;
+                    if (!parse_number(c, &pt[2 * p + q], &iv, &isint)) return 0;
+                    skip_ws(c);
+                    if (c->p >= c->end || *c->p++ != (q ? ']' : ',')) return 0;
+                }
+                skip_ws(c);
+                if (c->p >= c->end || *c->p++ != (p ? ']' : ',')) return 0;
+            }
+        } else if (bit == 4) {
+            const char *v;
+            Py_ssize_t vn;
+            if (!json_span(c, &v, &vn, &esc) || esc || !span_is(v, vn, "rectangle")) return 0;
+        } else if (bit == 8) {
+            if (!json_lit(c, "null")) return 0;
+        } else if (bit == 16) {
+            const char *v;
+            Py_ssize_t vn;
+            if (!json_span(c, &v, &vn, &esc) || vn != 0) return 0;
+        } else if (bit == 32) {
+            if (c->p >= c->end || *c->p++ != '{') return 0;
+            skip_ws(c);
+            if (c->p >= c->end || *c->p++ != '}') return 0;
+        } else if (!json_skip(c, 1)) {
+            return 0;
+        }
+        skip_ws(c);
+        if (c->p >= c->end) return 0;
+        if (*c->p == ',') { c->p++; continue; }
+        if (*c->p == '}') { c->p++; break; }
+        return 0;
+    }
+    return (seen & 7) == 7;
+}
+
+/* labelme_plain(files: list of bytes) -> None | (paths, heights, widths, counts, labels, points)
+ *
+ * LabelMe files as orjson and read_labelme read them, where each is one JSON
+ * object (UTF-8, no BOM, valid JSON, escapes checked) whose "shapes" are
+ * rectangles of two [x, y] points with a plain label and no group_id, flags or
+ * description, with an integer imageHeight and imageWidth and an imagePath
+ * that is a string (no escapes) or null: per file its imagePath (str or
+ * None), size and number of shapes; per shape its label and points (float64
+ * x4: x1 y1 x2 y2 as written).  None for anything else (the Python readers
+ * then read every file). */
+static PyObject *labelme_plain(PyObject *self, PyObject *arg) {
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "labelme_plain: a list of bytes");
+        return NULL;
+    }
+    Py_ssize_t nf = PyList_GET_SIZE(arg);
+    PyObject *paths = PyList_New(0), *labels = PyList_New(0), *result = NULL;
+    Buf hw = {0}, counts = {0}, pts = {0};
+    if (!paths || !labels) goto fail;
+    for (Py_ssize_t f = 0; f < nf; f++) {
+        PyObject *o = PyList_GET_ITEM(arg, f);
+        if (!PyBytes_Check(o)) goto plain_none;
+        Cur c = {PyBytes_AS_STRING(o), PyBytes_AS_STRING(o) + PyBytes_GET_SIZE(o)};
+        if (!utf8_valid((const unsigned char *)c.p, (const unsigned char *)c.end)) goto plain_none;
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p++ != '{') goto plain_none;
+        int seen = 0;
+        int64_t h = 0, w = 0;
+        int32_t ns = 0;
+        PyObject *ip = NULL;
+        skip_ws(&c);
+        if (c.p < c.end && *c.p == '}') goto plain_none;
+        for (;;) {
+            const char *k;
+            Py_ssize_t kn;
+            int esc;
+            skip_ws(&c);
+            if (!json_span(&c, &k, &kn, &esc) || esc) { Py_XDECREF(ip); goto plain_none; }
+            skip_ws(&c);
+            if (c.p >= c.end || *c.p++ != ':') { Py_XDECREF(ip); goto plain_none; }
+            skip_ws(&c);
+            int bit = span_is(k, kn, "shapes") ? 1 : span_is(k, kn, "imagePath") ? 2 : span_is(k, kn, "imageHeight") ? 4
+                    : span_is(k, kn, "imageWidth") ? 8 : 0;
+            if (bit & seen) { Py_XDECREF(ip); goto plain_none; }
+            seen |= bit;
+            int ok = 1;
+            if (bit == 1) {
+                if (c.p >= c.end || *c.p++ != '[') ok = 0;
+                skip_ws(&c);
+                if (ok && c.p < c.end && *c.p == ']') {
+                    c.p++;
+                } else {
+                    while (ok) {
+                        const char *ls;
+                        Py_ssize_t lnn;
+                        double pt[4];
+                        if (!labelme_shape(&c, &ls, &lnn, pt)) { ok = 0; break; }
+                        PyObject *t = PyUnicode_DecodeUTF8(ls, lnn, NULL);
+                        if (!t || PyList_Append(labels, t)) { Py_XDECREF(t); Py_XDECREF(ip); goto fail; }
+                        Py_DECREF(t);
+                        if (!buf_push(&pts, pt, sizeof pt)) { PyErr_NoMemory(); Py_XDECREF(ip); goto fail; }
+                        ns++;
+                        skip_ws(&c);
+                        if (c.p < c.end && *c.p == ',') { c.p++; continue; }
+                        if (c.p < c.end && *c.p == ']') { c.p++; break; }
+                        ok = 0;
+                    }
+                }
+            } else if (bit == 2) {
+                const char *v;
+                Py_ssize_t vn;
+                if (json_lit(&c, "null")) {
+                    Py_XDECREF(ip);
+                    ip = Py_None;
+                    Py_INCREF(ip);
+                } else if (json_span(&c, &v, &vn, &esc) && !esc) {
+                    Py_XDECREF(ip);
+                    ip = PyUnicode_DecodeUTF8(v, vn, NULL);
+                    if (!ip) goto fail;
+                } else {
+                    ok = 0;
+                }
+            } else if (bit == 4 || bit == 8) {
+                double dv;
+                int64_t iv;
+                int isint;
+                if (!parse_number(&c, &dv, &iv, &isint) || !isint || iv <= 0 || iv >= ((int64_t)1 << 31)) ok = 0;
+                else if (bit == 4) h = iv;
+                else w = iv;
+            } else if (!json_skip(&c, 1)) {
+                ok = 0;
+            }
+            if (!ok) { Py_XDECREF(ip); goto plain_none; }
+            skip_ws(&c);
+            if (c.p < c.end && *c.p == ',') { c.p++; continue; }
+            if (c.p < c.end && *c.p == '}') { c.p++; break; }
+            Py_XDECREF(ip);
+            goto plain_none;
+        }
+        skip_ws(&c);
+        if (c.p != c.end || (seen & 13) != 13) { Py_XDECREF(ip); goto plain_none; }
+        if (!ip) {
+            ip = Py_None;
+            Py_INCREF(ip);
+        }
+        int r = PyList_Append(paths, ip);
+        Py_DECREF(ip);
+        if (r) goto fail;
+        int64_t hw2[2] = {h, w};
+        if (!buf_push(&hw, hw2, sizeof hw2) || !buf_push(&counts, &ns, sizeof ns)) { PyErr_NoMemory(); goto fail; }
+    }
+    result = Py_BuildValue("(Oy#y#Oy#)", paths, hw.data ? hw.data : "", (Py_ssize_t)hw.len, counts.data ? counts.data : "",
+                           (Py_ssize_t)counts.len, labels, pts.data ? pts.data : "", (Py_ssize_t)pts.len);
+    goto fail;
+plain_none:
+    if (!PyErr_Occurred()) {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+fail:
+    Py_XDECREF(paths);
+    Py_XDECREF(labels);
+    free(hw.data);
+    free(counts.data);
+    free(pts.data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"parse_coco_results", parse_coco_results, METH_O, "COCO results JSON bytes -> (img, cat, bbox, score, named) buffers, or None"},
     {"parse_voc_plain", parse_voc_plain, METH_O, "a plain VOC XML file -> (filename, (h, w), names, boxes, difficult), or None"},
@@ -2392,6 +2673,7 @@ static PyMethodDef methods[] = {
     {"write_files", write_files, METH_VARARGS, "write the texts voc_yolo_files returned (see the source)"},
     {"yolo_label_files", yolo_label_files, METH_VARARGS, "read_yolo's clean images and label files (see the source)"},
     {"image_sizes", image_sizes, METH_O, "(h, w) of PNG/JPEG headers where imagesize gives the same (see the source)"},
+    {"labelme_plain", labelme_plain, METH_O, "plain LabelMe files' images and rectangles (see the source)"},
     {"cvat_plain", cvat_plain, METH_O, "a plain CVAT for images file's images and boxes (see the source)"},
     {"kitti_plain", kitti_plain, METH_O, "plain KITTI label files' objects (see the source)"},
     {"csv_table", csv_table, METH_VARARGS, "a plain CSV file's columns (see the source)"},

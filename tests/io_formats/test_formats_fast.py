@@ -689,3 +689,36 @@ def test_cvat_plain_refuses_what_lxml_refuses(tmp_path):
         f.write_bytes(data)
         with pytest.raises(YoloToolsError):
             read_format("cvat", f)
+
+
+_LM = ('{"version": "5.4.1", "flags": {}, "shapes": [{"label": "car", "points": [[30.5, 2], [1, 40.25]], "group_id": null, '
+       '"description": "", "shape_type": "rectangle", "flags": {}}], "imagePath": "../images/a.jpg", "imageData": null, '
+       '"imageHeight": 50, "imageWidth": 100}')
+
+
+@pytest.mark.parametrize("text", [
+    _LM, _LM.replace('"car"', '"d\\u00f6g"'), "\ufeff" + _LM, _LM.replace("30.5", "NaN"), _LM.replace("}]", "},]"),
+    _LM.replace('"label": "car"', '"label": "car", "label": "bus"'), _LM.replace('"rectangle"', '"polygon"'),
+    _LM.replace('"group_id": null', '"group_id": 3'), _LM.replace('"description": ""', '"description": "x"'),
+    _LM.replace('"flags": {}}', '"flags": {"occluded": true}}'), _LM.replace("50", "50.0"), _LM.replace('"imageHeight": 50, ', ""),
+    _LM.replace('"../images/a.jpg"', "null"), _LM.replace('"imagePath": "../images/a.jpg", ', ""),
+    _LM.replace('"../images/a.jpg"', '"a.jpg"'), _LM.replace("[30.5, 2]", "[30.5, 2, 7]"), _LM.replace('"imageData": null', '"imageData": "\\q"'),
+    _LM.replace('"imageData": null', '"imageData": [[[[[]]]]]'), _LM.replace('"shapes": [', '"shapes": [], "x": ['), _LM + "x",
+    _LM.replace("40.25", "1e400"), _LM.replace('"car"', '"truck"'), _LM.replace("40.25", "140"), _LM.replace('"../images/a.jpg"', '"../images/b.jpg"'),
+    _LM.replace("[[30.5, 2], [1, 40.25]]", "[[1, 2], [1, 40]]"), _LM.replace("[[30.5, 2], [1, 40.25]]", "[[-0.0, 0.0], [0.0, 9]]"),
+])
+def test_labelme_plain_files_and_the_other_paths(tmp_path, monkeypatch, text):
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.jpg").write_bytes(_png(50, 100))
+    (tmp_path / "ann" / "a.jpg").write_bytes(_png(50, 100))
+    for k in range(2):
+        (tmp_path / "ann" / f"{k}.json").write_text(text, encoding="utf-8")
+    for images in (tmp_path / "images", None):
+        fast, fp, slow, sp, _ = _read_both(monkeypatch, "labelme", tmp_path / "ann", images)
+        assert fp == sp
+        same_dataset(fast, slow)
+    (tmp_path / "ann" / "0.json").write_bytes(text.encode() + b"\xff")  # not UTF-8: the per-file path says so
+    fast, fp, slow, sp, _ = _read_both(monkeypatch, "labelme", tmp_path / "ann", tmp_path / "images")
+    assert fp == sp and fp
+    same_dataset(fast, slow)

@@ -132,38 +132,56 @@ def _fast(folder: Path, files: list[Path], images, classes, image_sizes):
         except OSError:
             return None
     img_root = os.fspath(images) if images is not None else ""
-    names, hws, paths, box_image, labels, xyxy, attrs = [], [], [], [], [], [], []
-    for i, (f, raw) in enumerate(zip(files, read_many(strs))):
-        if raw is None:
+    texts = read_many(strs)
+    if any(t is None for t in texts):
+        return None
+
+    def image_path(f, ip):
+        """The image file of a LabelMe file as the per-file path finds it (a path string or None); False: not plain."""
+        if not (isinstance(ip, str) and ip.strip()):
             return None
+        ip2 = ip.replace("\\", "/")
+        full = os.path.normpath(os.path.join(fd, ip2))
+        if full.startswith(fd + "/"):  # inside the folder read: as the per-file path does it
+            rel = os.path.relpath(os.path.join(os.path.dirname(f), ip2), folder)
+            try:
+                path = inside_root(folder, rel, what="imagePath")
+            except YoloToolsError:
+                return False
+            if not path.exists() and images is not None:
+                path = b.find_image(PurePosixPath(ip2).name, "", file=f)
+            return os.fspath(path) if path is not None else None
+        if listing is None:  # outside it (what inside_root refuses): the image of that name in the images folder
+            return False
+        name = ip2.rpartition("/")[2]
+        entry = listing.get(name) if name and _has_suffix(name) else None
+        if entry is None or entry[0] or not entry[1]:
+            return False
+        return f"{img_root.rstrip('/')}/{name}"
+
+    plain = _plain_files(texts)
+    if plain is not None:  # every file read in C: rectangles with no attributes, integer sizes
+        ips, hw, counts, labels, pts = plain
+        paths = [image_path(f, ip) for f, ip in zip(files, ips)]
+        if False in paths or probe.items:
+            return None
+        ax, ay, bx, by = pts.T
+        xyxy = np.stack([np.where(bx < ax, bx, ax), np.where(by < ay, by, ay), np.where(bx > ax, bx, ax),
+                         np.where(by > ay, by, ay)], 1)  # min() and max() of the two points, as the per-file path
+        return clean_dataset(folder, names=rels, hws=[tuple(v) for v in hw.tolist()],
+                             box_image=np.repeat(np.arange(len(counts)), counts), labels=labels, xyxy=xyxy,
+                             image_sizes=image_sizes, classes=classes, paths=paths)
+    names, hws, paths, box_image, labels, xyxy, attrs = [], [], [], [], [], [], []
+    for i, (f, raw) in enumerate(zip(files, texts)):
         try:
             d = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return None
         if not isinstance(d, dict) or not isinstance(d.get("shapes"), list):
             return None
-        ip = d.get("imagePath")
-        path = None
-        if isinstance(ip, str) and ip.strip():
-            ip2 = ip.replace("\\", "/")
-            full = os.path.normpath(os.path.join(fd, ip2))
-            if full.startswith(fd + "/"):  # inside the folder read: as the per-file path does it
-                rel = os.path.relpath(os.path.join(os.path.dirname(f), ip2), folder)
-                try:
-                    path = inside_root(folder, rel, what="imagePath")
-                except YoloToolsError:
-                    return None
-                if not path.exists() and images is not None:
-                    path = b.find_image(PurePosixPath(ip2).name, "", file=f)
-                path = os.fspath(path) if path is not None else None
-            else:  # outside it (what inside_root refuses): the image of that name in the images folder
-                if listing is None:
-                    return None
-                name = ip2.rpartition("/")[2]
-                entry = listing.get(name) if name and _has_suffix(name) else None
-                if entry is None or entry[0] or not entry[1]:
-                    return None
-                path = f"{img_root.rstrip('/')}/{name}"
+        path = image_path(f, d.get("imagePath"))
+        if path is False:
+            return None
         names.append(rels[i])
         paths.append(path)
         hh, ww = d.get("imageHeight"), d.get("imageWidth")
@@ -187,6 +205,21 @@ def _fast(folder: Path, files: list[Path], images, classes, image_sizes):
     return clean_dataset(folder, names=names, hws=hws, box_image=box_image, labels=labels,
                          xyxy=np.array(xyxy, dtype=np.float64).reshape(-1, 4), attrs=attrs, image_sizes=image_sizes,
                          classes=classes, paths=paths)
+
+
+def _plain_files(texts: list[bytes]):
+    """``(imagePaths, (h, w) per file, shapes per file, labels, (N, 4) points)``
+    of LabelMe files read in C (``_native.labelme_plain``), or None."""
+    try:
+        from ... import _native
+    except ImportError:
+        return None
+    got = _native.labelme_plain(texts)
+    if got is None:
+        return None
+    ips, hw, counts, labels, pts = got
+    return (ips, np.frombuffer(hw, dtype=np.int64).reshape(-1, 2), np.frombuffer(counts, dtype=np.int32), labels,
+            np.frombuffer(pts, dtype=np.float64).reshape(-1, 4))
 
 
 def _in_images(b: DatasetBuilder, ip: str, f) -> Path | None:

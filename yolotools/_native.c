@@ -2666,6 +2666,66 @@ fail:
     return result;
 }
 
+/* num_rows(values: float64 bytes, parts: list of k + 1 str[, as_repr]) -> list of str
+ *
+ * One text per row of k values: parts[0] + num(v0) + parts[1] + ... + num(vk-1) +
+ * parts[k], each number as num_texts writes it (writers fill a row's template
+ * at once instead of per value). */
+static PyObject *num_rows(PyObject *self, PyObject *args) {
+    Py_buffer b;
+    PyObject *parts;
+    int as_repr = 0;
+    if (!PyArg_ParseTuple(args, "y*O!|p", &b, &PyList_Type, &parts, &as_repr)) return NULL;
+    Py_ssize_t k = PyList_GET_SIZE(parts) - 1, nv = b.len / (Py_ssize_t)sizeof(double);
+    PyObject *out = NULL;
+    const char *pt[17];
+    Py_ssize_t pl[17];
+    if (k < 1 || k > 16 || nv % k) {
+        PyErr_SetString(PyExc_ValueError, "num_rows: 1..16 values per row, k + 1 parts");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j <= k; j++) {
+        PyObject *o = PyList_GET_ITEM(parts, j);
+        if (!PyUnicode_Check(o) || !(pt[j] = PyUnicode_AsUTF8AndSize(o, &pl[j]))) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "num_rows: parts are str");
+            goto done;
+        }
+    }
+    const double *v = (const double *)b.buf;
+    Py_ssize_t rows = nv / k;
+    out = PyList_New(rows);
+    Buf line = {0};
+    for (Py_ssize_t r = 0; out && r < rows; r++) {
+        line.len = 0;
+        int ok = 1;
+        for (Py_ssize_t j = 0; j < k && ok; j++) {
+            ok = buf_push(&line, pt[j], (size_t)pl[j]);
+            double x = v[r * k + j];
+            char tmp[40];
+            if (ok && !as_repr && isfinite(x) && fabs(x) < 1e15 && x == (double)(long long)x) {
+                int tl = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
+                ok = buf_push(&line, tmp, (size_t)tl);
+            } else if (ok) {
+                char *t = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+                ok = t && buf_push(&line, t, strlen(t));
+                PyMem_Free(t);
+            }
+        }
+        if (ok) ok = buf_push(&line, pt[k], (size_t)pl[k]);
+        PyObject *o = ok ? PyUnicode_DecodeUTF8(line.data, (Py_ssize_t)line.len, NULL) : NULL;
+        if (!o) {
+            if (!PyErr_Occurred()) PyErr_NoMemory();
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, r, o);
+    }
+    free(line.data);
+done:
+    PyBuffer_Release(&b);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"parse_coco_results", parse_coco_results, METH_O, "COCO results JSON bytes -> (img, cat, bbox, score, named) buffers, or None"},
     {"parse_voc_plain", parse_voc_plain, METH_O, "a plain VOC XML file -> (filename, (h, w), names, boxes, difficult), or None"},
@@ -2680,6 +2740,7 @@ static PyMethodDef methods[] = {
     {"read_files", read_files, METH_O, "many small files' bytes, read without the GIL (see the source)"},
     {"box_floats", box_floats, METH_VARARGS, "coordinates as DatasetBuilder reads and snaps them (see the source)"},
     {"yolo_texts", yolo_texts, METH_VARARGS, "the YOLO txt text of many images (see the source)"},
+    {"num_rows", num_rows, METH_VARARGS, "rows of numbers in a text template (see the source)"},
     {"num_texts", num_texts, METH_VARARGS, "the shortest text of each double (see the source)"},
     {"coco_eval", coco_eval, METH_VARARGS, "pycocotools' evaluateImg + accumulate (bbox) on flat arrays"},
     {NULL, NULL, 0, NULL},

@@ -722,3 +722,31 @@ def test_labelme_plain_files_and_the_other_paths(tmp_path, monkeypatch, text):
     fast, fp, slow, sp, _ = _read_both(monkeypatch, "labelme", tmp_path / "ann", tmp_path / "images")
     assert fp == sp and fp
     same_dataset(fast, slow)
+
+
+def test_num_rows_fill_the_template_with_num_texts():
+    rng = np.random.default_rng(6)
+    a = rng.uniform(-1e4, 1e4, (500, 4))
+    a[::3] = np.round(a[::3])
+    a[1, 2], a[2, 0] = 1e16, -0.0
+    parts = ['x="', '" y="', '", ', ":", "!"]
+    for as_repr in (False, True):
+        t = native.num_texts(a.tobytes(), as_repr)
+        want = ["".join(p + x for p, x in zip(parts, t[4 * r : 4 * r + 4])) + parts[4] for r in range(len(a))]
+        assert native.num_rows(a.tobytes(), parts, as_repr) == want
+        assert _build.Columns.rows(a, parts, as_repr=as_repr) == want
+    assert _build.Columns.rows(np.zeros((0, 4)), parts) == []
+
+
+@pytest.mark.parametrize("n_images", [0, 1])
+def test_writers_take_datasets_without_boxes(tmp_path, n_images):
+    recs = tuple(ImageRecord(f"x{i}", None, (10, 20), Annotations(Boxes(np.zeros((0, 4)), (10, 20)), [])) for i in range(n_images))
+    ds = DetectionDataset(ClassMap(("a",)), recs)
+    for fmt, f in FORMATS.items():
+        if f.can_write and fmt not in ("voc", "coco"):
+            counts = write_format(fmt, ds, tmp_path / f"{fmt}{f.suffix}")
+            assert counts["boxes"] == 0
+            if "empty_images" in f.holds and (n_images or f.target == "file"):  # (an empty folder is an error to read)
+                back, probs = read_format(fmt, tmp_path / f"{fmt}{f.suffix}" if fmt != "kitti" else tmp_path / fmt,
+                                          image_sizes={"x0": (10, 20)})
+                assert len(back) == n_images and not back.num_boxes, fmt

@@ -147,6 +147,21 @@ class Columns:
             return [repr(v) for v in a.tolist()] if as_repr else [num(v) for v in a.tolist()]
         return _native.num_texts(a.tobytes(), as_repr)
 
+    @staticmethod
+    def rows(values: np.ndarray, parts: Sequence[str], *, as_repr: bool = False) -> list[str]:
+        """Per row of ``values`` (``(N, k)``): ``parts[0] + t0 + parts[1] + ... +
+        parts[k]`` with each number's :meth:`texts` text (one template per box)."""
+        k = len(parts) - 1
+        a = np.ascontiguousarray(values, dtype=np.float64).reshape(-1, k)
+        try:
+            from ... import _native
+        except ImportError:
+            _native = None
+        if _native is not None and a.size:
+            return _native.num_rows(a.tobytes(), list(parts), as_repr)
+        t = Columns.texts(a, as_repr=as_repr)
+        return ["".join(p + x for p, x in zip(parts, t[r * k : r * k + k])) + parts[k] for r in range(len(a))]
+
 
 _CSV_SPECIAL = re.compile(r'[,"\r\n]')
 

@@ -99,12 +99,12 @@ def write_createml(dataset: DetectionDataset, path: Path | str) -> dict:
     cols = Columns(dataset)
     names = [json_str(n) for n in dataset.class_map.names]
     x = cols.xyxy
-    t = Columns.texts(np.stack([(x[:, 0] + x[:, 2]) / 2, (x[:, 1] + x[:, 3]) / 2, x[:, 2] - x[:, 0], x[:, 3] - x[:, 1]], 1), as_repr=True)
+    t = Columns.rows(np.stack([(x[:, 0] + x[:, 2]) / 2, (x[:, 1] + x[:, 3]) / 2, x[:, 2] - x[:, 0], x[:, 3] - x[:, 1]], 1),
+                     ('"coordinates":{"x":', ',"y":', ',"width":', ',"height":', "}}"), as_repr=True)
     cls = cols.cls
     items = []
     for fname, b0, b1 in zip(cols.files, cols.starts, cols.ends):
-        boxes = ",".join(f'{{"label":{names[cls[j]]},"coordinates":{{"x":{t[4 * j]},"y":{t[4 * j + 1]},"width":{t[4 * j + 2]},'
-                         f'"height":{t[4 * j + 3]}}}}}' for j in range(b0, b1))
+        boxes = ",".join(f'{{"label":{names[cls[j]]},{t[j]}' for j in range(b0, b1))
         items.append(f'{{"image":{json_str(fname)},"annotations":[{boxes}]}}')
     atomic_write_text(Path(path), "[" + ",".join(items) + "]")
     return {"images": len(items), "boxes": len(cls)}

@@ -260,14 +260,14 @@ def write_cvat(dataset: DetectionDataset, path: Path | str) -> dict:
         out.append("          </attributes>\n        </label>")
     out += ["      </labels>", "    </task>", "  </meta>"]
     qlabel = [_quoteattr(n) for n in names]
-    t = Columns.texts(cols.xyxy)
+    t = Columns.rows(cols.xyxy, ('xtl="', '" ytl="', '" xbr="', '" ybr="', '"'))
     cls, diff, crowd = cols.cls, cols.difficult, cols.crowd
     for i, (rec, fname, b0, b1) in enumerate(zip(cols.records, cols.files, cols.starts, cols.ends)):
         h, w = rec.image_hw
         out.append(f"  <image id=\"{i}\" name={_quoteattr(fname)} width=\"{w}\" height=\"{h}\">")
         for j in range(b0, b1):
             a = cols.attr(j)
-            xy = f'xtl="{t[4 * j]}" ytl="{t[4 * j + 1]}" xbr="{t[4 * j + 2]}" ybr="{t[4 * j + 3]}"'
+            xy = t[j]
             if a:
                 head = (f"    <box label={qlabel[cls[j]]} source={_quoteattr(str(a.get('source', 'manual')))} "
                         f"occluded={_quoteattr(str(a.get('occluded', '0')))} {xy} z_order={_quoteattr(str(a.get('z_order', '0')))}")

@@ -152,7 +152,7 @@ def write_kitti(dataset: DetectionDataset, folder: Path | str) -> dict:
     if bad:
         raise YoloToolsError(f"KITTI labels are space-separated: class name {bad[0]!r} has a space; remap it first (yolotools remap)")
     cols = Columns(dataset)
-    t = Columns.texts(cols.xyxy)
+    t = Columns.rows(cols.xyxy, ("", " ", " ", " ", ""))
     d = _DEFAULTS
     head = f"{num(d['truncated'])} {int(d['occluded'])} {num(d['alpha'])}"
     tail = " ".join([num(v) for v in d["dimensions"]] + [num(v) for v in d["location"]] + [num(d["rotation_y"])])
@@ -163,11 +163,11 @@ def write_kitti(dataset: DetectionDataset, folder: Path | str) -> dict:
         for j in range(b0, b1):
             at = cols.attr(j)
             if not at:
-                lines.append(f"{names[cls[j]]} {head} {t[4 * j]} {t[4 * j + 1]} {t[4 * j + 2]} {t[4 * j + 3]} {tail}\n")
+                lines.append(f"{names[cls[j]]} {head} {t[j]} {tail}\n")
                 continue
             a = dict(_DEFAULTS)
             a.update({k: v for k, v in at.items() if k in _DEFAULTS or k == "score"})
-            f = [names[cls[j]], num(a["truncated"]), str(int(a["occluded"])), num(a["alpha"]), *t[4 * j : 4 * j + 4]]
+            f = [names[cls[j]], num(a["truncated"]), str(int(a["occluded"])), num(a["alpha"]), *t[j].split(" ")]
             f += [num(v) for v in a["dimensions"]] + [num(v) for v in a["location"]] + [num(a["rotation_y"])]
             if "score" in a:
                 f.append(num(a["score"]))

@@ -236,7 +236,8 @@ def write_labelme(dataset: DetectionDataset, folder: Path | str) -> dict:
     folder = Path(folder)
     cols = Columns(dataset)
     names = [json_str(n) for n in dataset.class_map.names]
-    t = Columns.texts(cols.xyxy, as_repr=True)
+    t = Columns.rows(cols.xyxy, ('      "points": [\n        [\n          ', ",\n          ", "\n        ],\n        [\n          ",
+                                 ",\n          ", "\n        ]\n      ],\n"), as_repr=True)
     cls = cols.cls
     texts = []
     for rec, fname, b0, b1 in zip(cols.records, cols.files, cols.starts, cols.ends):
@@ -250,8 +251,7 @@ def write_labelme(dataset: DetectionDataset, folder: Path | str) -> dict:
                          "description": a.get("description", ""), "shape_type": "rectangle", "flags": a.get("flags", {})}
                 shapes.append("    " + json.dumps(shape, indent=2).replace("\n", "\n    "))
                 continue
-            shapes.append(f'    {{\n      "label": {names[cls[j]]},\n      "points": [\n        [\n          {t[4 * j]},\n          '
-                          f'{t[4 * j + 1]}\n        ],\n        [\n          {t[4 * j + 2]},\n          {t[4 * j + 3]}\n        ]\n      ],\n'
+            shapes.append(f'    {{\n      "label": {names[cls[j]]},\n{t[j]}'
                           f'      "group_id": null,\n      "description": "",\n      "shape_type": "rectangle",\n      "flags": {{}}\n    }}')
         body = "[\n" + ",\n".join(shapes) + "\n  ]" if shapes else "[]"
         texts.append(f'{{\n  "version": "5.4.1",\n  "flags": {{}},\n  "shapes": {body},\n  "imagePath": '

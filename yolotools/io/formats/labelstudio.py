@@ -193,15 +193,15 @@ def write_labelstudio(dataset: DetectionDataset, path: Path | str) -> dict:
     per_box = np.repeat(hw, np.diff([0] + cols.ends), axis=0)
     w, h = per_box[:, 1], per_box[:, 0]
     x = cols.xyxy
-    t = Columns.texts(np.stack([x[:, 0] / w * 100, x[:, 1] / h * 100, (x[:, 2] - x[:, 0]) / w * 100, (x[:, 3] - x[:, 1]) / h * 100], 1),
-                      as_repr=True)
+    t = Columns.rows(np.stack([x[:, 0] / w * 100, x[:, 1] / h * 100, (x[:, 2] - x[:, 0]) / w * 100, (x[:, 3] - x[:, 1]) / h * 100], 1),
+                     ("", ',"y":', ',"width":', ',"height":', ""), as_repr=True)
     cls = cols.cls
     tasks = []
     for i, (rec, fname, b0, b1) in enumerate(zip(cols.records, cols.files, cols.starts, cols.ends), 1):
         hh, ww = rec.image_hw
         head = (f'"type":"rectanglelabels","from_name":"label","to_name":"image","original_width":{ww},"original_height":{hh},'
                 f'"image_rotation":0,"value":{{"x":')
-        res = ",".join(f'{{"id":"{i}_{j - b0}",{head}{t[4 * j]},"y":{t[4 * j + 1]},"width":{t[4 * j + 2]},"height":{t[4 * j + 3]},'
+        res = ",".join(f'{{"id":"{i}_{j - b0}",{head}{t[j]},'
                        f'"rotation":0,"rectanglelabels":[{names[cls[j]]}]}}}}' for j in range(b0, b1))
         tasks.append(f'{{"id":{i},"data":{{"image":{json_str(fname)}}},"annotations":[{{"id":{i},"was_cancelled":false,"result":[{res}]}}]}}')
     atomic_write_text(Path(path), "[" + ",".join(tasks) + "]")

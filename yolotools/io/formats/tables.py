@@ -240,7 +240,7 @@ def write_openimages(dataset: DetectionDataset, path: Path | str) -> dict:
     per_box = np.repeat(hw, np.diff([0] + cols.ends), axis=0)
     w, h = per_box[:, 1], per_box[:, 0]
     x = cols.xyxy
-    t = Columns.texts(np.stack([x[:, 0] / w, x[:, 2] / w, x[:, 1] / h, x[:, 3] / h], 1))
+    t = Columns.rows(np.stack([x[:, 0] / w, x[:, 2] / w, x[:, 1] / h, x[:, 3] / h], 1), ("", ",", ",", ",", ""))
     out = [",".join(OI_COLUMNS)]
     cls, crowd = cols.cls, cols.crowd
     for rec, b0, b1 in zip(cols.records, cols.starts, cols.ends):
@@ -249,11 +249,11 @@ def write_openimages(dataset: DetectionDataset, path: Path | str) -> dict:
             a = cols.attr(j)
             if a:
                 out.append(",".join(csv_cell(v) for v in (
-                    rec.image_id, a.get("Source", ""), dataset.class_map.names[cls[j]], a.get("Confidence", "1"), *t[4 * j : 4 * j + 4],
+                    rec.image_id, a.get("Source", ""), dataset.class_map.names[cls[j]], a.get("Confidence", "1"), *t[j].split(","),
                     a.get("IsOccluded", ""), a.get("IsTruncated", ""), "1" if crowd[j] else "0", a.get("IsDepiction", ""),
                     a.get("IsInside", ""))))
             else:
-                out.append(f"{iid},,{names[cls[j]]},1,{t[4 * j]},{t[4 * j + 1]},{t[4 * j + 2]},{t[4 * j + 3]},,,{'1' if crowd[j] else '0'},,")
+                out.append(f"{iid},,{names[cls[j]]},1,{t[j]},,,{'1' if crowd[j] else '0'},,")
     return _finish_csv(cols, path, out)
 
 
@@ -347,7 +347,7 @@ def write_tfod(dataset: DetectionDataset, path: Path | str) -> dict:
     """Write a TFOD CSV with pixel corners (images with no box have no row)."""
     cols = Columns(dataset)
     names = [csv_cell(n) for n in dataset.class_map.names]
-    t = Columns.texts(cols.xyxy)
+    t = Columns.rows(cols.xyxy, ("", ",", ",", ",", ""))
     cls = cols.cls
     out = [",".join(TFOD_COLUMNS)]
     for rec, fname, b0, b1 in zip(cols.records, cols.files, cols.starts, cols.ends):
@@ -355,5 +355,5 @@ def write_tfod(dataset: DetectionDataset, path: Path | str) -> dict:
             continue
         h, w = rec.image_hw
         head = f"{csv_cell(fname)},{w},{h},"
-        out += [f"{head}{names[cls[j]]},{t[4 * j]},{t[4 * j + 1]},{t[4 * j + 2]},{t[4 * j + 3]}" for j in range(b0, b1)]
+        out += [f"{head}{names[cls[j]]},{t[j]}" for j in range(b0, b1)]
     return _finish_csv(cols, path, out)

@@ -157,7 +157,8 @@ def write_via(dataset: DetectionDataset, path: Path | str) -> dict:
     names = dataset.class_map.names
     qnames = [json_str(n) for n in names]
     x = cols.xyxy
-    t = Columns.texts(np.stack([x[:, 0], x[:, 1], x[:, 2] - x[:, 0], x[:, 3] - x[:, 1]], 1), as_repr=True)
+    t = Columns.rows(np.stack([x[:, 0], x[:, 1], x[:, 2] - x[:, 0], x[:, 3] - x[:, 1]], 1),
+                     ('{"shape_attributes":{"name":"rect","x":', ',"y":', ',"width":', ',"height":', "},"), as_repr=True)
     cls = cols.cls
     out: dict[str, str] = {}
     for rec, fname, b0, b1 in zip(cols.records, cols.files, cols.starts, cols.ends):
@@ -167,7 +168,7 @@ def write_via(dataset: DetectionDataset, path: Path | str) -> dict:
             size = 0
         regs = []
         for j in range(b0, b1):
-            shape = f'{{"shape_attributes":{{"name":"rect","x":{t[4 * j]},"y":{t[4 * j + 1]},"width":{t[4 * j + 2]},"height":{t[4 * j + 3]}}},'
+            shape = t[j]
             extra = cols.attr(j).get("region_attributes")
             if extra:
                 regs.append(shape + '"region_attributes":' + json.dumps({"label": names[cls[j]], **extra}, separators=(",", ":")) + "}")

@@ -262,21 +262,26 @@ def write_cvat(dataset: DetectionDataset, path: Path | str) -> dict:
     qlabel = [_quoteattr(n) for n in names]
     t = Columns.rows(cols.xyxy, ('xtl="', '" ytl="', '" xbr="', '" ybr="', '"'))
     cls, diff, crowd = cols.cls, cols.difficult, cols.crowd
+    # the flag attribute lines of a box, by its (difficult, crowd): the lines below, as one text
+    flag_text = {(d, c): "".join(f"\n      <attribute name=\"{k}\">{'true' if v else 'false'}</attribute>"
+                                 for k, v in (("difficult", d), ("iscrowd", c)) if k in flags)
+                 for d in (False, True) for c in (False, True)}
     for i, (rec, fname, b0, b1) in enumerate(zip(cols.records, cols.files, cols.starts, cols.ends)):
         h, w = rec.image_hw
         out.append(f"  <image id=\"{i}\" name={_quoteattr(fname)} width=\"{w}\" height=\"{h}\">")
         for j in range(b0, b1):
             a = cols.attr(j)
             xy = t[j]
-            if a:
-                head = (f"    <box label={qlabel[cls[j]]} source={_quoteattr(str(a.get('source', 'manual')))} "
-                        f"occluded={_quoteattr(str(a.get('occluded', '0')))} {xy} z_order={_quoteattr(str(a.get('z_order', '0')))}")
-                if "group_id" in a:
-                    head += f" group_id={_quoteattr(str(a['group_id']))}"
-                if "rotation" in a:
-                    head += f" rotation={_quoteattr(str(a['rotation']))}"
-            else:
-                head = f'    <box label={qlabel[cls[j]]} source="manual" occluded="0" {xy} z_order="0"'
+            if not a:  # the common box: one text
+                out.append(f'    <box label={qlabel[cls[j]]} source="manual" occluded="0" {xy} z_order="0">'
+                           f'{flag_text[(diff[j], crowd[j])]}\n    </box>')
+                continue
+            head = (f"    <box label={qlabel[cls[j]]} source={_quoteattr(str(a.get('source', 'manual')))} "
+                    f"occluded={_quoteattr(str(a.get('occluded', '0')))} {xy} z_order={_quoteattr(str(a.get('z_order', '0')))}")
+            if "group_id" in a:
+                head += f" group_id={_quoteattr(str(a['group_id']))}"
+            if "rotation" in a:
+                head += f" rotation={_quoteattr(str(a['rotation']))}"
             out.append(head + ">")
             if flags:
                 for k, flag in (("difficult", diff[j]), ("iscrowd", crowd[j])):

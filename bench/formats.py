@@ -8,7 +8,8 @@ images, ours vs panlabel, in the same run.
          (`panlabel convert -f voc -t FORMAT`: its YOLO reader refuses our dataset,
          "multiple images map to basename", so its fastest source is used).
 
-Each tool runs as a user runs it (a fresh process, start-up included); VOC2007
+Each tool runs as a user runs it (a fresh process, start-up included; our
+package byte-compiled first, as pip installs it); VOC2007
 here has no JPEGs, so image headers of the right sizes stand in for them
 (both tools size images from headers).  Median of ``--rounds``, interleaved;
 the ratio is ours / panlabel (<= 1.5 is the goal, < 1 means we are faster).

@@ -1,4 +1,4 @@
-/* yolotools._native: the hot loops of COCO evaluation and of VOC reading in C.
+/* yolotools._native: the hot loops of COCO evaluation and of label reading and writing in C.
  *
  * Optional: setup.py builds it when a C compiler is there; without it every
  * caller takes the numpy path in yolotools/eval, which gives the same numbers
@@ -22,6 +22,19 @@
  * parse_voc_plain, voc_yolo_files, write_files: the plain VOC layout, read in C,
  *     and `convert voc`'s per-file loop (see each below; without them the
  *     regex/lxml reader and the Python writer give the same files).
+ *
+ * The labelling-tool formats and YOLO (#17; each below says what it takes and
+ * that it answers None, or a status, for anything else, which the Python code
+ * then reads and reports as before; tests/io_formats/test_formats_fast.py holds
+ * every one to the Python path):
+ *     image_sizes, yolo_label_files: PNG/JPEG headers (where imagesize.get gives
+ *         the same) and read_yolo's clean label files, without the GIL;
+ *     csv_table, kitti_plain, cvat_plain, labelme_plain: plain files of those
+ *         formats straight to columns; read_files: many small files' bytes;
+ *     box_floats: DatasetBuilder's float() + round(v, 9) for many values;
+ *     yolo_texts, num_texts, num_rows: the YOLO txt of many images (printf's
+ *         %.6f, by integer digits where that is provably the same), and the
+ *         writers' number texts (num() / repr(), Python's own routine).
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE /* memmem */

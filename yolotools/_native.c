@@ -1715,14 +1715,19 @@ done:
 
 /* image_sizes(paths) -> (status uint8, hw int64 x2) bytes: image_hw_c per path
  * without the GIL (status 1: ask imagesize) */
-static PyObject *image_sizes(PyObject *self, PyObject *arg) {
+/* the paths of a list as fs_tuple gives them, or NULL with a TypeError naming fn */
+static PyObject *path_list(PyObject *arg, const char *fn) {
     if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "image_sizes: a list of paths");
+        PyErr_Format(PyExc_TypeError, "%s: a list of paths", fn);
         return NULL;
     }
-    Py_ssize_t n = PyList_GET_SIZE(arg);
-    PyObject *t = fs_tuple(arg);
+    return fs_tuple(arg);
+}
+
+static PyObject *image_sizes(PyObject *self, PyObject *arg) {
+    PyObject *t = path_list(arg, "image_sizes");
     if (!t) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(arg);
     uint8_t *st = malloc((size_t)n + 1);
     int64_t *hw = malloc(sizeof(int64_t) * 2 * ((size_t)n + 1));
     PyObject *result = NULL;
@@ -1892,13 +1897,9 @@ static PyObject *box_floats(PyObject *self, PyObject *args) {
 /* read_files(paths) -> list of bytes (None for a file that cannot be read
  * whole: missing, not a regular file, over 64 MiB), read without the GIL */
 static PyObject *read_files(PyObject *self, PyObject *arg) {
-    if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "read_files: a list of paths");
-        return NULL;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(arg);
-    PyObject *t = fs_tuple(arg);
+    PyObject *t = path_list(arg, "read_files");
     if (!t) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(arg);
     Buf all = {0}, one = {0}, ends = {0};
     int nomem = 0;
     Py_BEGIN_ALLOW_THREADS

@@ -133,6 +133,12 @@ class Columns:
     def __len__(self) -> int:
         return len(self.records)
 
+    def box_hw(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each box's image height and width (float64), for writers of normalised or percent units."""
+        hw = np.array([r.image_hw for r in self.records], dtype=np.float64).reshape(-1, 2)
+        per_box = np.repeat(hw, np.diff([0] + self.ends).astype(np.int64), axis=0)
+        return per_box[:, 0], per_box[:, 1]
+
     def attr(self, j: int) -> dict:
         return self.attrs[j] if self.attrs is not None else {}
 

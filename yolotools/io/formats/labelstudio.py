@@ -40,6 +40,20 @@ def _image_name(data: dict) -> str | None:
     return unquote(PurePosixPath(p).name)
 
 
+def _task(task: dict) -> tuple[list, list, tuple | None]:
+    """A task's annotations (not cancelled), the first one's results (objects)
+    and the image size they or the task's data give (``(h, w)`` as written)."""
+    anns = [a for a in (task.get("annotations") or []) if isinstance(a, dict) and not a.get("was_cancelled")]
+    results = [r for r in (anns[0].get("result") or []) if isinstance(r, dict)] if anns else []
+    for r in results:
+        if finite(r.get("original_width")) and finite(r.get("original_height")):
+            return anns, results, (r["original_height"], r["original_width"])
+    data = task["data"]
+    if finite(data.get("width")) and finite(data.get("height")):
+        return anns, results, (data["height"], data["width"])
+    return anns, results, None
+
+
 def read_labelstudio(
     path: Path | str,
     images: Path | str | None = None,
@@ -69,18 +83,10 @@ def read_labelstudio(
         if not name:
             problems.error("bad_image_entry", path, "task data has no image; skipped", where)
             continue
-        anns = [a for a in (task.get("annotations") or []) if isinstance(a, dict) and not a.get("was_cancelled")]
+        anns, results, hw = _task(task)
         if len(anns) > 1:
             problems.warning("extra_annotations", path, f"{len(anns)} annotations of this task; the first one read, "
                              f"{len(anns) - 1} left out", where)
-        results = [r for r in (anns[0].get("result") or []) if isinstance(r, dict)] if anns else []
-        hw = None
-        for r in results:
-            if finite(r.get("original_width")) and finite(r.get("original_height")):
-                hw = (r["original_height"], r["original_width"])
-                break
-        if hw is None and finite(task["data"].get("width")) and finite(task["data"].get("height")):
-            hw = (task["data"]["height"], task["data"]["width"])
         img = b.entry_image(name, where, hw)
         if img is None:
             continue
@@ -143,17 +149,9 @@ def _fast(path: Path, tasks: list, images, classes, image_sizes):
         name = _image_name(data)
         if not name:
             return None
-        anns = [a for a in (task.get("annotations") or []) if isinstance(a, dict) and not a.get("was_cancelled")]
+        anns, results, hw = _task(task)
         if len(anns) > 1:
             return None
-        results = [r for r in (anns[0].get("result") or []) if isinstance(r, dict)] if anns else []
-        hw = None
-        for r in results:
-            if finite(r.get("original_width")) and finite(r.get("original_height")):
-                hw = (r["original_height"], r["original_width"])
-                break
-        if hw is None and finite(data.get("width")) and finite(data.get("height")):
-            hw = (data["height"], data["width"])
         names.append(name)
         hws.append(int_hw(*hw) if hw is not None else None)
         for r in results:
@@ -189,9 +187,7 @@ def write_labelstudio(dataset: DetectionDataset, path: Path | str) -> dict:
     compact text, made from the columns."""
     cols = Columns(dataset)
     names = [json_str(n) for n in dataset.class_map.names]
-    hw = np.array([r.image_hw for r in cols.records], dtype=np.float64).reshape(-1, 2)
-    per_box = np.repeat(hw, np.diff([0] + cols.ends), axis=0)
-    w, h = per_box[:, 1], per_box[:, 0]
+    h, w = cols.box_hw()
     x = cols.xyxy
     t = Columns.rows(np.stack([x[:, 0] / w * 100, x[:, 1] / h * 100, (x[:, 2] - x[:, 0]) / w * 100, (x[:, 3] - x[:, 1]) / h * 100], 1),
                      ("", ',"y":', ',"width":', ',"height":', ""), as_repr=True)

@@ -236,9 +236,7 @@ def write_openimages(dataset: DetectionDataset, path: Path | str) -> dict:
     the crowd flag, the rest are left empty (unknown)."""
     cols = Columns(dataset)
     names = [csv_cell(n) for n in dataset.class_map.names]
-    hw = np.array([r.image_hw for r in cols.records], dtype=np.float64).reshape(-1, 2)
-    per_box = np.repeat(hw, np.diff([0] + cols.ends), axis=0)
-    w, h = per_box[:, 1], per_box[:, 0]
+    h, w = cols.box_hw()
     x = cols.xyxy
     t = Columns.rows(np.stack([x[:, 0] / w, x[:, 2] / w, x[:, 1] / h, x[:, 3] / h], 1), ("", ",", ",", ",", ""))
     out = [",".join(OI_COLUMNS)]

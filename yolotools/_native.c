@@ -190,10 +190,16 @@ static int skip_string(Cur *c, int *escaped) {
     while (c->p < c->end) {
         char ch = *c->p++;
         if (ch == '"') return 1;
-        if (ch == '\\') {
+        if (ch == '\\') { /* JSON's escapes only: what orjson takes */
             if (escaped) *escaped = 1;
             if (c->p >= c->end) return 0;
-            c->p++;
+            char e = *c->p++;
+            if (e == 'u') {
+                for (int k = 0; k < 4; k++, c->p++)
+                    if (c->p >= c->end || !isxdigit((unsigned char)*c->p)) return 0;
+            } else if (!e || !strchr("\"\\/bfnrt", e)) {
+                return 0;
+            }
         } else if ((unsigned char)ch < 0x20) {
             return 0;
         }
@@ -2421,62 +2427,14 @@ static int utf8_valid(const unsigned char *p, const unsigned char *e) {
     return 1;
 }
 
-/* a JSON string at c->p: its raw content span; *esc set when it has escapes; every escape checked */
+/* a JSON string at c->p: its raw content span; *esc set when it has escapes (every escape checked) */
 static int json_span(Cur *c, const char **s, Py_ssize_t *n, int *esc) {
-    if (c->p >= c->end || *c->p != '"') return 0;
-    const char *q = ++c->p;
+    const char *q = c->p + 1;
     *esc = 0;
-    while (c->p < c->end) {
-        char ch = *c->p++;
-        if (ch == '"') { *s = q; *n = c->p - 1 - q; return 1; }
-        if ((unsigned char)ch < 0x20) return 0;
-        if (ch == '\\') {
-            *esc = 1;
-            if (c->p >= c->end) return 0;
-            char e = *c->p++;
-            if (e == 'u') {
-                for (int k = 0; k < 4; k++, c->p++)
-                    if (c->p >= c->end || !isxdigit((unsigned char)*c->p)) return 0;
-            } else if (!strchr("\"\\/bfnrt", e) || !e) {
-                return 0;
-            }
-        }
-    }
-    return 0;
-}
-
-/* a JSON value skipped, strings' escapes checked */
-static int json_skip(Cur *c, int depth) {
-    if (depth > 64) return 0;
-    skip_ws(c);
-    if (c->p >= c->end) return 0;
-    const char *s;
-    Py_ssize_t n;
-    int esc;
-    char ch = *c->p;
-    if (ch == '"') return json_span(c, &s, &n, &esc);
-    if (ch == '{' || ch == '[') {
-        char close = ch == '{' ? '}' : ']';
-        c->p++;
-        skip_ws(c);
-        if (c->p < c->end && *c->p == close) { c->p++; return 1; }
-        for (;;) {
-            if (ch == '{') {
-                skip_ws(c);
-                if (!json_span(c, &s, &n, &esc)) return 0;
-                skip_ws(c);
-                if (c->p >= c->end || *c->p != ':') return 0;
-                c->p++;
-            }
-            if (!json_skip(c, depth + 1)) return 0;
-            skip_ws(c);
-            if (c->p >= c->end) return 0;
-            if (*c->p == ',') { c->p++; continue; }
-            if (*c->p == close) { c->p++; return 1; }
-            return 0;
-        }
-    }
-    return skip_value(c, depth);
+    if (!skip_string(c, esc)) return 0;
+    *s = q;
+    *n = c->p - 1 - q;
+    return 1;
 }
 
 static int json_lit(Cur *c, const char *lit) {
@@ -2540,7 +2498,7 @@ static int labelme_shape(Cur *c, const char **ls, Py_ssize_t *ln, double pt[4]) 
             if (c->p >= c->end || *c->p++ != '{') return 0;
             skip_ws(c);
             if (c->p >= c->end || *c->p++ != '}') return 0;
-        } else if (!json_skip(c, 1)) {
+        } else if (!skip_value(c, 1)) {
             return 0;
         }
         skip_ws(c);
@@ -2605,8 +2563,8 @@ static PyObject *labelme_plain(PyObject *self, PyObject *arg) {
                     c.p++;
                 } else {
                     while (ok) {
-                        const char *ls;
-                        Py_ssize_t lnn;
+                        const char *ls = NULL;
+                        Py_ssize_t lnn = 0;
                         double pt[4];
                         if (!labelme_shape(&c, &ls, &lnn, pt)) { ok = 0; break; }
                         PyObject *t = PyUnicode_DecodeUTF8(ls, lnn, NULL);
@@ -2641,7 +2599,7 @@ static PyObject *labelme_plain(PyObject *self, PyObject *arg) {
                 if (!parse_number(&c, &dv, &iv, &isint) || !isint || iv <= 0 || iv >= ((int64_t)1 << 31)) ok = 0;
                 else if (bit == 4) h = iv;
                 else w = iv;
-            } else if (!json_skip(&c, 1)) {
+            } else if (!skip_value(&c, 1)) {
                 ok = 0;
             }
             if (!ok) { Py_XDECREF(ip); goto plain_none; }

@@ -103,6 +103,8 @@ def test_a_real_results_file_reads_as_orjson_does():
     '[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1.}]',
     '[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1},]',  # trailing comma
     '[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1, "x": ' + "[" * 100 + "]" * 100 + "}]",  # too deep
+    '[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1, "x": "a\\qb"}]',  # not a JSON escape
+    '[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1, "x": "\\u12"}]',  # a short \\u escape
     '[1, 2]',
     '',
 ])

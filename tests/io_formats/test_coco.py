@@ -173,3 +173,12 @@ def test_column_reader_equals_entry_reader_on_real_files(monkeypatch, rel):
     ds, _ = _same_read(SHARED / rel, monkeypatch, clip=True)
     assert len(ds.records) > 0
     _same_read(SHARED / rel, monkeypatch, clip=False)
+
+
+def test_a_size_below_one_pixel_is_no_size(tmp_path):
+    """width 0.5 (int() would make it 0): reported as a missing size, not a traceback."""
+    imgs = [{"id": 1, "file_name": "a.jpg", "width": 0.5, "height": 10}, {"id": 2, "file_name": "b.jpg", "width": 10, "height": 10}]
+    path = _coco(tmp_path, images=imgs, annotations=[])
+    ds, probs = read_coco(path)
+    assert [r.image_id for r in ds.records] == ["b"]
+    assert [(p.kind, p.where) for p in probs] == [("missing_size", "images[0]")]

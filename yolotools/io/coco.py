@@ -165,7 +165,7 @@ def _images_fast(imgs: list):
     if None in image_ids or len(set(ids)) != len(ids) or len(set(image_ids)) != len(ids):
         return None
     wa, ha = np.array(ws, np.float64), np.array(hs, np.float64)
-    if len(ids) and not (np.isfinite(wa).all() and np.isfinite(ha).all() and (wa > 0).all() and (ha > 0).all()):
+    if len(ids) and not (np.isfinite(wa).all() and np.isfinite(ha).all() and (wa >= 1).all() and (ha >= 1).all()):
         return None
     hws = [(int(h), int(w)) for w, h in zip(ws, hs)]
     return ids, image_ids, hws, [None] * len(ids)
@@ -198,7 +198,7 @@ def _images_slow(imgs: list, img_dir: Path | None, check_images: bool, path: Pat
             continue
         w, h = im.get("width"), im.get("height")
         img_path = (img_dir / pp) if img_dir is not None else None
-        hw = (int(h), int(w)) if _num(w) and _num(h) and w > 0 and h > 0 else None
+        hw = (int(h), int(w)) if _num(w) and _num(h) and w >= 1 and h >= 1 else None  # (0.5 px is no size either)
         if check_images or hw is None:
             if img_path is None:
                 problems.error("missing_size", path, f"image {fname!r} has no width/height and no --images folder given; skipped", where)

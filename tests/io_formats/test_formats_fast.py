@@ -750,3 +750,42 @@ def test_writers_take_datasets_without_boxes(tmp_path, n_images):
                 back, probs = read_format(fmt, tmp_path / f"{fmt}{f.suffix}" if fmt != "kitti" else tmp_path / fmt,
                                           image_sizes={"x0": (10, 20)})
                 assert len(back) == n_images and not back.num_boxes, fmt
+
+
+def test_data_yaml_text_is_pyyamls():
+    import yaml
+
+    from yolotools.io.yolo.data_yaml import _plain_yaml, yaml_dump
+
+    rng = random.Random(7)
+    plain = ["train.txt", "/a/b/c", "aeroplane", "A.B-C_D", "_x", "x" * 120, "/", "a/", "path"]
+    odd = ["yes", "no", "y", "on", "null", "~", "1", "1.5", "1e3", ".5", ".inf", "2020-01-01", "a b", "é", "-a", "a:b", "a#b",
+           "12:30", "+1", "nan", "=", "<<", "a'b", "TRUE", "Off", ""]
+    taken = 0
+    for _ in range(5000):
+        pool = plain + (odd if rng.random() < 0.3 else [])
+        d = {"path": rng.choice(pool), "train": rng.choice(pool), "nc": rng.randint(0, 90),
+             "names": {i: rng.choice(pool) for i in range(rng.randint(0, 5))},
+             "category_ids": [rng.randint(0, 99) for _ in range(rng.randint(0, 4))]}
+        if rng.random() < 0.3:
+            d[rng.choice(pool)] = [rng.choice(pool) for _ in range(rng.randint(0, 3))]
+        assert yaml_dump(d) == yaml.safe_dump(d, sort_keys=False, allow_unicode=True, default_flow_style=False), d
+        taken += _plain_yaml(d) is not None
+    assert taken > 2500
+
+
+@pytest.mark.parametrize("rows", [
+    ["a.jpg,100,50,car,1,2,30,40", "b.jpg,80,60,dog,5,6,70,50", "a.jpg,100,50,dog,3,4,50,45"],
+    ["a.jpg,100,50,car,1,2,30,40", "a.jpg,101,50,dog,3,4,50,45"],  # another size on a later row
+    ["a.jpg,100,50,car,0.1,0.2,0.3,0.4", "b.jpg,80,60,dog,0.5,0.6,0.7,0.9"],  # normalised corners (auto units)
+    ["a.jpg,100,50,car,1,2,30,40", "a.jpg,100,50,dog,3,4,50,45,extra"],  # a row of another length
+    ["a.jpg,100.9,50,car,1,2,30,40", " b.jpg ,80,60,dog,5,6,70,50"],  # int() of a size; a name with spaces around
+    ['"a,b.jpg",100,50,car,1,2,30,40'],  # quoted: the csv module reads it
+    ["a.jpg,1e999,50,car,1,2,30,40"],
+])
+def test_tfod_tables_and_the_per_row_reader(tmp_path, monkeypatch, rows):
+    f = tmp_path / "t.csv"
+    f.write_text("filename,width,height,class,xmin,ymin,xmax,ymax\n" + "\n".join(rows) + "\n")
+    fast, fp, slow, sp, _ = _read_both(monkeypatch, "tfod", f)
+    assert fp == sp
+    same_dataset(fast, slow)

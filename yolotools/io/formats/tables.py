@@ -210,16 +210,15 @@ def _rows_dataset(path: Path, names: list[str], hws: list | None, labels: list, 
     every row of an image) or None; ``normalized``: the corners are fractions
     of the image size, made pixels as the per-row path does (x * w)."""
     first: dict[str, int] = {}
-    box_image = [first.setdefault(nm, len(first)) for nm in names]
+    box_image = np.array([first.setdefault(nm, len(first)) for nm in names], dtype=np.int64)
     uniq = list(first)
     img_hws = None
-    if hws is not None:
-        img_hws = [None] * len(uniq)
-        for k, hw in zip(box_image, hws):
-            if img_hws[k] is None:
-                img_hws[k] = hw
-            elif img_hws[k] != hw:
-                return None
+    if hws is not None:  # each image's size from its first row; every other row must say the same
+        a = np.array(hws, dtype=np.int64).reshape(-1, 2)
+        rows = np.unique(box_image, return_index=True)[1]  # the first row of each image (ids 0.. in order)
+        if not (a == a[rows][box_image]).all():
+            return None
+        img_hws = [tuple(v) for v in a[rows].tolist()]
     found = clean_images(uniq, img_hws, images, image_sizes)
     if found is None:
         return None

@@ -261,6 +261,9 @@ class DetectionDataset:
 
     @property
     def num_boxes(self) -> int:
+        cols = self.__dict__.get("_columns")
+        if cols is not None:
+            return len(cols.xyxy)
         return sum(len(r.annotations) for r in self.records)
 
     def counts_per_class(self) -> np.ndarray:

@@ -621,8 +621,7 @@ def _dataset(source, imgs, counts, labels, xyxy, difficult, crowd, attrs, *, cla
     records = []
     b0 = 0
     has_attrs = any(attrs)
-    for (image_id, path, hw), k in zip(imgs, counts):
-        b1 = b0 + k
+    for (image_id, path, hw), b1 in zip(imgs, itertools.accumulate(counts)):
         at = None
         if has_attrs and any(attrs[b0:b1]):  # as Annotations keeps them: an object array, empty dicts as None
             at = np.empty(b1 - b0, dtype=object)

@@ -36,7 +36,11 @@ from yolotools.io.formats import FORMATS, read_format, write_format
 from yolotools.io.formats import _build
 
 TOOL_FORMATS = [n for n in FORMATS if n not in ("voc", "coco", "yolo")]
-native = pytest.importorskip("yolotools._native", reason="the C module is not built")
+try:
+    from yolotools import _native as native
+except ImportError:  # the Python paths are still tested against each other; the C kernels' tests skip
+    native = None
+needs_c = pytest.mark.skipif(native is None, reason="the C module is not built")
 
 
 def _png(h: int, w: int) -> bytes:
@@ -160,7 +164,7 @@ def written(tmp_path_factory):
 def test_fast_path_is_the_per_box_reader_on_clean_files(written, monkeypatch, fmt):
     tmp, imgs, ds, out = written
     fast, fp, slow, sp, taken = _read_both(monkeypatch, fmt, out[fmt].parent if fmt == "kitti" else out[fmt], imgs)
-    assert taken, "the fast path did not run on a clean file"
+    assert taken or (native is None and fmt == "kitti"), "the fast path did not run on a clean file"  # (KITTI's is C only)
     assert fp == sp
     same_dataset(fast, slow)
     assert len(fast) == len(ds) if FORMATS[fmt].can_write and "empty_images" in FORMATS[fmt].holds else len(fast) > 0
@@ -300,6 +304,7 @@ def _odd_yolo(root: Path) -> Path:
     return root / "data.yaml"
 
 
+@needs_c
 def test_read_yolo_c_path_is_the_python_path(tmp_path, monkeypatch):
     from yolotools.io.yolo import reader
     from yolotools.io.yolo.reader import read_yolo
@@ -362,6 +367,7 @@ def test_write_yolo_bulk_is_the_per_image_writer(tmp_path, monkeypatch, skip_dif
         assert fast[k] == slow[k], k
 
 
+@needs_c
 def test_write_yolo_bulk_errors_name_the_file(tmp_path, monkeypatch):
     from yolotools.io.yolo import writer
 
@@ -374,6 +380,7 @@ def test_write_yolo_bulk_errors_name_the_file(tmp_path, monkeypatch):
 # ------------------------------------------------------------ the C kernels against Python's answers
 
 
+@needs_c
 def test_image_sizes_are_imagesize_where_it_answers(tmp_path):
     import imagesize
     from PIL import Image
@@ -421,6 +428,7 @@ def test_image_sizes_are_imagesize_where_it_answers(tmp_path):
     assert answered > 60 and status[-1] and status[-2]
 
 
+@needs_c
 def test_num_texts_are_num_and_repr():
     rng = random.Random(1)
     vals = [0.0, -0.0, 1.0, 104.0, 1e15, -1e15, 1e16, 1e300, 5e-324, 0.1, 1 / 3, 2.5, float(2 ** 63), -float(2 ** 64)]
@@ -432,6 +440,7 @@ def test_num_texts_are_num_and_repr():
     assert native.num_texts(a, True) == [repr(v) for v in vals] == [json.dumps(v) for v in vals]
 
 
+@needs_c
 def test_yolo_texts_are_yolo_lines_ties_included():
     from yolotools.io.yolo.lines import yolo_lines
 
@@ -456,6 +465,7 @@ def test_yolo_texts_are_yolo_lines_ties_included():
             assert np.frombuffer(ends, np.int64)[-1] == len(data)
 
 
+@needs_c
 def test_box_floats_are_finite_then_round():
     rng = random.Random(3)
     vals = [0.0, -0.0, 1, -5, 10 ** 400, True, False, None, "1.5", " 2.25 ", "1_000", "nan", "inf", "1,5", "", "abc", 1e300,
@@ -619,7 +629,7 @@ def test_kitti_plain_files_and_the_per_line_reader(tmp_path, monkeypatch, case):
     fast, fp, slow, sp, taken = _read_both(monkeypatch, "kitti", tmp_path / "k")
     assert fp == sp
     same_dataset(fast, slow)
-    if case in (0, 1, 2, 3, 11):  # plain files: the fast path ran
+    if case in (0, 1, 2, 3, 11) and native is not None:  # plain files: the fast path (C) ran
         assert taken
 
 
@@ -724,6 +734,7 @@ def test_labelme_plain_files_and_the_other_paths(tmp_path, monkeypatch, text):
     same_dataset(fast, slow)
 
 
+@needs_c
 def test_num_rows_fill_the_template_with_num_texts():
     rng = np.random.default_rng(6)
     a = rng.uniform(-1e4, 1e4, (500, 4))

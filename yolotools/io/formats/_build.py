@@ -14,7 +14,13 @@
   normalised units and read back lands on the same pixel (352.99999999999994
   is 353) and is not reported as clipped.
 - Writers: :func:`num` prints a coordinate as the shortest text that reads back
-  to the same float (``104`` for 104.0), so writing loses nothing.
+  to the same float (``104`` for 104.0), so writing loses nothing; they work on
+  :class:`Columns` (every box's numbers at once, their texts made in C).
+- Fast paths: :func:`clean_dataset` (with :func:`clean_images`) is what a
+  builder fed the same columns would build when it would report nothing, else
+  None, so a reader tries its file as columns first and runs its per-box path
+  only when there is something to say; the builder itself checks deferred boxes
+  all at once in :meth:`DatasetBuilder.build`.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from ..files import (atomic_write_text, confined_path, folder_entries, image_siz
 
 log = logging.getLogger("yolotools")  # as errors.Problems logs
 
-__all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "box_rows", "Columns",
+__all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "Columns",
            "csv_cell", "json_str", "write_texts", "clean_dataset", "clean_images",
            "read_many", "finite_values", "int_hw"]
 
@@ -97,14 +103,6 @@ def label_files(folder: Path, suffix: str, what: str) -> list[Path]:
     if not files:
         raise YoloToolsError(f"{folder}: no {suffix} files ({what})")
     return files
-
-
-def box_rows(ann) -> list[tuple]:
-    """Each box of ``ann`` as ``(x1, y1, x2, y2, class index, attrs dict,
-    difficult, crowd)`` with plain Python numbers: what every writer loops over."""
-    attrs = ann.attrs.tolist() if ann.attrs is not None else [None] * len(ann)
-    return [(*b, c, a or {}, d, k) for b, c, a, d, k in
-            zip(ann.boxes.xyxy.tolist(), ann.class_ids.tolist(), attrs, ann.is_difficult.tolist(), ann.is_crowd.tolist())]
 
 
 class Columns:

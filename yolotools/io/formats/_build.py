@@ -278,6 +278,43 @@ def _has_suffix(name: str) -> bool:
     return 0 < i < len(last) - 1
 
 
+_TRIED_EXTS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")  # for an image name written without its extension
+
+
+class _ImageFolder:
+    """An images folder, each sub-folder listed once (confined to the folder):
+    where readers look up thousands of image names."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.root_str = os.fspath(root).rstrip("/")
+        self._dirs: dict[str, dict[str, bool] | None] = {}
+
+    def listing(self, sub: str) -> dict[str, bool] | None:
+        """``{name: is_symlink}`` of ``root/sub`` when it is confined to the root, else None."""
+        if sub not in self._dirs:
+            try:
+                self._dirs[sub] = folder_entries(inside_root(self.root, sub, what="image folder") if sub else self.root)
+            except YoloToolsError:
+                self._dirs[sub] = None
+        return self._dirs[sub]
+
+    @staticmethod
+    def candidates(name: str) -> list[str]:
+        """``name``, or with each usual extension when it has none."""
+        return [name] if _has_suffix(name) else [name + e for e in _TRIED_EXTS]
+
+    def listed(self, name: str) -> str | None:
+        """The first of :meth:`candidates` that its folder's listing holds as a
+        file that is not a link (the name as written), else None."""
+        for c in self.candidates(name):
+            d, _, base = c.replace("\\", "/").rpartition("/")
+            entries = self.listing(d)
+            if entries is not None and entries.get(base) is False:
+                return c
+        return None
+
+
 class DatasetBuilder:
     """Collects what a reader finds and checks it (see the module doc).
 
@@ -304,14 +341,13 @@ class DatasetBuilder:
         self.images = Path(images) if images is not None else None
         self.image_sizes = image_sizes or {}
         self._imgs: dict[str, _Img] = {}
-        self._dirs: dict[tuple[str, str], dict[str, bool] | None] = {}
         self._refused: set[str] = set()
         self._row_imgs: dict[str, _Img] = {}
         # boxes are checked when the dataset is built, all at once (see build); strict mode checks each at once, so
         # that the first error raised is the first in the file
         self._defer = not problems.strict
         self._rows: list[tuple] = []
-        self._root_str = os.fspath(self.images).rstrip("/") if self.images is not None else ""
+        self._folder = _ImageFolder(self.images) if self.images is not None else None
         self._found: dict[str, Path] = {}  # image name -> file found by find_image's listing
         self._header_hw: dict[str, tuple[int, int]] = {}  # image file -> (h, w) read by prefetch_sizes
 
@@ -350,14 +386,12 @@ class DatasetBuilder:
         found = self._found.get(name)
         if found is not None:
             return found
-        cands = [name] if _has_suffix(name) else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
-        for c in cands:  # fast path: a plain file listed in its (confined) folder, read once per folder
-            d, _, base = c.replace("\\", "/").rpartition("/")
-            entries = self._listing(root, d)
-            if entries is not None and entries.get(base) is False:
-                p = path_object(f"{self._root_str}/{c}") if "\\" not in c and c[:1] != "/" else Path(root, c)
-                self._found[name] = p
-                return p
+        c = self._folder.listed(name)  # fast path: a plain file listed in its (confined) folder, read once per folder
+        if c is not None:
+            p = path_object(f"{self._folder.root_str}/{c}") if "\\" not in c and c[:1] != "/" else Path(root, c)
+            self._found[name] = p
+            return p
+        cands = self._folder.candidates(name)
         for c in cands:
             try:
                 p = inside_root(root, c, what="image name")
@@ -367,18 +401,6 @@ class DatasetBuilder:
             if os.path.exists(p):
                 return p
         return Path(root) / cands[0]
-
-    def _listing(self, root: Path, sub: str) -> dict[str, bool] | None:
-        """``{name: is_symlink}`` of the folder ``root/sub`` when it is confined to
-        ``root`` (checked once per folder), else ``None`` (the slow path decides)."""
-        key = (self._root_str if root is self.images else str(root), sub)
-        if key not in self._dirs:
-            try:
-                entries = folder_entries(inside_root(root, sub, what="image folder") if sub else Path(root))
-            except YoloToolsError:
-                entries = None
-            self._dirs[key] = entries
-        return self._dirs[key]
 
     def prefetch_sizes(self, names: Iterable[str]) -> None:
         """Read the image headers of these image names (as the reader will pass
@@ -398,13 +420,9 @@ class DatasetBuilder:
             if name.__class__ is str and name not in self.image_sizes and plain_image_id(name) is not None:
                 p = self._found.get(name)
                 if p is None:
-                    cands = [name] if _has_suffix(name) else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
-                    for c in cands:
-                        d, _, base = c.rpartition("/")
-                        entries = self._listing(self.images, d)
-                        if entries is not None and entries.get(base) is False:
-                            p = self._found[name] = path_object(f"{self._root_str}/{c}")
-                            break
+                    c = self._folder.listed(name)
+                    if c is not None:
+                        p = self._found[name] = path_object(f"{self._folder.root_str}/{c}")
                 if p is not None:
                     paths.append(os.fspath(p))
         from ...parallel import map_chunks
@@ -638,14 +656,10 @@ def clean_images(names: Sequence, hws: Sequence | None, images=None, image_sizes
     about them (plain names, distinct ids, found in ``images`` when it is
     given, a known positive size), else None.  ``paths``: the image files
     the reader found itself (path strings or None), instead of ``images``."""
-    if paths is not None:
-        images = None
-    root = Path(images) if images is not None else None
-    root_str = os.fspath(root).rstrip("/") if root is not None else ""
+    folder = _ImageFolder(images) if images is not None and paths is None else None
     sizes = image_sizes or {}
     given = paths
     ids, paths = [], list(given) if given is not None else []
-    listings: dict[str, dict | None] = {}
     for name in names:
         if name.__class__ is not str or "\\" in name or name[:1] in _SPACE or name[-1:] in _SPACE:
             return None
@@ -653,24 +667,14 @@ def clean_images(names: Sequence, hws: Sequence | None, images=None, image_sizes
         if iid is None:
             return None
         ids.append(iid)
-        if root is None:
+        if folder is None:
             if given is None:
                 paths.append(None)
             continue
-        cands = [name] if _has_suffix(name) else [name + e for e in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")]
-        for c in cands:
-            d, _, base = c.rpartition("/")
-            if d not in listings:
-                try:
-                    listings[d] = folder_entries(inside_root(root, d, what="image folder") if d else root)
-                except YoloToolsError:
-                    listings[d] = None
-            entries = listings[d]
-            if entries is not None and entries.get(base) is False:
-                paths.append(f"{root_str}/{c}")
-                break
-        else:
+        c = folder.listed(name)
+        if c is None:
             return None  # not found as a plain file: the per-box path decides
+        paths.append(f"{folder.root_str}/{c}")
     if len(set(ids)) != len(ids):
         return None
     hw_out: list = [None] * len(ids)

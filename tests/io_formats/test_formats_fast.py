@@ -289,7 +289,7 @@ def _odd_yolo(root: Path) -> Path:
         if i % 4 == 0:
             e["difficult_lines"] = [1, 2] if i % 8 == 0 else [1]
         if i % 10 == 0:
-            e["crowd_lines"] = [1.0, "2", 7]
+            e["crowd_lines"] = [1.0, "2", 7, [1]]  # (a list: no line; both paths warn)
         if i % 15 == 0:
             e["attrs"] = {"1": {"x": 1}}
         if i % 6 == 5:

@@ -126,18 +126,13 @@ def _native_chunk(jobs, status: bytes, hw: bytes, nbox: bytes, cls: bytes, xyxy:
         side = job[3]
         warns = []
         if side:
-            if not side.keys() <= _PLAIN_SIDECAR_KEYS:  # areas, attributes, left-out boxes: the Python path puts them back
+            if _sidecar_has_more_than_flags(side):  # areas, attributes, left-out boxes: the Python path puts them back
                 continue
-            n = b1 - n0
-            flagged = "difficult_lines" in side or "crowd_lines" in side
-            for key, arr in (("difficult_lines", diff), ("crowd_lines", crowd)) if flagged else ():
-                for ln in side.get(key, ()):
-                    if ln.__class__ is int and 0 < ln <= n:
-                        arr[n0 + ln - 1] = True
-                    elif ln in range(1, n + 1) and ln == int(ln):  # as _sidecar_flags' dict lookup takes it (1.0, True)
-                        arr[n0 + int(ln) - 1] = True
-                    else:
-                        warns.append(("warning", "stale_sidecar", job[2], f"sidecar flags line {ln}, which has no box; flag ignored", ""))
+            if "difficult_lines" in side or "crowd_lines" in side:
+                d_at, c_at, stale = _flag_positions(side, range(1, b1 - n0 + 1))
+                diff[[n0 + j for j in d_at]] = True
+                crowd[[n0 + j for j in c_at]] = True
+                warns = [("warning", "stale_sidecar", job[2], _stale_message(ln), "") for ln in stale]
         spans.append((i, n0, b1, warns))
     for a in (cls, xyxy, diff, crowd):
         a.setflags(write=False)
@@ -447,18 +442,40 @@ def _load_sidecar(path: Path, problems: Problems) -> dict:
     return out
 
 
+def _flag_positions(side: dict, lines) -> tuple[list[int], list[int], list]:
+    """Where in ``lines`` (the boxes' label-file line numbers) the boxes a
+    sidecar entry flags difficult and crowd are, and the flagged lines with no
+    box (difficult's first, each in the entry's order)."""
+    pos = {ln: i for i, ln in enumerate(lines)}
+    at: tuple[list[int], list[int]] = ([], [])
+    stale = []
+    for key, out in (("difficult_lines", at[0]), ("crowd_lines", at[1])):
+        for ln in side.get(key, []):
+            try:
+                i = pos.get(ln)
+            except TypeError:  # not a line number at all (a list in a hand-edited sidecar)
+                i = None
+            if i is None:
+                stale.append(ln)
+            else:
+                out.append(i)
+    return at[0], at[1], stale
+
+
+def _stale_message(ln) -> str:
+    return f"sidecar flags line {ln}, which has no box; flag ignored"
+
+
 def _sidecar_flags(side: dict, lines: list[int], lab, problems: Problems) -> tuple[np.ndarray, np.ndarray]:
     """The difficult and crowd flags of the boxes on ``lines`` (their label-file
     line numbers) from a sidecar entry; a flagged line with no box is a warning."""
+    d_at, c_at, stale = _flag_positions(side, lines)
     diff = np.zeros(len(lines), bool)
     crowd = np.zeros(len(lines), bool)
-    pos = {ln: i for i, ln in enumerate(lines)}
-    for key, arr in (("difficult_lines", diff), ("crowd_lines", crowd)):
-        for ln in side.get(key, []):
-            if ln in pos:
-                arr[pos[ln]] = True
-            else:
-                problems.warning("stale_sidecar", lab, f"sidecar flags line {ln}, which has no box; flag ignored")
+    diff[d_at] = True
+    crowd[c_at] = True
+    for ln in stale:
+        problems.warning("stale_sidecar", lab, _stale_message(ln))
     return diff, crowd
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path, PosixPath as _PosixPath, PurePosixPath
 
@@ -16,6 +17,7 @@ __all__ = [
     "inside_root",
     "is_regular_file",
     "is_plain_name",
+    "json_str",
     "folder_entries",
     "check_output",
     "load_yaml",
@@ -103,6 +105,17 @@ def plain_image_id(name: str) -> str | None:
     last = parts[-1]
     i = last.rfind(".")
     return name[: len(name) - len(last) + i] if 0 < i < len(last) - 1 else name
+
+
+_JSON_PLAIN = re.compile(r'[ -!#-\[\]-~]*')  # printable ASCII but '"' and '\\': what json.dumps writes as it is
+
+
+def json_str(s: str) -> str:
+    """``json.dumps(s)`` (ASCII, escaped), without the encoder for plain text
+    (writers call it once per name)."""
+    if _JSON_PLAIN.fullmatch(s):
+        return f'"{s}"'
+    return json.dumps(s)
 
 
 def is_plain_name(name: str) -> bool:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import json
 import math
 import os
 import re
@@ -38,8 +37,8 @@ import numpy as np
 
 from ...annotations import BoxColumns, ClassMap, DetectionDataset, ImageRecord, checked_hw, dataset_with_columns, trusted_record
 from ...errors import Problems, YoloToolsError
-from ..files import (atomic_write_text, confined_path, folder_entries, image_size_hw, inside_root, is_plain_name, path_object,
-                     path_objects, plain_image_id, relative_name)
+from ..files import (atomic_write_text, confined_path, folder_entries, image_size_hw, inside_root, is_plain_name, json_str,
+                     path_object, path_objects, plain_image_id, relative_name)
 
 log = logging.getLogger("yolotools")  # as errors.Problems logs
 
@@ -181,16 +180,6 @@ def csv_cell(v) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow([s, ""])  # two cells: a lone empty cell would be written as ""
     return buf.getvalue()[:-1]
-
-
-_JSON_PLAIN = re.compile(r'[ -!#-\[\]-~]*')
-
-
-def json_str(s: str) -> str:
-    """``json.dumps(s)`` (ASCII, escaped), without the encoder for plain text."""
-    if _JSON_PLAIN.fullmatch(s):
-        return f'"{s}"'
-    return json.dumps(s)
 
 
 def write_texts(folder: Path, names: Sequence[str], texts: Sequence[str], what: str) -> None:

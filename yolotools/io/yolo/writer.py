@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import YoloToolsError
 from ...parallel import progress_bar
-from ..files import atomic_write_text, check_relative, confined_path, is_plain_name, is_regular_file
+from ..files import atomic_write_text, check_relative, confined_path, is_plain_name, is_regular_file, json_str
 from .data_yaml import load_data_yaml, names_from_yaml, yaml_dump, yaml_key_for_split
 from .lines import LabelWriter
 
@@ -148,23 +147,13 @@ class RawJSON(str):
     """A sidecar entry already written as JSON text (see :func:`finish_split`)."""
 
 
-_JSON_PLAIN = re.compile(r'[ -!#-\[\]-~]*')
-
-
-def _json_str(v: str) -> str:
-    return f'"{v}"' if _JSON_PLAIN.fullmatch(v) else json.dumps(v)
-
-
-def sidecar_text(sidecar: dict) -> str:
-    """``json.dumps(sidecar, separators=(",", ":"))``, with the ``images``
-    entries that are :class:`RawJSON` put in as they are."""
-    images = sidecar["images"]
+def sidecar_text(head: dict, images: dict) -> str:
+    """``json.dumps({**head, "images": images}, separators=(",", ":"))``, with
+    the entries of ``images`` that are :class:`RawJSON` put in as they are."""
     if not any(isinstance(v, RawJSON) for v in images.values()):
-        return json.dumps(sidecar, separators=(",", ":"))
-    head = json.dumps({k: v for k, v in sidecar.items() if k != "images"}, separators=(",", ":"))[:-1]
-    body = ",".join(f"{_json_str(k)}:{v if isinstance(v, RawJSON) else json.dumps(v, separators=(',', ':'))}" for k, v in images.items())
-    return f'{head},"images":{{{body}}}' + "".join(
-        "," + json.dumps({k: v}, separators=(",", ":"))[1:-1] for k, v in list(sidecar.items())[list(sidecar).index("images") + 1 :]) + "}"
+        return json.dumps({**head, "images": images}, separators=(",", ":"))
+    body = ",".join(f"{json_str(k)}:{v if isinstance(v, RawJSON) else json.dumps(v, separators=(',', ':'))}" for k, v in images.items())
+    return json.dumps(head, separators=(",", ":"))[:-1] + f',"images":{{{body}}}}}'
 
 
 class _Bulk:
@@ -185,8 +174,6 @@ class _Bulk:
         except ImportError:
             return
         import numpy as np
-
-        from ..files import is_plain_name
 
         recs = dataset.records
         if not recs:
@@ -251,7 +238,7 @@ class _Bulk:
         if rec.source_id is not None:
             t += ',"source_id":' + json.dumps(rec.source_id)
         if rec.path is not None:
-            t += ',"source_path":' + _json_str(str(rec.path))
+            t += ',"source_path":' + json_str(str(rec.path))
         for key in ("difficult_lines", "crowd_lines"):
             ln = self.lines[key].get(i)
             if ln:
@@ -344,15 +331,14 @@ def finish_split(out: Path, split: str, class_map, staging: Path, list_lines: li
     rep.boxes_not_written = dict(sorted(skipped.items()))
     names_text = "".join(f"{n}\n" for n in class_map.names)
     list_text = "".join(list_lines)
-    sidecar = {
+    head = {
         "format": "yolotools-sidecar",
         "version": 1,
         "split": split,
         "class_names": list(class_map.names),
         "category_ids": list(class_map.source_ids),
-        "images": side_images,
     }
-    side_text = sidecar_text(sidecar)
+    side_text = sidecar_text(head, side_images)
 
     yaml_path = out / "data.yaml"
     data: dict = {}

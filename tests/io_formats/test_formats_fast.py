@@ -563,6 +563,12 @@ def test_path_shortcuts_are_the_general_rules():
     assert [label_path_for_image(c) for c in cases] == [old_label(c) for c in cases]
     assert [reader._image_id(c, c) for c in cases] == [old_id(c) for c in cases]
     assert [reader._folder(c) for c in cases] == [os.path.dirname(c) for c in cases]
+    from yolotools.io.files import is_normal_abs
+
+    for c in cases + ["/", "/a/.b/c", "/a\\b", "/a/..", "/a/b/", "/a/./b"]:
+        if is_normal_abs(c):  # the one test behind these shortcuts: the path is its own normal form
+            assert os.path.normpath(c) == c and os.path.isabs(c), c
+    assert is_normal_abs("/a/.b/c") and not is_normal_abs("/a/../b") and not is_normal_abs("a/b")
     objs = path_objects(cases)
     for c, p in zip(cases, objs):
         q = Path(c)

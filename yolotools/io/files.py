@@ -17,6 +17,7 @@ __all__ = [
     "inside_root",
     "is_regular_file",
     "is_plain_name",
+    "is_normal_abs",
     "json_str",
     "folder_entries",
     "check_output",
@@ -166,6 +167,17 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def is_normal_abs(path: str) -> bool:
+    """An absolute POSIX path string that ``os.path.normpath`` leaves as it is
+    (no empty, ``.`` or ``..`` part, no trailing ``/``) and that has no
+    backslash or NUL (which the readers treat apart): its parts are its
+    ``/``-separated pieces, so string operations give what the path functions
+    would.  The test of every such shortcut."""
+    if os.sep != "/" or path[:1] != "/" or "\\" in path or "\x00" in path:
+        return False
+    return path == "/" or ("//" not in path and "/./" not in path and "/../" not in path and not path.endswith(("/", "/.", "/..")))
+
+
 def path_object(path: str) -> Path:
     """``Path(path)``, by :func:`path_objects`' shortcut where it applies."""
     return path_objects([path])[0]
@@ -173,15 +185,15 @@ def path_object(path: str) -> Path:
 
 def path_objects(paths: list[str]) -> list[Path]:
     """``[Path(s) for s in paths]`` for many path strings, faster (readers make one
-    per image): on CPython 3.11 a plain absolute path (no ``//``, ``.`` part or
-    trailing ``/``) is split here instead of by pathlib's general parser; any
+    per image): on CPython 3.11 a path :func:`is_normal_abs` takes is split
+    here instead of by pathlib's general parser; any
     other string, or another Python, goes through ``Path``."""
     make = getattr(_PosixPath, "_from_parsed_parts", None)
     if make is None or sys.version_info[:2] != (3, 11) or os.sep != "/":
         return [Path(s) for s in paths]
     out = []
     for s in paths:
-        if s[:1] == "/" and "//" not in s and "/./" not in s and s[-1:] != "/" and s[-2:] != "/." and s != "/":
+        if s != "/" and is_normal_abs(s):
             out.append(make("", "/", ["/", *s[1:].split("/")]))
         else:
             out.append(Path(s))

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from ...errors import Problems, YoloToolsError
-from ..files import IMAGE_EXTS, inside_root, inside_root_str, load_yaml
+from ..files import IMAGE_EXTS, inside_root, inside_root_str, is_normal_abs, load_yaml
 
 __all__ = ["yaml_key_for_split", "load_data_yaml", "names_from_yaml", "dataset_root", "image_list", "label_path_for_image", "label_paths_for_images",
            "yaml_dump", "MAX_CLASSES"]
@@ -179,7 +179,7 @@ def image_list(entry, base: Path, yaml_path: Path, problems: Problems | None = N
                     s = line.strip()
                     if not s:
                         continue
-                    if s.startswith(prefix) and _normal_abs(s):  # what inside_root_str returns for it, without its work
+                    if s.startswith(prefix) and is_normal_abs(s):  # what inside_root_str returns for it, without its work
                         out.append(s)
                         continue
                     try:
@@ -190,13 +190,6 @@ def image_list(entry, base: Path, yaml_path: Path, problems: Problems | None = N
         else:
             raise YoloToolsError(f"{yaml_path}: split entry {e!r} -> {p} is neither an image folder nor a list file")
     return out
-
-
-def _normal_abs(s: str) -> bool:
-    """An absolute POSIX path string that ``os.path.normpath`` leaves as it is
-    (no empty, ``.`` or ``..`` part, no trailing ``/``, no backslash or NUL)."""
-    return (os.sep == "/" and "//" not in s and "/." not in s and "\\" not in s and "\x00" not in s and s[-1:] != "/"
-            and s[:1] == "/")
 
 
 def dataset_root(data: dict, yaml_path: Path) -> Path:

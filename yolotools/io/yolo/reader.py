@@ -17,7 +17,7 @@ from ...annotations import (Annotations, BoxColumns, ClassMap, DetectionDataset,
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
-from ..files import IMAGE_EXTS, image_size_hw, load_json, path_objects
+from ..files import IMAGE_EXTS, image_size_hw, is_normal_abs, load_json, path_objects
 from .data_yaml import dataset_root, image_list, label_paths_for_images, load_data_yaml, names_from_yaml, yaml_key_for_split
 from .txt import parse_label_text
 from .writer import SIDECAR_SUFFIX
@@ -232,8 +232,8 @@ def _resolve(source, split, names, images, problems: Problems) -> tuple[ClassMap
 
 
 def _folder(path: str) -> str:
-    """``os.path.dirname`` of a path string, by one ``rpartition`` for a plain absolute one."""
-    if "//" not in path and path[:1] == "/" and path.count("/") > 1:
+    """``os.path.dirname`` of a path string, by one ``rpartition`` for a normal absolute one."""
+    if path.count("/") > 1 and is_normal_abs(path):
         return path.rpartition("/")[0]
     return os.path.dirname(path)
 
@@ -409,7 +409,7 @@ def _image_id(img: str, lab: str) -> str:
     """The label file's path below the last ``labels`` folder, without suffix
     (``train/0001``), else its stem."""
     i = lab.rfind("/labels/")
-    if i > 0 and os.sep == "/" and "//" not in lab and "/./" not in lab:  # a normalised path (what image_list gives)
+    if i > 0 and is_normal_abs(lab):  # (what image_list gives)
         rest = lab[i + 8 :]
         stem, ext = os.path.splitext(rest.rpartition("/")[2])
         if stem != "labels":

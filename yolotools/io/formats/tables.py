@@ -140,44 +140,26 @@ def read_openimages(
             raise YoloToolsError(f"{cd}: cannot read class descriptions: {e}") from None
     need = ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax")
     tab = None if strict else _plain_table(path, need, {"XMin", "XMax", "YMin", "YMax"})
-    if tab is not None:  # the fast path on columns: a file with nothing to report
+    if tab is not None:  # the fast path on columns read in C: a file with nothing to report
         _, col, cells = tab
-        labels = cells[col["LabelName"]]
-        mids_ok = not mids or all(l in mids for l in set(labels) if l.startswith(("/m/", "/g/")))
-        xyxy = np.stack([cells[col[k]] for k in ("XMin", "YMin", "XMax", "YMax")], 1)
-        if mids_ok and np.isfinite(xyxy).all():
-            if mids:
-                labels = [mids.get(l, l) if l.startswith(("/m/", "/g/")) else l for l in labels]
-            keys = [k for k in ("Source", "Confidence") + OI_FLAGS if k in col]
-            cols_a = [cells[col[k]] for k in keys]
-            attrs = [{k: v for k, v in zip(keys, vals) if v} for vals in zip(*cols_a)] if keys else None
-            crowd = None
-            if "IsGroupOf" in col:
-                crowd = [g is not None and g > 0 for g in finite_values(cells[col["IsGroupOf"]])]
-            ds = _rows_dataset(path, cells[col["ImageID"]], None, labels, xyxy, images, image_sizes, classes, crowd=crowd,
-                               attrs=attrs, normalized=True)
-            if ds is not None:
-                return ds, problems
+        crowd, attrs = _oi_extras(col, lambda k: cells[col[k]], len(cells[0]))
+        ds = _oi_fast(path, cells[col["ImageID"]], cells[col["LabelName"]],
+                      np.stack([cells[col[k]] for k in ("XMin", "YMin", "XMax", "YMax")], 1), crowd, attrs, mids, images,
+                      image_sizes, classes)
+        if ds is not None:
+            return ds, problems
     header, col, rows = _rows(path, need)
     full = [r for _, r, f in rows if f]
     c_id, c_label = col["ImageID"], col["LabelName"]
     c_box = [col[k] for k in ("XMin", "XMax", "YMin", "YMax")]
-    c_attrs = [(k, col[k]) for k in ("Source", "Confidence") + OI_FLAGS if k in col]
-    c_group = col.get("IsGroupOf")
     coords = finite_values([r[k] for r in full for k in c_box])
-    groups = finite_values([r[c_group] for r in full]) if c_group is not None else None
-    crowd = [g is not None and g > 0 for g in groups] if groups is not None else [False] * len(full)
-    attrs = [{k: r[c] for k, c in c_attrs if r[c]} for r in full]
-    if len(full) == len(rows) and not problems.strict:  # the fast path: a file with nothing to report
-        labels = [r[c_label] for r in full]
-        if mids:
-            labels = [mids.get(l, l) if l.startswith(("/m/", "/g/")) else l for l in labels]
-        mids_ok = not mids or all(l in mids for l in {r[c_label] for r in full} if l.startswith(("/m/", "/g/")))
-        if None not in coords and mids_ok:
-            ds = _rows_dataset(path, [r[c_id] for r in full], None, labels, np.array(coords, dtype=np.float64).reshape(-1, 4)[:, [0, 2, 1, 3]],
-                               images, image_sizes, classes, crowd=crowd, attrs=attrs, normalized=True)
-            if ds is not None:
-                return ds, problems
+    crowd, attrs = _oi_extras(col, lambda k: [r[col[k]] for r in full], len(full))
+    if len(full) == len(rows) and not problems.strict:  # the same fast path on the csv module's rows
+        xyxy = np.array([np.nan if v is None else v for v in coords], dtype=np.float64).reshape(-1, 4)[:, [0, 2, 1, 3]]
+        ds = _oi_fast(path, [r[c_id] for r in full], [r[c_label] for r in full], xyxy, crowd, attrs, mids, images,
+                      image_sizes, classes)
+        if ds is not None:
+            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
     b.prefetch_sizes(r[c_id] for r in full)
     n = -1
@@ -201,6 +183,52 @@ def read_openimages(
             continue
         b.add_box(img, label, x1 * w, y1 * h, x2 * w, y2 * h, where, crowd=crowd[n], attrs=attrs[n])
     return b.build(), problems
+
+
+def _oi_extras(col: dict, column, n: int) -> tuple[list[bool], list[dict]]:
+    """Per row of an Open Images table: the crowd flag (``IsGroupOf`` > 0) and
+    the attributes kept (``Source``, ``Confidence`` and the other flags that are
+    not empty); ``column(name)``: that column's cells."""
+    keys = [k for k in ("Source", "Confidence") + OI_FLAGS if k in col]
+    attrs = [{k: v for k, v in zip(keys, vals) if v} for vals in zip(*(column(k) for k in keys))] if keys else [{} for _ in range(n)]
+    crowd = [g is not None and g > 0 for g in finite_values(column("IsGroupOf"))] if "IsGroupOf" in col else [False] * n
+    return crowd, attrs
+
+
+def _oi_fast(path: Path, ids: list, labels: list, xyxy: np.ndarray, crowd, attrs, mids: dict, images, image_sizes, classes):
+    """Open Images' fast path on columns (``xyxy``: XMin YMin XMax YMax, NaN where
+    a cell is not a number): MIDs named, then :func:`_rows_dataset`; None when
+    the per-row path has something to report."""
+    if mids and not all(l in mids for l in set(labels) if l.startswith(("/m/", "/g/"))):
+        return None
+    if not np.isfinite(xyxy).all():
+        return None
+    if mids:
+        labels = [mids.get(l, l) if l.startswith(("/m/", "/g/")) else l for l in labels]
+    return _rows_dataset(path, ids, None, labels, xyxy, images, image_sizes, classes, crowd=crowd, attrs=attrs, normalized=True)
+
+
+def _tfod_fast(path: Path, names: list, labels: list, xyxy: np.ndarray, h: np.ndarray, w: np.ndarray, units: str, images,
+               image_sizes, classes):
+    """TFOD's fast path on columns (numbers, NaN where a cell is not one): the
+    sizes as ``int()`` makes them, then :func:`_rows_dataset`; None when the
+    per-row path has something to report."""
+    if not (np.isfinite(xyxy).all() and np.isfinite(h).all() and np.isfinite(w).all() and (np.abs(h) < 2.0 ** 62).all()
+            and (np.abs(w) < 2.0 ** 62).all()):
+        return None
+    hws = list(zip(np.trunc(h).astype(np.int64).tolist(), np.trunc(w).astype(np.int64).tolist()))  # int() of each
+    return _rows_dataset(path, names, hws, labels, xyxy, images, image_sizes, classes, normalized=units == "normalized")
+
+
+def _auto_units(corners, path: Path, problems: Problems) -> str:
+    """TFOD's ``units="auto"``: normalised when every corner (the finite ones
+    given) is within 0-1 and one is strictly inside, which is said; else pixels."""
+    v = np.asarray(corners, dtype=np.float64)
+    if v.size and v.max() <= 1.0 and ((v > 0) & (v < 1)).any():
+        problems.warning("normalized_units", path, "every corner is within 0-1: read as normalised coordinates "
+                         "(pass units='pixels' / --units pixels if they are pixels)")
+        return "normalized"
+    return "pixels"
 
 
 def _rows_dataset(path: Path, names: list[str], hws: list | None, labels: list, xyxy: np.ndarray, images, image_sizes, classes,
@@ -276,31 +304,20 @@ def read_tfod(
         raise YoloToolsError(f"units must be auto, pixels or normalized, got {units!r}")
     problems = Problems(strict=strict)
     tab = None if strict else _plain_table(path, TFOD_COLUMNS, {"width", "height", "xmin", "ymin", "xmax", "ymax"})
-    if tab is not None:  # the fast path on columns: a file with nothing to report
+    if tab is not None:  # the fast path on columns read in C: a file with nothing to report
         _, col, cells = tab
         xyxy = np.stack([cells[col[k]] for k in ("xmin", "ymin", "xmax", "ymax")], 1)
         if units == "auto":  # as below, on the same numbers (every row whole)
-            v = xyxy[np.isfinite(xyxy)]
-            units = "normalized" if v.size and v.max() <= 1.0 and ((v > 0) & (v < 1)).any() else "pixels"
-            if units == "normalized":
-                problems.warning("normalized_units", path, "every corner is within 0-1: read as normalised coordinates "
-                                 "(pass units='pixels' / --units pixels if they are pixels)")
-        h, w = cells[col["height"]], cells[col["width"]]
-        if np.isfinite(xyxy).all() and np.isfinite(h).all() and np.isfinite(w).all() and (np.abs(h) < 2.0 ** 62).all() \
-                and (np.abs(w) < 2.0 ** 62).all():
-            hws = list(zip(np.trunc(h).astype(np.int64).tolist(), np.trunc(w).astype(np.int64).tolist()))  # int() of each
-            ds = _rows_dataset(path, cells[col["filename"]], hws, cells[col["class"]], xyxy, images, image_sizes, classes,
-                               normalized=units == "normalized")
-            if ds is not None:
-                return ds, problems
+            units = _auto_units(xyxy[np.isfinite(xyxy)], path, problems)
+        ds = _tfod_fast(path, cells[col["filename"]], cells[col["class"]], xyxy, cells[col["height"]], cells[col["width"]], units,
+                        images, image_sizes, classes)
+        if ds is not None:
+            return ds, problems
     header, col, rows = _rows(path, TFOD_COLUMNS)
     c_box = [col[k] for k in ("xmin", "ymin", "xmax", "ymax")]
     if units == "auto":  # every row's corners, whole or not
-        coords = [v for v in finite_values([r[k] if k < len(r) else None for _, r, _ in rows for k in c_box]) if v is not None]
-        units = "normalized" if coords and max(coords) <= 1.0 and any(0 < c < 1 for c in coords) else "pixels"
-        if units == "normalized":
-            problems.warning("normalized_units", path, "every corner is within 0-1: read as normalised coordinates "
-                             "(pass units='pixels' / --units pixels if they are pixels)")
+        units = _auto_units([v for v in finite_values([r[k] if k < len(r) else None for _, r, _ in rows for k in c_box])
+                             if v is not None], path, problems)
     full = [r for _, r, f in rows if f]
     c_name, c_w, c_h, c_class = col["filename"], col["width"], col["height"], col["class"]
     coords = finite_values([r[k] for r in full for k in c_box])
@@ -309,15 +326,14 @@ def read_tfod(
         key = (r[c_h], r[c_w])
         if key not in sizes:
             sizes[key] = (finite(key[0]), finite(key[1]))
-    if len(full) == len(rows) and not problems.strict and None not in coords:  # the fast path: a file with nothing to report
-        hws = [sizes[(r[c_h], r[c_w])] for r in full]
-        if all(None not in wh for wh in sizes.values()):
-            hws = [(int(h), int(w)) for h, w in hws]
-            ds = _rows_dataset(path, [r[c_name] for r in full], hws, [r[c_class] for r in full],
-                               np.array(coords, dtype=np.float64).reshape(-1, 4), images, image_sizes, classes,
-                               normalized=units == "normalized")
-            if ds is not None:
-                return ds, problems
+    if len(full) == len(rows) and not problems.strict:  # the same fast path on the csv module's rows
+        nan = np.nan
+        hw = np.array([[nan if v is None else v for v in sizes[(r[c_h], r[c_w])]] for r in full], dtype=np.float64).reshape(-1, 2)
+        ds = _tfod_fast(path, [r[c_name] for r in full], [r[c_class] for r in full],
+                        np.array([nan if v is None else v for v in coords], dtype=np.float64).reshape(-1, 4), hw[:, 0], hw[:, 1],
+                        units, images, image_sizes, classes)
+        if ds is not None:
+            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
     n = -1
     for line, r in _full_rows(rows, header, path, problems):

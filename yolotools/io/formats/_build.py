@@ -400,10 +400,6 @@ class DatasetBuilder:
         is reported here."""
         if self.images is None:
             return
-        try:
-            from ... import _native
-        except ImportError:
-            return
         paths = []
         for name in dict.fromkeys(names):
             if name.__class__ is str and name not in self.image_sizes and plain_image_id(name) is not None:
@@ -414,14 +410,7 @@ class DatasetBuilder:
                         p = self._found[name] = path_object(f"{self._folder.root_str}/{c}")
                 if p is not None:
                     paths.append(os.fspath(p))
-        from ...parallel import map_chunks
-
-        for chunk, (status, hw) in zip((paths[i : i + 1024] for i in range(0, len(paths), 1024)),
-                                       map_chunks(_native.image_sizes, paths, threads=True, chunk_size=1024)):
-            vals = np.frombuffer(hw, dtype=np.int64).reshape(-1, 2).tolist()
-            for q, st, v in zip(chunk, status, vals):
-                if not st:
-                    self._header_hw[q] = (v[0], v[1])
+        self._header_hw.update((paths[i], hw) for i, hw in _header_sizes(paths).items())
 
     def add_image(self, image_id: str | None, path: Path | None, hw, where: str, *, file=None) -> _Img | None:
         """Register an image; ``hw`` may be ``None`` (then from ``image_sizes`` or
@@ -681,22 +670,9 @@ def clean_images(names: Sequence, hws: Sequence | None, images=None, image_sizes
         else:
             return None
     if need:
-        try:
-            from ... import _native
-        except ImportError:
-            _native = None
-        from ...parallel import map_chunks
-
-        got = {}
-        if _native is not None:
-            q = [paths[i] for i in need]
-            for c, (status, hwb) in enumerate(map_chunks(_native.image_sizes, q, threads=True, chunk_size=1024)):
-                vals = np.frombuffer(hwb, dtype=np.int64).reshape(-1, 2).tolist()
-                for k, (st, v) in enumerate(zip(status, vals)):
-                    if not st:
-                        got[need[c * 1024 + k]] = (v[0], v[1])
-        for i in need:
-            hw = got.get(i)
+        got = _header_sizes([paths[i] for i in need])
+        for k, i in enumerate(need):
+            hw = got.get(k)
             if hw is None:
                 try:
                     hw = image_size_hw(paths[i])
@@ -761,6 +737,24 @@ def clean_dataset(source, *, names: Sequence, hws: Sequence | None, box_image: S
         objs = [o if q is not None else None for o, q in zip(objs, paths)]
     return _dataset(source, list(zip(ids, objs, hw_out)), counts, labels, xyxy,
                     difficult, crowd, attrs, classes=list(classes) if classes else None, declared=declared)
+
+
+def _header_sizes(paths: Sequence[str]) -> dict[int, tuple[int, int]]:
+    """``{index: (h, w)}`` of the image headers the C module reads
+    (``_native.image_sizes``: PNG, JPEG without Exif; on every core, without the
+    GIL); the others are left to ``image_size_hw``.  Empty without the module."""
+    try:
+        from ... import _native
+    except ImportError:
+        return {}
+    from ...parallel import map_chunks
+
+    got = {}
+    for c, (status, hw) in enumerate(map_chunks(_native.image_sizes, list(paths), threads=True, chunk_size=1024)):
+        for k, (st, v) in enumerate(zip(status, np.frombuffer(hw, dtype=np.int64).reshape(-1, 2).tolist())):
+            if not st:
+                got[c * 1024 + k] = (v[0], v[1])
+    return got
 
 
 def read_many(paths: Sequence[str]) -> list[bytes | None]:

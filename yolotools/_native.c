@@ -841,30 +841,38 @@ static Span strip(Span v) {
 
 /* float(text) for [ws][+-](digits[.digits]|.digits)([eE][+-]digits)[ws]; 0 when the text has another form
  * (Python may still read it: underscores, inf, nan; the caller falls back) or the value is not finite */
+/* a token as Python's float() reads it, when it is plain decimal
+ * ([+-]digits[.digits][(e|E)[+-]digits], at most 300 characters, no spaces); 0 for anything else.
+ * strtod is correctly rounded, as float() is. */
+static int plain_float(const char *s, const char *e, double *out) {
+    const char *p = s;
+    if (p < e && (*p == '+' || *p == '-')) p++;
+    int dig = 0;
+    while (p < e && *p >= '0' && *p <= '9') { p++; dig++; }
+    if (p < e && *p == '.') {
+        p++;
+        while (p < e && *p >= '0' && *p <= '9') { p++; dig++; }
+    }
+    if (!dig) return 0;
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-')) p++;
+        int ed = 0;
+        while (p < e && *p >= '0' && *p <= '9') { p++; ed++; }
+        if (!ed) return 0;
+    }
+    if (p != e || e - s > 300) return 0;
+    char tmp[320];
+    memcpy(tmp, s, (size_t)(e - s));
+    tmp[e - s] = 0;
+    *out = strtod(tmp, NULL);
+    return 1;
+}
+
+/* VOC text: stripped, plain decimal, finite */
 static int py_float(Span v, double *out) {
     v = strip(v);
-    if (v.n == 0 || v.n > 300) return 0;
-    Py_ssize_t i = 0, digits = 0;
-    if (v.s[i] == '+' || v.s[i] == '-') i++;
-    while (i < v.n && v.s[i] >= '0' && v.s[i] <= '9') i++, digits++;
-    if (i < v.n && v.s[i] == '.') {
-        i++;
-        while (i < v.n && v.s[i] >= '0' && v.s[i] <= '9') i++, digits++;
-    }
-    if (!digits) return 0;
-    if (i < v.n && (v.s[i] == 'e' || v.s[i] == 'E')) {
-        i++;
-        if (i < v.n && (v.s[i] == '+' || v.s[i] == '-')) i++;
-        Py_ssize_t e0 = i;
-        while (i < v.n && v.s[i] >= '0' && v.s[i] <= '9') i++;
-        if (i == e0) return 0;
-    }
-    if (i != v.n) return 0;
-    char buf[320];
-    memcpy(buf, v.s, v.n);
-    buf[v.n] = 0;
-    *out = strtod(buf, NULL);
-    return isfinite(*out);
+    return v.n > 0 && plain_float(v.s, v.s + v.n, out) && isfinite(*out);
 }
 
 static int name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':'; }
@@ -1589,34 +1597,6 @@ static int image_hw_c(const char *path, int64_t *h, int64_t *w) {
 out:
     close(fd);
     return res;
-}
-
-/* one token of a YOLO line as Python's float() reads it, when it is plain decimal
- * ([+-]digits[.digits][(e|E)[+-]digits]); 0 for anything else */
-static int plain_float(const char *s, const char *e, double *out) {
-    const char *p = s;
-    if (p < e && (*p == '+' || *p == '-')) p++;
-    int dig = 0;
-    while (p < e && *p >= '0' && *p <= '9') { p++; dig++; }
-    if (p < e && *p == '.') {
-        p++;
-        while (p < e && *p >= '0' && *p <= '9') { p++; dig++; }
-    }
-    if (!dig) return 0;
-    if (p < e && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < e && (*p == '+' || *p == '-')) p++;
-        int ed = 0;
-        while (p < e && *p >= '0' && *p <= '9') { p++; ed++; }
-        if (!ed) return 0;
-    }
-    if (p != e || e - s > 60) return 0;
-    char tmp[64];
-    memcpy(tmp, s, (size_t)(e - s));
-    tmp[e - s] = 0;
-    char *end;
-    *out = strtod(tmp, &end);
-    return end == tmp + (e - s);
 }
 
 /* yolo_label_files(images, labels, num_classes, tolerance)

@@ -5,7 +5,6 @@ parser, and the formatter and staged label-file writer of :mod:`.lines`.  With t
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 

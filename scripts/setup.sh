@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Create .venv and install yolotools with its test tools. Idempotent: re-runs
-# only reinstall when pyproject.toml, setup.py or the C kernels changed (or their
+# only reinstall when pyproject.toml, setup.py or the C kernel changed (or its
 # build is missing). torch is installed first, pinned, so that nothing pulls a
-# multi-GB CUDA build. The C kernels (yolotools/_native.c) are optional: without
-# a compiler the install still succeeds and the numpy path gives the same numbers.
+# multi-GB CUDA build. The COCO evaluation kernel (yolotools/eval/_cocoeval.c)
+# is required: the install needs a C compiler (gcc), and fails clearly without one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-}"
@@ -12,8 +12,8 @@ if [ -z "$PY" ]; then
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.yolotools-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] || [ yolotools/_native.c -nt "$stamp" ] \
-   || { command -v cc >/dev/null && ! ls yolotools/_native*.so >/dev/null 2>&1; }; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] || [ yolotools/eval/_cocoeval.c -nt "$stamp" ] \
+   || ! ls yolotools/eval/_cocoeval*.so >/dev/null 2>&1; then
   .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
   touch "$stamp"

@@ -167,28 +167,6 @@ CLEAN = {
 SIZES = {"a": (375, 500), "b": (480, 640), "c": (100, 100), "d": (333, 250), "e": (64, 96)}  # e: no label file
 
 
-def test_columnar_read_equals_the_reader_bit_for_bit(tmp_path):
-    from yolotools.io import load_dataset
-    from yolotools.io.yolo.columns import read_yolo_columns
-
-    yaml_path = _yolo_set(tmp_path / "d", CLEAN, SIZES)
-    cols = read_yolo_columns(yaml_path)
-    ds, probs = load_dataset(yaml_path)
-    assert cols is not None and cols.image_ids == [r.image_id for r in ds]
-    assert np.array_equal(cols.image_hw, [r.image_hw for r in ds]) and cols.counts.tolist() == [2, 2, 0, 1, 0]
-    assert np.array_equal(cols.xyxy(), np.concatenate([r.annotations.boxes.xyxy for r in ds]))  # same floats, not close ones
-    assert [p.to_dict() for p in cols.problems] == [p.to_dict() for p in probs] and list(probs)[0].kind == "missing_label"
-    # on real data (COCO128, Ultralytics layout, JPEG headers): the same
-    from tests.conftest import COCO128_YOLO, need
-
-    src = need(COCO128_YOLO) / "config.yaml"
-    cols = read_yolo_columns(src, "train")
-    ds, probs = load_dataset(src, split="train")
-    assert cols is not None and len(cols.rows) == sum(len(r.annotations) for r in ds) > 900
-    assert np.array_equal(cols.xyxy(), np.concatenate([r.annotations.boxes.xyxy for r in ds if len(r.annotations)]))
-    assert np.array_equal(cols.image_hw, [r.image_hw for r in ds])
-
-
 @pytest.mark.parametrize("name,text", [
     ("columns", b"0 0.5 0.5 0.2\n"),
     ("nan", b"0 nan 0.5 0.2 0.2\n"),
@@ -202,14 +180,10 @@ def test_columnar_read_equals_the_reader_bit_for_bit(tmp_path):
     ("not ASCII", "0 0,5 0.5 0.2 0.2 ü\n".encode()),
 ])
 def test_kmeans_on_unclean_labels_reports_what_the_reader_reports(tmp_path, name, text):
-    """Anything the reader has to say per file sends kmeans through the reader:
-    the columnar path gives up (None) and the result, problems included, is the
-    reader's."""
+    """kmeans reads through the one YOLO reader: the result and the problems are the reader's."""
     from yolotools.anchors.run import run_kmeans
-    from yolotools.io.yolo import columns
 
     yaml_path = _yolo_set(tmp_path / "d", {**CLEAN, "c": text}, SIZES)
-    assert columns.read_yolo_columns(yaml_path) is None
     got = run_kmeans(yaml_path, 2, restarts=2).to_dict()
     from yolotools.io import load_dataset
     from yolotools.anchors.run import dataset_wh
@@ -218,17 +192,3 @@ def test_kmeans_on_unclean_labels_reports_what_the_reader_reports(tmp_path, name
     want = kmeans_anchors(dataset_wh(ds)[0], 2, restarts=2)
     assert got["anchors"] == want.anchors and got["problems"] == [p.to_dict() for p in probs]
     assert any(p["path"].endswith("c.txt") for p in got["problems"]) == (name != "BOM")
-
-
-def test_kmeans_takes_the_columnar_path_with_the_same_result(tmp_path, monkeypatch):
-    from yolotools.anchors.run import run_kmeans
-    from yolotools.io.yolo import columns
-
-    yaml_path = _yolo_set(tmp_path / "d", CLEAN, SIZES)
-    fast = run_kmeans(yaml_path, 3, restarts=3).to_dict()
-    monkeypatch.setattr(columns, "read_yolo_columns", lambda *a, **k: None)  # the reader's path
-    slow = run_kmeans(yaml_path, 3, restarts=3).to_dict()
-    assert fast == slow and fast["n_boxes"] == 5 and fast["problems"][0]["kind"] == "missing_label"
-    # a missing image (no sidecar size) and a sidecar's boxes that are not in the label files also go through the reader
-    (tmp_path / "d" / "images" / "a.png").unlink()
-    assert columns.read_yolo_columns(yaml_path) is None

@@ -106,25 +106,6 @@ def test_convert_run_imports_no_heavy_modules(tmp_path):
     assert "HEAVY []" in p.stdout, p.stdout + p.stderr
 
 
-def test_convert_voc_of_plain_files_starts_without_numpy(tmp_path):
-    """`convert voc` on plain VOC files (the C loop) imports neither numpy (~60 ms of its
-    start here) nor lxml nor tqdm with -q: its start-up is part of its speed."""
-    from yolotools.io.voc import native
-
-    if native._native is None:
-        pytest.skip("C kernels not built")
-    root = _root(tmp_path)
-    code = (
-        "import sys, runpy; sys.argv=['yolotools', 'convert', 'voc', %r, '--out', %r, '-q']\n"
-        "try:\n    runpy.run_module('yolotools.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "print('HEAVY', [m for m in ('numpy', 'lxml.etree', 'tqdm', 'torch', 'cv2') if m in sys.modules])"
-        % (str(root), str(tmp_path / "o"))
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "HEAVY []" in p.stdout, p.stdout + p.stderr
-    assert (tmp_path / "o" / "labels").is_dir() and (tmp_path / "o" / "trainval.yolotools.json").is_file()
-
-
 def test_audit_against_a_set_with_only_another_split_and_spellings(tmp_path):
     """`audit A --split train --against B` where B holds only `test`: B's own split, said on
     stderr; `--image-mode` and the older `--images` spelling both convert VOC."""

@@ -37,22 +37,3 @@ def test_a_busy_process_is_seen_and_results_keep_their_order():
     assert out == [x * x for x in items]
 
 
-def test_threads_use_every_core_keep_order_and_run_beside_this_thread(monkeypatch):
-    """threads=True (an fn that runs in C without the GIL): one thread per usable core even when
-    another process is busy (a waiting thread costs nothing), results in order."""
-    import threading
-
-    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
-    monkeypatch.setattr(parallel, "_others_running", lambda: 1)
-    seen = set()
-
-    def fn(chunk):
-        seen.add(threading.get_ident())
-        return [x * x for x in chunk]
-
-    items = list(range(5000))
-    out = [y for chunk in map_chunks(fn, items, threads=True) for y in chunk]
-    assert out == [x * x for x in items]
-    assert threading.get_ident() not in seen and len(seen) >= 1
-    small = [y for chunk in map_chunks(fn, items[:100], threads=True) for y in chunk]  # below THREAD_MIN_ITEMS: inline
-    assert small == [x * x for x in range(100)]

@@ -121,7 +121,6 @@ def convert_voc(
 ) -> ConvertReport:
     """VOC XML -> YOLO txt (see :mod:`yolotools.io.voc` for ``convention``)."""
     from .io.voc import LabelStage, read_voc
-    from .io.voc.native import convert_voc_native
     from .io.yolo import new_staging
 
     out = Path(out).absolute()
@@ -129,12 +128,6 @@ def convert_voc(
     split_name = split or "all"
     staging = new_staging(out, split_name)
     try:
-        done = convert_voc_native(roots, out, split, split_name, staging, convention=convention, classes=classes, strict=strict,
-                                  images=images, workers=workers, progress=progress, skip_difficult=skip_difficult,
-                                  decimals=decimals)
-        if done is not None:
-            class_map, num_boxes, problems, wr = done
-            return _report(", ".join(map(str, roots)), class_map.names, num_boxes, problems, out, split, wr)
         ds, problems = read_voc(roots, split, convention=convention, classes=classes, strict=strict, workers=workers,
                                 progress=progress, stage_labels=LabelStage(str(staging / "labels"), skip_difficult, decimals))
         wr = write_yolo(ds, out, split_name, skip_difficult=skip_difficult, images=images, progress=progress, staged=staging,

@@ -10,8 +10,7 @@ other core is busy, two workers would fight over one core and one process is
 faster.  Workers exit when their parent dies (a
 ``kill -9`` of ``yolotools convert`` leaves no orphans): each one checks its
 parent between items and, on Linux, asks the kernel for SIGTERM on the
-parent's death.  ``threads=True`` runs the chunks on threads instead, for work
-done in C without the GIL (nothing to pickle or start).
+parent's death.
 """
 
 from __future__ import annotations
@@ -20,13 +19,12 @@ import math
 import os
 from typing import Callable, Iterator, Sequence, TypeVar
 
-__all__ = ["map_chunks", "pool_size", "free_cores", "usable_cores", "POOL_MIN_ITEMS", "THREAD_MIN_ITEMS", "progress_bar"]
+__all__ = ["map_chunks", "pool_size", "free_cores", "usable_cores", "POOL_MIN_ITEMS", "progress_bar"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 POOL_MIN_ITEMS = 2000  # below this a pool costs more than it saves
-THREAD_MIN_ITEMS = 256  # threads cost next to nothing to start
 
 
 def usable_cores() -> int:
@@ -129,23 +127,16 @@ def progress_bar(show: bool, iterable=None, **kw):
 
 
 def map_chunks(fn: Callable[[Sequence[T]], R], items: Sequence[T], *, workers: int | None = None, chunk_size: int | None = None,
-               progress: bool = False, desc: str = "", unit: str = "item", min_items: int = POOL_MIN_ITEMS,
-               threads: bool = False) -> Iterator[R]:
+               progress: bool = False, desc: str = "", unit: str = "item", min_items: int = POOL_MIN_ITEMS) -> Iterator[R]:
     """Yield ``fn(chunk)`` for consecutive chunks of ``items``, in order.
 
     ``fn`` must be a module-level function (it is pickled to the workers) that
     takes a list of items and returns a picklable result; errors inside it are
     the worker's to collect (return them) — an exception ends the whole map.
     ``chunk_size`` default: 512 in one process, else ~8 chunks per process
-    (at least 128 items).  ``threads=True``: threads of this process instead of
-    processes, for an ``fn`` that spends its time in C without the GIL (nothing
-    pickled, nothing to start; from ``THREAD_MIN_ITEMS`` items, one per usable core, at
-    most 8, busy or not)."""
+    (at least 128 items)."""
     n = len(items)
-    if threads and workers is None and n >= THREAD_MIN_ITEMS:
-        procs = min(usable_cores(), 8)  # a thread waiting for a core costs nothing: a busy core is shared, not fought over
-    else:
-        procs = pool_size(n, workers, THREAD_MIN_ITEMS if threads and min_items == POOL_MIN_ITEMS else min_items)
+    procs = pool_size(n, workers, min_items)
     if chunk_size is None:
         chunk_size = 512 if procs == 1 else max(128, math.ceil(n / (procs * 8)))
     chunks = [list(items[s : s + chunk_size]) for s in range(0, n, chunk_size)]
@@ -154,14 +145,6 @@ def map_chunks(fn: Callable[[Sequence[T]], R], items: Sequence[T], *, workers: i
             for c in chunks:
                 yield fn(c)
                 bar.update(len(c))
-            return
-        if threads:
-            from concurrent.futures import ThreadPoolExecutor  # not ProcessPoolExecutor: its import costs ~20 ms (socket, multiprocessing)
-
-            with ThreadPoolExecutor(max_workers=procs) as ex:
-                for c, res in zip(chunks, ex.map(fn, chunks)):
-                    yield res
-                    bar.update(len(c))
             return
         import functools
         from concurrent.futures import ProcessPoolExecutor

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import SHARED, need
-from yolotools.eval.coco import _native, STAT_NAMES, evaluate_coco
+from yolotools.eval.coco import STAT_NAMES, evaluate_coco
 from yolotools.eval.predictions import read_coco_results
 from yolotools.io.coco import coco_dict, read_coco
 
@@ -30,27 +30,22 @@ def pycoco(gt_dict: dict, results: list):
     return e
 
 
-# the C kernel and the numpy path must each equal pycocotools (and so each other)
-BACKENDS = ["numpy", pytest.param("native", marks=pytest.mark.skipif(_native is None, reason="C kernels not built"))]
-
-
-def ours(tmp_path, gt_dict, results, backend=None):
+def ours(tmp_path, gt_dict, results):
     import json
 
     (tmp_path / "gt.json").write_text(json.dumps(gt_dict))
     (tmp_path / "dt.json").write_text(json.dumps(results))
     gt, _ = read_coco(tmp_path / "gt.json", clip=False)
     pr, _ = read_coco_results(tmp_path / "dt.json", gt)
-    return evaluate_coco(gt, pr, backend=backend)
+    return evaluate_coco(gt, pr)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_fake_results_on_real_val2014_sample_equal_pycocotools_and_published(backend):
+def test_fake_results_on_real_val2014_sample_equal_pycocotools_and_published():
     gt_path = need(SHARED / "review_object_detection_metrics" / "tests" / "test_coco_eval" / "gts" / "sampled_gts_bbox_area.json")
     dt_path = need(SHARED / "cocoapi" / "results" / "instances_val2014_fakebbox100_results.json")
     gt, _ = read_coco(gt_path, clip=False)
     pr, probs = read_coco_results(dt_path, gt)
-    res = evaluate_coco(gt, pr, backend=backend)
+    res = evaluate_coco(gt, pr)
     import json
 
     ref = pycoco(json.loads(gt_path.read_text()), json.loads(dt_path.read_text()))
@@ -63,7 +58,7 @@ def test_fake_results_on_real_val2014_sample_equal_pycocotools_and_published(bac
     # the file path that builds no records (what `yolotools eval` runs) gives the same numbers
     from yolotools.eval import evaluate_coco_files
 
-    res2, _ = evaluate_coco_files(gt_path, dt_path, backend=backend)
+    res2, _ = evaluate_coco_files(gt_path, dt_path)
     np.testing.assert_array_equal(res2.precision, res.precision)
     assert res2.per_class == res.per_class and res2.num_dt == res.num_dt and res2.num_gt == res.num_gt
 
@@ -114,17 +109,15 @@ def test_identical_to_pycocotools_on_random_datasets(tmp_path, case):
     if not results:
         return  # pycocotools cannot load an empty result list
     ref = pycoco(gt_dict, results)
-    for backend in ["numpy"] + (["native"] if _native is not None else []):
-        res = ours(tmp_path, gt_dict, results, backend)
-        for name, v in zip(STAT_NAMES, ref.stats):
-            assert abs(res.stats[name] - v) <= 1e-12, (backend, name, res.stats[name], v)
-        np.testing.assert_array_equal(res.precision, ref.eval["precision"])
-        np.testing.assert_array_equal(res.recall, ref.eval["recall"])
-        np.testing.assert_array_equal(res.scores, ref.eval["scores"])
+    res = ours(tmp_path, gt_dict, results)
+    for name, v in zip(STAT_NAMES, ref.stats):
+        assert abs(res.stats[name] - v) <= 1e-12, (name, res.stats[name], v)
+    np.testing.assert_array_equal(res.precision, ref.eval["precision"])
+    np.testing.assert_array_equal(res.recall, ref.eval["recall"])
+    np.testing.assert_array_equal(res.scores, ref.eval["scores"])
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_many_detections_per_image_respect_max_dets(tmp_path, backend):
+def test_many_detections_per_image_respect_max_dets(tmp_path):
     rng = np.random.default_rng(0)
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480} for i in (3, 1, 2)]
     anns, results = [], []
@@ -138,7 +131,7 @@ def test_many_detections_per_image_respect_max_dets(tmp_path, backend):
                                 "score": float(rng.uniform())})
     gt = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
     ref = pycoco(gt, results)
-    res = ours(tmp_path, gt, results, backend)
+    res = ours(tmp_path, gt, results)
     np.testing.assert_array_equal(res.precision, ref.eval["precision"])
     np.testing.assert_array_equal(res.recall, ref.eval["recall"])
     np.testing.assert_array_equal(res.scores, ref.eval["scores"])
@@ -173,15 +166,14 @@ def test_file_path_equals_record_path_numbers_and_problems(tmp_path, variant):
     if variant == "negative":
         dets[3]["bbox"][2] = -4.0
     text = json.dumps(dets)
-    if variant == "python parser":  # NaN is not JSON: orjson refuses, Python's json reads it, the entry is reported
+    if variant == "python parser":  # NaN: orjson refuses it, the standard library reads it, the entry is reported
         text = text.replace(str(dets[2]["score"]), "NaN", 1)
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     (tmp_path / "dt.json").write_text(text)
     gt_ds, gp = read_coco(tmp_path / "gt.json", clip=False)
     pr, pp = read_coco_results(tmp_path / "dt.json", gt_ds)
-    ref = evaluate_coco(gt_ds, pr, backend="numpy")
-    for backend in BACKENDS[:1] + (["native"] if _native is not None else []):
-        res, problems = evaluate_coco_files(tmp_path / "gt.json", tmp_path / "dt.json", backend=backend)
+    ref = evaluate_coco(gt_ds, pr)
+    for res, problems in [evaluate_coco_files(tmp_path / "gt.json", tmp_path / "dt.json")]:
         assert [p.to_dict() for p in problems] == [p.to_dict() for p in list(gp) + list(pp)]
         np.testing.assert_array_equal(res.precision, ref.precision)
         np.testing.assert_array_equal(res.recall, ref.recall)
@@ -198,7 +190,7 @@ def test_file_path_equals_record_path_numbers_and_problems(tmp_path, variant):
 
 
 @pytest.mark.parametrize("case", ["no detections", "no ground-truth boxes", "no images", "no categories"])
-def test_degenerate_inputs_give_the_same_answer_on_both_paths(tmp_path, case):
+def test_degenerate_inputs_give_the_documented_answer(tmp_path, case):
     import json
 
     from yolotools.eval import evaluate_coco_files
@@ -213,8 +205,10 @@ def test_degenerate_inputs_give_the_same_answer_on_both_paths(tmp_path, case):
                "no categories": ({"images": img, "annotations": [], "categories": []}, [])}[case]
     (tmp_path / "g.json").write_text(json.dumps(gt))
     (tmp_path / "r.json").write_text(json.dumps(res))
-    out = [evaluate_coco_files(tmp_path / "g.json", tmp_path / "r.json", backend=b)[0] for b in ["numpy"] + (["native"] if _native else [])]
-    for r in out:
-        np.testing.assert_array_equal(r.precision, out[0].precision)
-        assert r.stats == out[0].stats
+    out = [evaluate_coco_files(tmp_path / "g.json", tmp_path / "r.json")[0]]
+    gt_ds, _ = read_coco(tmp_path / "g.json", clip=False)
+    pr, _ = read_coco_results(tmp_path / "r.json", gt_ds)
+    ref = evaluate_coco(gt_ds, pr)
+    np.testing.assert_array_equal(ref.precision, out[0].precision)
+    assert ref.stats == out[0].stats
     assert out[0].stats["AP"] == (0.0 if case == "no detections" else -1.0)

@@ -517,3 +517,161 @@ for _k, _rows in enumerate(OI_ROWS):
                                "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside")) + "\n" + "\n".join(rows) + "\n")
         (tmp / "cd.csv").write_text("/m/car,car\n")
         return _read("openimages", f, image_sizes={"a": (100, 200), "b": (50, 60)}, class_descriptions=tmp / "cd.csv")
+
+
+# COCO instances and results, clean and messy ---------------------------------------------
+
+def coco_file(tmp: Path, **over) -> Path:
+    d = {
+        "images": [{"id": 10, "file_name": "a.jpg", "width": 200, "height": 100},
+                   {"id": 11, "file_name": "sub/b.jpg", "width": 50, "height": 50}],
+        "categories": [{"id": 90, "name": "toothbrush"}, {"id": 1, "name": "person"}, {"id": 5, "name": "airplane"}],
+        "annotations": [{"id": 1, "image_id": 10, "category_id": 90, "bbox": [10, 20, 30, 40], "area": 900.5, "iscrowd": 0},
+                        {"id": 2, "image_id": 10, "category_id": 1, "bbox": [0, 0, 200, 100], "area": 12000, "iscrowd": 1}],
+    }
+    d.update(over)
+    p = tmp / "instances.json"
+    p.write_text(json.dumps(d))
+    return p
+
+
+COCO_CASES = [
+    {},
+    {"images": [{"id": 10, "file_name": "./a.jpg", "width": 200, "height": 100}, {"id": 11, "file_name": "b//c.jpg", "width": 50, "height": 50}]},
+    {"images": [{"id": 10, "file_name": "x\\a.jpg", "width": 200, "height": 100}, {"id": 11, "file_name": ".hidden", "width": 50, "height": 50}]},
+    {"images": [{"id": 10, "file_name": "a.", "width": 200, "height": 100}, {"id": 11, "file_name": "d.e/f.g.png", "width": 50.7, "height": 50}]},
+    {"images": [{"id": 10, "file_name": "a.jpg", "width": 200, "height": 100}, {"id": 11, "file_name": "a.png", "width": 50, "height": 50}]},
+    {"images": [{"id": 10, "file_name": "a.jpg", "width": 200, "height": 100}, {"id": 10, "file_name": "b.jpg", "width": 50, "height": 50}]},
+    {"images": [{"id": 10, "file_name": "a.jpg", "width": 200}, {"id": True, "file_name": "b.jpg", "width": 50, "height": 50}]},
+    {"images": [{"id": 10, "file_name": "../a.jpg", "width": 200, "height": 100}, {"id": 11, "file_name": "C:b.jpg", "width": 50, "height": 50}]},
+    {"images": [{"id": 10, "file_name": "a.jpg", "width": 0.5, "height": 10}, {"id": 11, "file_name": "b.jpg", "width": 10, "height": 10}, 7,
+                {"id": 12, "file_name": 3}]},
+    {"annotations": [{"id": 1, "image_id": 10, "category_id": 90, "bbox": [10.1, 20.2, 30.3, 40.4], "area": "big", "iscrowd": "0"},
+                     {"id": 2, "image_id": 10, "category_id": 1, "bbox": [0, 0, 200, 100], "iscrowd": 2},
+                     {"id": 3, "image_id": 11, "category_id": 5, "bbox": [True, 0, 2, 2], "area": 4}]},
+    {"annotations": [{"id": 1, "image_id": 10, "category_id": 90, "bbox": [-1, 20, 30, 40]},
+                     {"id": 2, "image_id": 11, "category_id": 1, "bbox": [1e-300, 0, 1e-320, 10]}]},
+    {"annotations": [{"id": 1, "image_id": 10.0, "category_id": 90, "bbox": [1, 2, 3, 4]}, [1, 2]]},
+    {"annotations": [{"id": 1, "image_id": 10, "category_id": 90, "bbox": [1, 2, 3]}]},
+    {"annotations": [{"id": 1, "image_id": 10, "category_id": 90, "bbox": [190, 90, 30, 40], "area": None},
+                     {"image_id": 10, "category_id": 90, "bbox": [300, 10, 5, 5]}, {"id": "x", "image_id": 10, "category_id": 90, "bbox": [1, 2, 0, 4]},
+                     {"id": 4, "image_id": 12, "category_id": 90, "bbox": [1, 2, 3, 4]}, {"id": 5, "image_id": 11, "category_id": 2, "bbox": [1, 2, 3, 4]},
+                     {"id": 6, "image_id": 11, "category_id": 5, "bbox": [1, "2", 3, 4]}, {"id": 7, "image_id": 11, "category_id": 5, "bbox": [1, 2, 3, 4.5],
+                                                                                          "area": 1e308, "iscrowd": True},
+                     {"id": 8, "image_id": 11, "category_id": 5, "bbox": [-0.0, 0.0, 50, 50]}, {"id": 9, "image_id": 11, "category_id": 5, "bbox": [-3, -3, 2, 2]}]},
+    {"annotations": []},
+]
+for _k, _over in enumerate(COCO_CASES):
+    for _clip in (True, False):
+        for _strict in (False, True):
+            @case(f"coco/{_k}_{'clip' if _clip else 'noclip'}{'_strict' if _strict else ''}")
+            def _(tmp, over=_over, clip=_clip, strict=_strict):
+                from yolotools.io.coco import read_coco
+                p = coco_file(tmp, **over)
+                return reader_result(lambda: read_coco(p, clip=clip, strict=strict))
+
+    @case(f"coco/{_k}_images")
+    def _(tmp, over=_over):
+        from yolotools.io.coco import read_coco
+        p = coco_file(tmp, **over)
+        (tmp / "imgs" / "sub").mkdir(parents=True)
+        (tmp / "imgs" / "a.jpg").write_bytes(png(100, 200))
+        (tmp / "imgs" / "sub" / "b.jpg").write_bytes(png(60, 50))
+        return reader_result(lambda: read_coco(p, tmp / "imgs", check_images=True))
+
+
+RESULTS_CASES = [
+    [{"image_id": 10, "category_id": 90, "bbox": [10, 20, 30, 40], "score": 0.9}, {"image_id": 11, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}],
+    [{"image_id": 10, "category_id": 90, "bbox": [10, 20, 30, 40], "score": 0.9}, {"image_id": 12, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5},
+     {"image_id": 10, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5}],
+    [{"image_id": 10, "category_id": 90, "bbox": [10, 20, -30, 40], "score": 0.9}, {"image_id": 10, "category_id": 90, "bbox": [1, 2, 3, 4], "score": 0.4}],
+    [{"image_id": 10, "category_id": 90, "bbox": [10, 20, 30], "score": 0.9}, 3, {"image_id": "10", "category_id": 90, "bbox": [1, 2, 3, 4], "score": 0.4},
+     {"image_id": 10, "category_id": 90, "bbox": [1, 2, 3, 4], "score": None}, {"image_id": 10, "category_id": 90, "bbox": [1, 2, 3, 4], "score": 0.3}],
+    [{"image_id": 99, "category_id": 90, "bbox": [1, 2, 3, 4], "score": 0.3, "file_name": "a.jpg"},
+     {"image_id": 98, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.2, "file_name": "sub/b.png"}],
+    {"annotations": [{"image_id": 10, "category_id": 90, "bbox": [1.5, 2, 3, 4], "score": 1}]},
+    {"x": 1},
+    [{"image_id": True, "category_id": 90, "bbox": [1, 2, 3, 4], "score": 0.3}],
+]
+for _k, _res in enumerate(RESULTS_CASES):
+    @case(f"results/{_k}")
+    def _(tmp, res=_res):
+        from yolotools.eval.predictions import read_predictions
+        from yolotools.io.coco import read_coco
+        gt, _ = read_coco(coco_file(tmp), clip=False)
+        (tmp / "res.json").write_text(json.dumps(res))
+        return reader_result(lambda: read_predictions(tmp / "res.json", gt))
+
+    @case(f"results/{_k}_eval")
+    def _(tmp, res=_res):
+        from yolotools.eval import evaluate_coco_files
+        coco_file(tmp)
+        (tmp / "res.json").write_text(json.dumps(res))
+        return reader_result(lambda: evaluate_coco_files(tmp / "instances.json", tmp / "res.json"))
+
+
+def sidecar_mix(root: Path, with_scores: bool) -> Path:
+    """700 images whose sizes come from the sidecar, label files clean and dirty (words, short rows, classes out
+    of range, NaN, clipped boxes, blank lines), some missing, sidecars with flags (stale ones too), areas,
+    attributes, left-out boxes and source ids."""
+    rng = np.random.default_rng(3)
+    (root / "labels").mkdir(parents=True)
+    (root / "images").mkdir()
+    side = {}
+    for i in range(700):
+        iid = f"{i:04d}"
+        n = int(rng.integers(0, 5))
+        rows = []
+        for _ in range(n):
+            cx, cy = (float(v) for v in rng.uniform(0.05, 0.95, 2))
+            w, h = (float(v) for v in rng.uniform(0.01, 0.2, 2))
+            row = [str(int(rng.integers(0, 3))), repr(cx), repr(cy), repr(w), repr(h)] + ([repr(float(rng.uniform()))] if with_scores else [])
+            kind = rng.integers(0, 60)
+            if kind == 0:
+                row[1] = "x"
+            elif kind == 1:
+                row = row[:-1]
+            elif kind == 2:
+                row[0] = "7"
+            elif kind == 3:
+                row[3] = "nan"
+            elif kind == 4:
+                row[1] = "0.999"
+            elif kind == 5:
+                row[0] = "1.5"
+            elif kind == 6:
+                row[0] = "3"
+            rows.append(" ".join(row))
+        if i % 97 == 5:
+            rows.insert(1, "")
+        if i % 50 != 7:
+            (root / "labels" / f"{iid}.txt").write_text("".join(r + "\n" for r in rows))
+        e = {"image_hw": [int(rng.integers(100, 900)), int(rng.integers(100, 900))], "source_path": f"/x/{iid}.jpg"}
+        if n and i % 3 == 0:
+            e["difficult_lines"] = [1] + ([n + 3] if i % 9 == 0 else [])
+        if n and i % 5 == 0:
+            e["crowd_lines"] = [n]
+        if i % 41 == 0:
+            e["area"] = [1.5] * n
+        if n and i % 43 == 0:
+            e["attrs"] = {"1": {"occluded": "1"}}
+        if i % 47 == 0:
+            e["not_written"] = [{"class": 1, "xyxy": [1.0, 2.0, 30.0, 40.0], "difficult": True, "crowd": False, "reason": "difficult"}]
+        if i % 53 == 0:
+            e["source_id"] = i * 10
+        side[iid] = e
+    (root / "classes.names").write_text("a\nb\nc\n")
+    (root / "train.txt").write_text("".join(f"images/{i:04d}.jpg\n" for i in range(700)))
+    (root / "train.yolotools.json").write_text(json.dumps({"format": "yolotools-sidecar", "version": 1, "split": "train",
+                                                           "class_names": ["a", "b", "c"], "category_ids": [1, 2, 3], "images": side}))
+    (root / "data.yaml").write_text(f"path: {root}\ntrain: train.txt\nval: train.txt\nnames: [a, b, c]\n")
+    return root / "data.yaml"
+
+
+for _ws in (False, True):
+    @case(f"yolo/sidecar_mix_{'scores' if _ws else 'labels'}")
+    def _(tmp, ws=_ws):
+        from yolotools.io.yolo import read_yolo
+        data = sidecar_mix(tmp / "ds", ws)
+        lines: dict = {}
+        return reader_result(lambda: (*read_yolo(data, "train", with_scores=ws, line_numbers=lines), lines))

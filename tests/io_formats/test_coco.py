@@ -113,68 +113,6 @@ def test_pycocotools_loads_our_export(tmp_path):
     assert len(c.getAnnIds(imgIds=[10])) == 2
 
 
-def _same_read(path, monkeypatch, **kw):
-    """read_coco with its column-at-a-time checks and with the entry-by-entry reader
-    alone give the same records, bit for bit, and the same problems."""
-    import yolotools.io.coco as C
-
-    fast = C.read_coco(path, **kw)
-    with monkeypatch.context() as m:
-        m.setattr(C, "_images_fast", lambda *a: None)
-        m.setattr(C, "_annotations_fast", lambda *a: None)
-        slow = C.read_coco(path, **kw)
-    (fd, fp), (sd, sp) = fast, slow
-    assert [p.to_dict() for p in fp] == [p.to_dict() for p in sp]
-    assert fd.class_map == sd.class_map and len(fd.records) == len(sd.records)
-    for a, b in zip(fd.records, sd.records):
-        assert (a.image_id, a.path, a.image_hw, a.source_id) == (b.image_id, b.path, b.image_hw, b.source_id)
-        x, y = a.annotations, b.annotations
-        assert np.array_equal(x.boxes.xyxy.view(np.int64), y.boxes.xyxy.view(np.int64))
-        assert x.class_ids.tolist() == y.class_ids.tolist() and x.is_crowd.tolist() == y.is_crowd.tolist()
-        assert np.array_equal(x.area.view(np.int64), y.area.view(np.int64))
-    return fd, fp
-
-
-@pytest.mark.parametrize("clip", [True, False])
-@pytest.mark.parametrize("case", [
-    {},
-    {"images": [{"id": 10, "file_name": "./a.jpg", "width": 200, "height": 100}, {"id": 11, "file_name": "b//c.jpg", "width": 50, "height": 50}]},
-    {"images": [{"id": 10, "file_name": "x\\a.jpg", "width": 200, "height": 100}, {"id": 11, "file_name": ".hidden", "width": 50, "height": 50}]},
-    {"images": [{"id": 10, "file_name": "a.", "width": 200, "height": 100}, {"id": 11, "file_name": "d.e/f.g.png", "width": 50.7, "height": 50}]},
-    {"images": [{"id": 10, "file_name": "a.jpg", "width": 200, "height": 100}, {"id": 11, "file_name": "a.png", "width": 50, "height": 50}]},
-    {"images": [{"id": 10, "file_name": "a.jpg", "width": 200, "height": 100}, {"id": 10, "file_name": "b.jpg", "width": 50, "height": 50}]},
-    {"images": [{"id": 10, "file_name": "a.jpg", "width": 200}, {"id": True, "file_name": "b.jpg", "width": 50, "height": 50}]},
-    {"images": [{"id": 10, "file_name": "../a.jpg", "width": 200, "height": 100}, {"id": 11, "file_name": "C:b.jpg", "width": 50, "height": 50}]},
-    {"annotations": [{"id": 1, "image_id": 10, "category_id": 90, "bbox": [10.1, 20.2, 30.3, 40.4], "area": "big", "iscrowd": "0"},
-                     {"id": 2, "image_id": 10, "category_id": 1, "bbox": [0, 0, 200, 100], "iscrowd": 2},
-                     {"id": 3, "image_id": 11, "category_id": 5, "bbox": [True, 0, 2, 2], "area": 4}]},
-    {"annotations": [{"id": 1, "image_id": 10, "category_id": 90, "bbox": [-1, 20, 30, 40]},
-                     {"id": 2, "image_id": 11, "category_id": 1, "bbox": [1e-300, 0, 1e-320, 10]}]},
-    {"annotations": [{"id": 1, "image_id": 10.0, "category_id": 90, "bbox": [1, 2, 3, 4]}, [1, 2]]},
-    {"annotations": [{"id": 1, "image_id": 10, "category_id": 90, "bbox": [1, 2, 3]}]},
-])
-def test_column_reader_equals_entry_reader(tmp_path, monkeypatch, case, clip):
-    _same_read(_coco(tmp_path, **case), monkeypatch, clip=clip)
-
-
-@pytest.mark.parametrize("rel", ["coco128_cocojson_developer0hye/annotations/instances_train2017.json",
-                                 "review_object_detection_metrics/data/database/gts/coco_format_v1/instances_default.json",
-                                 "review_object_detection_metrics/tests/test_coco_eval/gts/sampled_gts_bbox_area.json"])
-def test_column_reader_equals_entry_reader_on_real_files(monkeypatch, rel):
-    from tests.conftest import SHARED, need
-
-    import yolotools.io.coco as C
-
-    used = []
-    with monkeypatch.context() as m:  # the clean real files do take the column path
-        m.setattr(C, "_annotations_fast", lambda *a, f=C._annotations_fast: used.append(f(*a)) or used[-1])
-        C.coco_tables(need(SHARED / rel), clip=False)
-    assert used and used[0] is not None
-    ds, _ = _same_read(SHARED / rel, monkeypatch, clip=True)
-    assert len(ds.records) > 0
-    _same_read(SHARED / rel, monkeypatch, clip=False)
-
-
 def test_a_size_below_one_pixel_is_no_size(tmp_path):
     """width 0.5 (int() would make it 0): reported as a missing size, not a traceback."""
     imgs = [{"id": 1, "file_name": "a.jpg", "width": 0.5, "height": 10}, {"id": 2, "file_name": "b.jpg", "width": 10, "height": 10}]

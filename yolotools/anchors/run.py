@@ -135,21 +135,10 @@ def run_kmeans(
 
     With ``grid`` the anchors are given in grid-cell units (YOLOv2 ``[region]``):
     pixels / (size / grid), or fractions * grid."""
-    from ..io import detect_format, load_dataset
+    from ..io import load_dataset
 
-    cols = None
-    if detect_format(source) == "yolo":  # the box numbers alone, without a record per image (same result)
-        from ..io.yolo.columns import read_yolo_columns
-
-        cols = read_yolo_columns(source, split, progress=progress)
-    if cols is not None:
-        bwh = cols.xyxy()
-        bwh = bwh[:, 2:] - bwh[:, :2]
-        wh, n_filtered, units = scaled_wh(bwh, np.repeat(cols.image_hw, cols.counts, axis=0), mode=mode, size=size, min_px=min_px)
-        problems = cols.problems
-    else:  # any other format, or a YOLO source with something to report per file
-        ds, problems = load_dataset(source, split=split, convention=convention, progress=progress)
-        wh, n_filtered, units = dataset_wh(ds, mode=mode, size=size, min_px=min_px)
+    ds, problems = load_dataset(source, split=split, convention=convention, progress=progress)
+    wh, n_filtered, units = dataset_wh(ds, mode=mode, size=size, min_px=min_px)
     factor = 1.0
     if grid:
         factor = grid if mode == "normalized" else grid / size

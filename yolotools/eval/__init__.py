@@ -9,7 +9,6 @@ Library API (no files needed, used by the trainer each epoch)::
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +47,7 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def evaluate_coco_files(gt_json, results_json, *, strict: bool = False, params: CocoParams | None = None,
-                        backend: str | None = None):
+def evaluate_coco_files(gt_json, results_json, *, strict: bool = False, params: CocoParams | None = None):
     """COCO ground truth JSON + COCO results JSON -> ``(result, problems)`` without
     building a record per image: the same reading rules, problems and numbers as
     ``evaluate_coco(read_coco(gt, clip=False), read_predictions(results, gt))``."""
@@ -57,32 +55,17 @@ def evaluate_coco_files(gt_json, results_json, *, strict: bool = False, params: 
 
     from ..errors import Problems
     from ..io.coco import coco_tables
-    from .predictions import coco_results_columns, file_stems, parse_results_native
+    from .predictions import coco_results_columns, file_stems
 
-    # the C parser releases the GIL: it reads the results while this thread reads the ground truth
-    parsed: list = [False]  # False: not parsed (then coco_results_columns parses here and reports what goes wrong)
-
-    def parse() -> None:
-        try:
-            parsed[0] = parse_results_native(Path(results_json))
-        except Exception:  # e.g. MemoryError: this thread says nothing, the caller parses again and reports
-            parsed[0] = False
-
-    reader = threading.Thread(target=parse, daemon=True)
-    reader.start()
-    try:
-        tables, gp = coco_tables(gt_json, strict=strict, clip=False)
-    finally:
-        reader.join()
+    tables, gp = coco_tables(gt_json, strict=strict, clip=False)
     ids = np.array(tables.coco_ids, np.int64)
     rank = np.empty(len(ids), np.int64)  # evaluation order: ascending COCO image id
     rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
     pp = Problems(strict=strict)
     rec, cls, xyxy, score = coco_results_columns(results_json, tables.coco_ids, tables.class_map.source_ids,
-                                                 lambda: file_stems(tables.paths, tables.image_ids), pp, grouped=False,
-                                                 parsed=parsed[0])
+                                                 lambda: file_stems(tables.paths, tables.image_ids), pp, grouped=False)
     g_flat = (rank[tables.ann_image], tables.ann_cls, tables.ann_xyxy, tables.ann_area, tables.ann_crowd)
-    res = evaluate_coco_arrays(g_flat, (rank[rec], cls, xyxy, score), len(ids), tables.class_map.names, params, backend=backend)
+    res = evaluate_coco_arrays(g_flat, (rank[rec], cls, xyxy, score), len(ids), tables.class_map.names, params)
     return res, list(gp) + list(pp)
 
 

@@ -1,6 +1,7 @@
 """COCO bbox evaluation, identical to pycocotools' ``COCOeval(iouType="bbox")``.
 
-Same definitions, vectorised in numpy instead of a Python loop per detection:
+Same definitions, in one C kernel (``eval/_cocoeval.c``, built on every install)
+instead of a Python loop per detection:
 
 - images: every ground-truth image (sorted by COCO image id); categories: every
   ground-truth category; detections of other images or categories are ignored;
@@ -17,9 +18,7 @@ Same definitions, vectorised in numpy instead of a Python loop per detection:
   envelope, recall = last recall; ``-1`` where a category has no non-ignored
   ground truth; the summary means skip ``-1``.
 
-Two implementations give the same doubles: the C kernel ``yolotools._native``
-(built at install when a compiler is there; ~20x faster) and the numpy path below
-(``backend="numpy"``, always there).  The tests run both against pycocotools.
+The tests compare its arrays and the 12 numbers with pycocotools'.
 
 Array layouts: ``precision[T, R, K, A, M]``, ``recall[T, K, A, M]`` with T IoU
 thresholds, R recall thresholds, K classes, A area ranges (all, small, medium,
@@ -34,10 +33,7 @@ import numpy as np
 
 from ..annotations import DetectionDataset
 
-try:
-    from .. import _native
-except ImportError:  # no C compiler at install time: the numpy path
-    _native = None
+from ._cocoeval import coco_eval as _coco_eval
 
 __all__ = ["CocoParams", "CocoEvalResult", "evaluate_coco", "evaluate_coco_arrays", "STAT_NAMES"]
 
@@ -143,57 +139,6 @@ def _flatten(ds: DetectionDataset, order_of: dict[str, int], with_scores: bool):
     )
 
 
-def _segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For sorted ``keys``: start index of each run and the rank of every element in its run."""
-    n = len(keys)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    new = np.ones(n, bool)
-    new[1:] = keys[1:] != keys[:-1]
-    starts = np.flatnonzero(new)
-    run_start = np.repeat(starts, np.diff(np.append(starts, n)))
-    return starts, np.arange(n) - run_start
-
-
-# ---------------------------------------------------------------- evaluation
-
-
-@dataclass
-class _Dets:
-    """Detections kept for evaluation, sorted by (image, class) then score;
-    ``rank`` is the position within its (image, class) pair (< maxDets[-1])."""
-
-    pair: np.ndarray
-    img: np.ndarray
-    cls: np.ndarray
-    box: np.ndarray
-    score: np.ndarray
-    rank: np.ndarray
-    area: np.ndarray
-
-
-@dataclass
-class _Gts:
-    """Ground truth grouped by (image, class), file order inside each group."""
-
-    pair: np.ndarray
-    cls: np.ndarray
-    box: np.ndarray
-    area: np.ndarray  # the annotation's area (size buckets)
-    crowd: np.ndarray
-    box_area: np.ndarray  # w * h (IoU)
-
-
-@dataclass
-class _Matches:
-    """Greedy matching per area range and IoU threshold: ``dtm[A, T, nd]``
-    (matched), ``dt_ig[A, T, nd]`` (ignored), ``gt_ig[A, ng]``."""
-
-    dtm: np.ndarray
-    dt_ig: np.ndarray
-    gt_ig: np.ndarray
-
-
 def _flat_pair(gt: DetectionDataset, pred: DetectionDataset):
     """Both datasets as flat arrays in file order, tagged with the evaluation image
     index; detections of unknown classes dropped.  Returns ``(ground truth
@@ -205,150 +150,6 @@ def _flat_pair(gt: DetectionDataset, pred: DetectionDataset):
     d_img, d_cls, d_box, _d_area, _, d_score = _flatten(pred, order_of, True)
     keep = d_cls < K
     return (g_img, g_cls, g_box, g_area, g_crowd), (d_img[keep], d_cls[keep], d_box[keep], d_score[keep]), len(order)
-
-
-def _prepare(g_flat: tuple, d_flat: tuple, K: int, p: CocoParams) -> tuple[_Dets, _Gts]:
-    """The flat arrays in pycocotools' orders: ``(detections, ground truth)``."""
-    (g_img, g_cls, g_box, g_area, g_crowd), (d_img, d_cls, d_box, d_score) = g_flat, d_flat
-    # detections: per (image, class) by score, stable on file order; keep the first max_det
-    d_pair = d_img * K + d_cls
-    o = np.lexsort((-d_score, d_pair))
-    d_pair, d_img, d_cls, d_box, d_score = d_pair[o], d_img[o], d_cls[o], d_box[o], d_score[o]
-    _, d_rank = _segments(d_pair)
-    keep = d_rank < p.max_dets[-1]
-    d_box = d_box[keep]
-    dets = _Dets(d_pair[keep], d_img[keep], d_cls[keep], d_box, d_score[keep], d_rank[keep],
-                 (d_box[:, 2] - d_box[:, 0]) * (d_box[:, 3] - d_box[:, 1]))
-    g_pair = g_img * K + g_cls
-    og = np.argsort(g_pair, kind="stable")
-    g_box = g_box[og]
-    gts = _Gts(g_pair[og], g_cls[og], g_box, g_area[og], g_crowd[og], (g_box[:, 2] - g_box[:, 0]) * (g_box[:, 3] - g_box[:, 1]))
-    return dets, gts
-
-
-def _candidates(d: _Dets, g: _Gts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (detection, ground truth) pair of the same (image, class) with its
-    IoU as pycocotools' ``bbIou`` (a crowd box's union is the detection's area):
-    ``(det index, gt index, iou)``."""
-    starts = np.searchsorted(g.pair, d.pair, side="left")
-    cnt = np.searchsorted(g.pair, d.pair, side="right") - starts
-    c_det = np.repeat(np.arange(len(d.pair)), cnt)
-    offs = np.arange(len(c_det)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    c_gt = np.repeat(starts, cnt) + offs
-    D, G = d.box[c_det], g.box[c_gt]
-    iw = np.minimum(D[:, 2], G[:, 2]) - np.maximum(D[:, 0], G[:, 0])
-    ih = np.minimum(D[:, 3], G[:, 3]) - np.maximum(D[:, 1], G[:, 1])
-    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    union = np.where(g.crowd[c_gt], d.area[c_det], d.area[c_det] + g.box_area[c_gt] - inter)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c_iou = np.where(inter > 0, inter / union, 0.0)
-    return c_det, c_gt, c_iou
-
-
-def match(d: _Dets, g: _Gts, p: CocoParams) -> _Matches:
-    """pycocotools' greedy matching, vectorised over detections of one rank:
-    each detection takes the unmatched non-ignored ground truth with the highest
-    IoU >= t (the last on ties), else an ignored one; crowd boxes match many times."""
-    c_det, c_gt, c_iou = _candidates(d, g)
-    T, A, nd, ng, max_det = len(p.iou_thrs), len(p.area_rng), len(d.pair), len(g.pair), p.max_dets[-1]
-    thr = np.minimum(np.array(p.iou_thrs), 1 - 1e-10)
-    dtm = np.zeros((A, T, nd), bool)
-    dt_ig = np.zeros((A, T, nd), bool)
-    gt_ig = np.zeros((A, ng), bool)
-    g_pos_base = np.arange(ng) - np.searchsorted(g.pair, g.pair, side="left")
-    for a, (lo, hi) in enumerate(p.area_rng):
-        ig = g.crowd | (g.area < lo) | (g.area > hi)
-        gt_ig[a] = ig
-        # position of each gt in pycocotools' gtind order (non-ignored first, stable)
-        pos = np.empty(ng, np.int64)
-        if ng:
-            key = np.lexsort((g_pos_base, ig, g.pair))
-            _, pos[key] = _segments(g.pair[key])
-        # candidates ordered so the wanted match is the *last* eligible one of its detection:
-        # ignored before non-ignored, then IoU ascending, then gtind position ascending
-        c_ig = ig[c_gt]
-        co = np.lexsort((pos[c_gt], c_iou, ~c_ig, c_det, d.rank[c_det]))
-        cd, cg, ciou, cig, ccrowd = c_det[co], c_gt[co], c_iou[co], c_ig[co], g.crowd[c_gt[co]]
-        gtm = np.zeros((T, ng), bool)
-        r_bounds = np.searchsorted(d.rank[cd], np.arange(max_det + 1), side="left")
-        for r in range(max_det):
-            s, e = r_bounds[r], r_bounds[r + 1]
-            if s == e:
-                continue
-            dets = cd[s:e]
-            starts, _ = _segments(dets)
-            gg = cg[s:e]
-            elig = (ciou[s:e][None, :] >= thr[:, None]) & (~gtm[:, gg] | ccrowd[s:e][None, :])
-            idx = np.where(elig, np.arange(s, e)[None, :] + 1, 0)
-            best = np.maximum.reduceat(idx, starts, axis=1)  # [T, n_dets_at_rank]
-            hit = best > 0
-            if not hit.any():
-                continue
-            b = best - 1
-            seg_det = dets[starts]
-            tt, jj = np.nonzero(hit)
-            m = b[tt, jj]
-            dtm[a, tt, seg_det[jj]] = True
-            dt_ig[a, tt, seg_det[jj]] = cig[m]
-            gtm[tt, cg[m]] = True  # crowd stays available through ccrowd
-        out = (d.area < lo) | (d.area > hi)
-        dt_ig[a] |= ~dtm[a] & out[None, :]
-    return _Matches(dtm, dt_ig, gt_ig)
-
-
-def accumulate(d: _Dets, g: _Gts, m: _Matches, p: CocoParams, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per class, detections of all images by score: 101-point interpolated
-    precision ``[T, R, K, A, M]``, final recall ``[T, K, A, M]`` and the score
-    at each recall threshold; ``-1`` where a class has no non-ignored ground truth."""
-    T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_rng), len(p.max_dets)
-    precision = -np.ones((T, R, K, A, M))
-    recall = -np.ones((T, K, A, M))
-    scores = -np.ones((T, R, K, A, M))
-    rec_thrs = np.array(p.rec_thrs)
-    eps = np.spacing(1)
-    # detections of a class in image order then rank (pycocotools' concatenation order)
-    oc = np.lexsort((d.rank, d.img, d.cls))
-    k_bounds = np.searchsorted(d.cls[oc], np.arange(K + 1))
-    g_by_cls = np.argsort(g.cls, kind="stable")
-    gk_bounds = np.searchsorted(g.cls[g_by_cls], np.arange(K + 1))
-    for k in range(K):
-        sel = oc[k_bounds[k] : k_bounds[k + 1]]
-        gsel = g_by_cls[gk_bounds[k] : gk_bounds[k + 1]]
-        # one stable sort by score per class; a maxDet subset keeps that relative order
-        sel = sel[np.argsort(-d.score[sel], kind="mergesort")]
-        sel_rank = d.rank[sel]
-        for a in range(A):
-            npig = int(np.count_nonzero(~m.gt_ig[a, gsel]))
-            if npig == 0:
-                continue
-            m_all = m.dtm[a][:, sel]
-            ig_all = m.dt_ig[a][:, sel]
-            for mi, mdet in enumerate(p.max_dets):
-                keep_m = sel_rank < mdet
-                sc = d.score[sel[keep_m]]
-                m_, ig_ = m_all[:, keep_m], ig_all[:, keep_m]
-                tp_sum = np.cumsum(m_ & ~ig_, axis=1).astype(float)
-                fp_sum = np.cumsum(~m_ & ~ig_, axis=1).astype(float)
-                n = tp_sum.shape[1]
-                if n == 0:
-                    recall[:, k, a, mi] = 0
-                    precision[:, :, k, a, mi] = 0
-                    scores[:, :, k, a, mi] = 0
-                    continue
-                rc = tp_sum / npig
-                pr = tp_sum / (fp_sum + tp_sum + eps)
-                recall[:, k, a, mi] = rc[:, -1]
-                pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-                for t in range(T):
-                    ri = np.searchsorted(rc[t], rec_thrs, side="left")
-                    ok = ri < n
-                    q = np.zeros(R)
-                    ss = np.zeros(R)
-                    q[ok] = pr[t, ri[ok]]
-                    ss[ok] = sc[ri[ok]]
-                    precision[t, :, k, a, mi] = q
-                    scores[t, :, k, a, mi] = ss
-    return precision, recall, scores
 
 
 def _iou_rows(p: CocoParams, iou_thr: float | None) -> np.ndarray:
@@ -376,16 +177,19 @@ def _per_class(precision: np.ndarray, g_cls: np.ndarray, g_crowd: np.ndarray, na
     return out
 
 
-def _native_eval(g_flat: tuple, d_flat: tuple, n_img: int, K: int, p: CocoParams):
-    """The C kernel: ``(precision, recall, scores, detections kept)``."""
+def _kernel(g_flat: tuple, d_flat: tuple, n_img: int, K: int, p: CocoParams):
+    """The C kernel (``eval/_cocoeval.c``): ``(precision, recall, scores, detections kept)``;
+    ``-1`` everywhere (nothing evaluated) when there is no class."""
     (g_img, g_cls, g_box, g_area, g_crowd), (d_img, d_cls, d_box, d_score) = g_flat, d_flat
     T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_rng), len(p.max_dets)
     precision = -np.ones((T, R, K, A, M))
     recall = -np.ones((T, K, A, M))
     scores = -np.ones((T, R, K, A, M))
+    if K == 0:
+        return precision, recall, scores, 0
     c = np.ascontiguousarray
     f8, i8 = np.float64, np.int64
-    kept = _native.coco_eval(
+    kept = _coco_eval(
         c(g_img, i8), c(g_cls, i8), c(g_box, f8), c(g_area, f8), c(g_crowd, np.uint8),
         c(d_img, i8), c(d_cls, i8), c(d_box, f8), c(d_score, f8), n_img, K,
         np.minimum(np.array(p.iou_thrs), 1 - 1e-10), np.array(p.rec_thrs, f8), np.array(p.area_rng, f8), np.array(p.max_dets, i8),
@@ -394,37 +198,21 @@ def _native_eval(g_flat: tuple, d_flat: tuple, n_img: int, K: int, p: CocoParams
     return precision, recall, scores, kept
 
 
-def evaluate_coco(gt: DetectionDataset, pred: DetectionDataset, params: CocoParams | None = None, *,
-                  backend: str | None = None) -> CocoEvalResult:
+def evaluate_coco(gt: DetectionDataset, pred: DetectionDataset, params: CocoParams | None = None) -> CocoEvalResult:
     """Evaluate ``pred`` (annotations with ``scores``) against ``gt``.  Both use
-    ``gt.class_map``; images are matched by ``image_id``.  See
-    :func:`evaluate_coco_arrays` for ``backend``."""
+    ``gt.class_map``; images are matched by ``image_id``."""
     g_flat, d_flat, n_img = _flat_pair(gt, pred)
-    return evaluate_coco_arrays(g_flat, d_flat, n_img, gt.class_map.names, params, backend=backend)
+    return evaluate_coco_arrays(g_flat, d_flat, n_img, gt.class_map.names, params)
 
 
-def evaluate_coco_arrays(g_flat: tuple, d_flat: tuple, n_img: int, names, params: CocoParams | None = None, *,
-                         backend: str | None = None) -> CocoEvalResult:
+def evaluate_coco_arrays(g_flat: tuple, d_flat: tuple, n_img: int, names, params: CocoParams | None = None) -> CocoEvalResult:
     """COCO evaluation of flat arrays: ground truth ``(image, class, xyxy, area,
     crowd)``, detections ``(image, class, xyxy, score)``, ``image`` the evaluation
     image index (``0..n_img-1``, pycocotools' sorted image ids), each in file order.
-    Steps: prepare (sort, keep maxDets), :func:`match`, :func:`accumulate`, summarise.
-
-    ``backend``: ``"native"`` (the C kernel), ``"numpy"``, or None: the C kernel
-    when it was built, else numpy.  Both give the same doubles."""
+    The C kernel evaluates and accumulates; this summarises."""
     p = params or CocoParams()
     K = len(names)
-    if backend not in (None, "native", "numpy"):
-        raise ValueError(f"backend {backend!r}: choose 'native' or 'numpy'")
-    if backend == "native" and _native is None:
-        raise RuntimeError("yolotools._native was not built (no C compiler at install time)")
-    if backend != "numpy" and _native is not None and K > 0:  # no class at all: nothing to evaluate, numpy says -1
-        precision, recall, scores, num_dt = _native_eval(g_flat, d_flat, n_img, K, p)
-    else:
-        dets, gts = _prepare(g_flat, d_flat, K, p)
-        matches = match(dets, gts, p)
-        precision, recall, scores = accumulate(dets, gts, matches, p, K)
-        num_dt = len(dets.pair)
+    precision, recall, scores, num_dt = _kernel(g_flat, d_flat, n_img, K, p)
     g_cls, g_crowd = np.asarray(g_flat[1], np.int64), np.asarray(g_flat[4], bool)
     names = tuple(names)
     return CocoEvalResult(

@@ -13,7 +13,6 @@ is kept: it breaks score ties exactly as pycocotools does.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +21,10 @@ from ..annotations import Annotations, DetectionDataset, ImageRecord
 from ..boxes import Boxes
 from ..errors import Problems, YoloToolsError
 from ..io.files import load_json
-from .coco import _native  # the C kernels, or None
+from ..io.values import boxes4, int64_ok, numbers
 
-__all__ = ["read_predictions", "read_coco_results", "coco_results_columns", "parse_results_native", "file_stems", "read_yolo_predictions", "coco_image_ids", "from_arrays"]
+__all__ = ["read_predictions", "read_coco_results", "coco_results_columns", "file_stems", "read_yolo_predictions", "coco_image_ids",
+           "from_arrays"]
 
 
 def coco_image_ids(gt: DetectionDataset) -> list[int]:
@@ -33,10 +33,6 @@ def coco_image_ids(gt: DetectionDataset) -> list[int]:
     if all(s is not None for s in sids) and len(set(sids)) == len(sids):
         return sids
     return list(range(1, len(sids) + 1))
-
-
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def read_coco_results(path: Path | str, gt: DetectionDataset, *, strict: bool = False) -> tuple[DetectionDataset, Problems]:
@@ -65,52 +61,32 @@ def file_stems(paths, image_ids) -> dict[str, int]:
 
 
 def coco_results_columns(path: Path | str, image_ids, source_ids, stems, problems: Problems, *, grouped: bool = True,
-                         parsed=False):
+                         data=None):
     """A COCO results file as columns against a ground truth given by its COCO
     image ids (one per record) and category ids (one per class): ``(record index,
     class index, xyxy, score)`` of the detections of known images and classes,
     grouped by record, file order kept inside each.  ``stems()`` maps file stems to
     record indices (asked only when some ids are unknown and entries name files).
+    ``data``: the file already parsed (:func:`load_results`).
 
-    The C parser (``yolotools._native``) reads a plain results list straight to
-    arrays; anything else (another layout, a bad entry) goes through orjson and the
-    checks below, which name what is wrong."""
+    The entries are checked as columns (:func:`_detections`), a message for
+    each entry a check stops."""
     path = Path(path)
-    data = None
-    if parsed is False:
-        parsed = parse_results_native(path)
-    if parsed is not None:
-        img, cat, bb, sc, named = parsed
-    else:
-        data = load_json(path)
-        if isinstance(data, dict):
-            data = data.get("annotations")
-        if not isinstance(data, list):
-            raise YoloToolsError(f"{path}: expected a list of detections (image_id, category_id, bbox, score)")
-        named = True
-        try:  # fast path: well-formed results become four arrays at once
-            img = np.array([d["image_id"] for d in data], dtype=np.int64)
-            cat = np.array([d["category_id"] for d in data], dtype=np.int64)
-            bb = np.array([d["bbox"] for d in data], dtype=np.float64).reshape(len(data), 4)
-            sc = np.array([d["score"] for d in data], dtype=np.float64).reshape(len(data))
-            if not (np.isfinite(bb).all() and np.isfinite(sc).all()):
-                raise ValueError("non-finite")
-        except (KeyError, TypeError, ValueError, IndexError, OverflowError):
-            img, cat, bb, sc = _validate_slowly(data, path, problems)
+    if data is None:
+        data = load_results(path)
+    img, cat, bb, sc, whole = _detections(data, path, problems)
+    named = True
     neg = (bb[:, 2] < 0) | (bb[:, 3] < 0)
     if neg.any():  # pycocotools would take them (negative areas); a detector never means one
         first = int(np.flatnonzero(neg)[0])
         problems.error("bad_detection", path, f"{int(neg.sum())} detections with a negative bbox width or height "
                        f"(first: {bb[first].tolist()}); skipped", f"[{first}]")
-        if data is not None:
-            data = [d for d, n in zip(data, neg.tolist()) if not n] if len(data) == len(neg) else data
+        data = [d for d, n in zip(data, neg.tolist()) if not n] if whole else data
         img, cat, bb, sc = img[~neg], cat[~neg], bb[~neg], sc[~neg]
     # map COCO image ids -> record index, category ids -> class index (unknown -> -1)
     rec_idx = _lookup(np.array(image_ids, dtype=np.int64), img)
     cls = _lookup(np.array(source_ids, dtype=np.int64), cat)
     if (rec_idx < 0).any() and named:
-        if data is None:
-            data = [d for d, n in zip(load_json(path), neg.tolist()) if not n]
         if data and all(isinstance(d, dict) and isinstance(d.get("file_name"), str) for d in data):
             # `yolotools detect` names each image; when its ids (file stems) are not the
             # ground truth's (e.g. a COCO export of VOC labels numbers images 1..N), match by file
@@ -136,22 +112,15 @@ def coco_results_columns(path: Path | str, image_ids, source_ids, stems, problem
     return rec_idx, cls, xyxy, sc
 
 
-def parse_results_native(path: Path):
-    """``(img, cat, bbox, score, named)`` arrays from the C parser, or None (not
-    built, or not a plain results list: the caller then parses with orjson)."""
-    if _native is None:
-        return None
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None  # load_json names the problem
-    out = _native.parse_coco_results(raw)
-    if out is None:
-        return None
-    img, cat, bb, sc, named = out
-    return (np.frombuffer(img, np.int64), np.frombuffer(cat, np.int64), np.frombuffer(bb, np.float64).reshape(-1, 4),
-            np.frombuffer(sc, np.float64), named)
+def load_results(path: Path) -> list:
+    """A COCO results file's list of detections (a list, or a dict's
+    ``annotations`` list), parsed by orjson (:func:`~yolotools.io.files.load_json`)."""
+    data = load_json(path)
+    if isinstance(data, dict):
+        data = data.get("annotations")
+    if not isinstance(data, list):
+        raise YoloToolsError(f"{path}: expected a list of detections (image_id, category_id, bbox, score)")
+    return data
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -168,25 +137,42 @@ def _lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(keys[o][pos] == values, o[pos], -1)
 
 
-def _validate_slowly(data: list, path: Path, problems: Problems):
-    """Entry-by-entry validation that names each bad detection."""
-    img, cat, bb, sc = [], [], [], []
-    for i, d in enumerate(data):
-        if not isinstance(d, dict):
+def _detections(data: list, path: Path, problems: Problems):
+    """``(image ids, category ids, bbox (n, 4), scores, whether every entry was
+    kept)`` of the entries that are objects with a bbox of 4 finite numbers, a
+    finite score and integer ids (int64); each other entry is an error, in file order."""
+    n = len(data)
+    d = [x if x.__class__ is dict else None for x in data]
+    bb, ok = boxes4([x.get("bbox") if x is not None else None for x in d])
+    sc, ok_s = numbers([x.get("score") if x is not None else None for x in d])
+    ok &= ok_s
+    ids = [[x.get(k) if x is not None else None for x in d] for k in ("image_id", "category_id")]
+    ok_id = np.ones(n, bool)
+    for col in ids:
+        ok_id &= _int64s(col)
+    status = np.where(~ok, 2, np.where(~ok_id, 3, 0))
+    status[[i for i, x in enumerate(d) if x is None]] = 1
+    for i in np.flatnonzero(status).tolist():
+        if status[i] == 1:
             problems.error("bad_detection", path, "not an object; skipped", f"[{i}]")
-            continue
-        b, s = d.get("bbox"), d.get("score")
-        if not (isinstance(b, list) and len(b) == 4 and all(_num(v) for v in b)) or not _num(s):
-            problems.error("bad_detection", path, f"bbox {b!r} / score {s!r} not numbers; skipped", f"[{i}]")
-            continue
-        if not isinstance(d.get("image_id"), int) or not isinstance(d.get("category_id"), int):
+        elif status[i] == 2:
+            problems.error("bad_detection", path, f"bbox {d[i].get('bbox')!r} / score {d[i].get('score')!r} not numbers; skipped", f"[{i}]")
+        else:
             problems.error("bad_detection", path, "image_id/category_id not integers; skipped", f"[{i}]")
-            continue
-        img.append(d["image_id"])
-        cat.append(d["category_id"])
-        bb.append(b)
-        sc.append(s)
-    return (np.array(img, np.int64), np.array(cat, np.int64), np.array(bb, np.float64).reshape(-1, 4), np.array(sc, np.float64))
+    keep = np.flatnonzero(status == 0)
+    img, cat = (np.array([col[i] for i in keep.tolist()], np.int64).reshape(-1) for col in ids)
+    return img, cat, bb[keep].reshape(-1, 4), sc[keep], len(keep) == n
+
+
+def _int64s(values: list) -> np.ndarray:
+    """Per value: an integer (``isinstance(v, int)``) that fits int64."""
+    if set(map(type, values)) <= {int}:
+        try:
+            np.array(values, np.int64)
+            return np.ones(len(values), bool)
+        except OverflowError:
+            pass
+    return np.fromiter(map(int64_ok, values), bool, len(values))
 
 
 def read_yolo_predictions(folder: Path | str, gt: DetectionDataset, *, strict: bool = False) -> tuple[DetectionDataset, Problems]:

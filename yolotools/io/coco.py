@@ -15,7 +15,6 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,8 @@ from ..annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ..boxes import BoxFormat, Boxes
 from ..errors import Problems, YoloToolsError
 from .files import atomic_write_text, image_size_hw, inside_root, load_json, plain_image_id, relative_name
+from .values import boxes4, numbers
+from .values import is_num as _num
 
 __all__ = ["read_coco", "coco_tables", "CocoTables", "write_coco", "coco_dict", "CLASS_ORDERS"]
 
@@ -37,10 +38,6 @@ def _require_list(data: dict, key: str, path) -> list:
     if not isinstance(v, list):
         raise YoloToolsError(f"{path}: '{key}' missing or not a list (is this a COCO instances file?)")
     return v
-
-
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 @dataclass
@@ -102,9 +99,9 @@ def coco_tables(
     check_images: bool = False,
     clip: bool = True,
 ) -> tuple[CocoTables, Problems]:
-    """:func:`read_coco` as columns (the evaluator's fast path reads these without
-    building records).  A clean file is checked a column at a time; any entry that
-    needs a report sends its part through the entry-by-entry reader, which names it."""
+    """:func:`read_coco` as columns (the evaluator reads these without building
+    records).  Annotations are checked a column at a time (array operations);
+    only the entries a check stops get a message, in file order."""
     path = Path(path)
     data = load_json(path)
     if not isinstance(data, dict):
@@ -134,44 +131,14 @@ def coco_tables(
     cat_index = class_map.index_of_source_id
 
     img_dir = Path(images) if images is not None else None
-    cols = None if (img_dir is not None or check_images) else _images_fast(imgs)
-    if cols is None:
-        cols = _images_slow(imgs, img_dir, check_images, path, problems)
-    coco_ids, image_ids, hws, paths = cols
+    coco_ids, image_ids, hws, paths = _images(imgs, img_dir, check_images, path, problems)
     index_of = {cid: n for n, cid in enumerate(coco_ids)}
-    arrays = _annotations_fast(anns, index_of, cat_index, hws, clip)
-    if arrays is None:
-        arrays = _annotations_slow(anns, index_of, cat_index, hws, clip, path, problems)
+    arrays = _annotations(anns, index_of, cat_index, hws, clip, path, problems)
     return CocoTables(class_map, coco_ids, image_ids, hws, paths, *arrays), problems
 
 
-def _types(values) -> set:
-    return set(map(type, values))
-
-
-def _images_fast(imgs: list):
-    """Image columns of a clean ``images`` list (int ids, plain file names,
-    positive sizes, nothing repeated); None when any entry needs a report."""
-    try:
-        ids = [im["id"] for im in imgs]
-        names = [im["file_name"] for im in imgs]
-        ws = [im.get("width") for im in imgs]
-        hs = [im.get("height") for im in imgs]
-    except (TypeError, KeyError, AttributeError):
-        return None
-    if _types(ids) - {int} or _types(names) - {str} or _types(ws) - {int, float} or _types(hs) - {int, float}:
-        return None
-    image_ids = [plain_image_id(n) for n in names]
-    if None in image_ids or len(set(ids)) != len(ids) or len(set(image_ids)) != len(ids):
-        return None
-    wa, ha = np.array(ws, np.float64), np.array(hs, np.float64)
-    if len(ids) and not (np.isfinite(wa).all() and np.isfinite(ha).all() and (wa >= 1).all() and (ha >= 1).all()):
-        return None
-    hws = [(int(h), int(w)) for w, h in zip(ws, hs)]
-    return ids, image_ids, hws, [None] * len(ids)
-
-
-def _images_slow(imgs: list, img_dir: Path | None, check_images: bool, path: Path, problems: Problems):
+def _images(imgs: list, img_dir: Path | None, check_images: bool, path: Path, problems: Problems):
+    """The kept images' columns ``(COCO ids, image ids, (h, w), paths)``, each entry checked in file order."""
     coco_ids, image_ids, hws, paths = [], [], [], []
     ids_seen: set[str] = set()
     kept: set[int] = set()
@@ -181,8 +148,9 @@ def _images_slow(imgs: list, img_dir: Path | None, check_images: bool, path: Pat
             problems.error("bad_image_entry", path, "image entry needs integer 'id' and string 'file_name'; skipped", where)
             continue
         fname = im["file_name"].replace("\\", "/")
-        pp = relative_name(fname)
-        if pp is None:
+        plain = plain_image_id(fname)  # (a plain name's id without a path object)
+        pp = relative_name(fname) if plain is None else None
+        if plain is None and pp is None:
             problems.error("path_outside_dataset", path, f"file_name {im['file_name']!r} points outside the image folder "
                            "(absolute, '..', drive or NUL); image and its boxes skipped", where)
             continue
@@ -192,12 +160,12 @@ def _images_slow(imgs: list, img_dir: Path | None, check_images: bool, path: Pat
             except YoloToolsError as e:
                 problems.error("path_outside_dataset", path, f"{e}; image and its boxes skipped", where)
                 continue
-        image_id = str(pp.with_suffix(""))
+        image_id = plain if plain is not None else str(pp.with_suffix(""))
         if im["id"] in kept or image_id in ids_seen:
             problems.error("duplicate_image", path, f"duplicate image id {im['id']} / file_name {fname!r}; skipped", where)
             continue
         w, h = im.get("width"), im.get("height")
-        img_path = (img_dir / pp) if img_dir is not None else None
+        img_path = (img_dir / (fname if plain is not None else pp)) if img_dir is not None else None
         hw = (int(h), int(w)) if _num(w) and _num(h) and w >= 1 and h >= 1 else None  # (0.5 px is no size either)
         if check_images or hw is None:
             if img_path is None:
@@ -223,87 +191,68 @@ def _images_slow(imgs: list, img_dir: Path | None, check_images: bool, path: Pat
     return coco_ids, image_ids, hws, paths
 
 
-def _annotations_fast(anns: list, index_of: dict, cat_index: dict, hws: list, clip: bool):
-    """Annotation arrays of a clean list (known images and categories, 4 finite
-    numbers per bbox, and with ``clip`` every box inside its image); None when any
-    annotation needs a report."""
+def _annotations(anns: list, index_of: dict, cat_index: dict, hws: list, clip: bool, path: Path, problems: Problems):
+    """The kept annotations' columns ``(image index, class index, xyxy, crowd,
+    area)``: every check an array operation, a message for each entry a check
+    stops (in file order: not an object, unknown image, unknown category, bbox
+    not 4 finite numbers; with ``clip``: empty, outside the image, clipped)."""
     n = len(anns)
-    try:
-        iid = [a["image_id"] for a in anns]
-        cid = [a["category_id"] for a in anns]
-        bbs = [a["bbox"] for a in anns]
-        areas = [a.get("area") for a in anns]
-        crowd = [a.get("iscrowd", 0) for a in anns]
-    except (TypeError, KeyError, AttributeError):
-        return None
-    if _types(iid) - {int} or _types(cid) - {int} or _types(bbs) - {list} or _types(chain.from_iterable(bbs)) - {int, float}:
-        return None
-    img = np.array([index_of.get(v, -1) for v in iid], np.int64)
-    cls = np.array([cat_index.get(v, -1) for v in cid], np.int64)
-    try:
-        bb = np.array(bbs, np.float64).reshape(n, 4)
-    except (ValueError, OverflowError):
-        return None
-    if (img < 0).any() or (cls < 0).any() or not np.isfinite(bb).all():
-        return None
+    d = [a if a.__class__ is dict else None for a in anns]
+    ri = np.fromiter((_index(index_of, a.get("image_id")) if a is not None else -1 for a in d), np.int64, n)
+    ci = np.fromiter((_index(cat_index, a.get("category_id")) if a is not None else -1 for a in d), np.int64, n)
+    bb, ok_bb = boxes4([a.get("bbox") if a is not None else None for a in d])
     x, y, w, h = bb.T
-    xyxy = np.stack([x, y, x + w, y + h], 1) if n else np.zeros((0, 4))
-    if clip and n:
-        hw = np.array(hws, np.float64).reshape(-1, 2)[img]
-        inside = ((w > 0) & (h > 0) & (x >= 0) & (y >= 0) & (xyxy[:, 2] <= hw[:, 1]) & (xyxy[:, 3] <= hw[:, 0])
-                  & (xyxy[:, 2] > x) & (xyxy[:, 3] > y))
-        if not inside.all():
-            return None
-    if _types(areas) <= {int, float}:
-        area = np.array(areas, np.float64).reshape(n)
-        if not np.isfinite(area).all():
-            return None
+    xyxy = np.stack([x, y, x + w, y + h], 1)
+    status = np.where(ri < 0, 2, np.where(ci < 0, 3, np.where(~ok_bb, 4, 0)))
+    status[[i for i, a in enumerate(d) if a is None]] = 1
+    if clip:
+        hw = np.array(hws, np.float64).reshape(-1, 2)[np.maximum(ri, 0)] if len(hws) else np.ones((n, 2))
+        with np.errstate(invalid="ignore"):
+            # Python's max(v, 0.0) / min(v, bound): v itself unless the bound is beyond it
+            c = np.stack([np.where(0.0 > x, 0.0, x), np.where(0.0 > y, 0.0, y), np.where(hw[:, 1] < xyxy[:, 2], hw[:, 1], xyxy[:, 2]),
+                          np.where(hw[:, 0] < xyxy[:, 3], hw[:, 0], xyxy[:, 3])], 1)
+            empty = (w <= 0) | (h <= 0)
+            outside = (c[:, 2] <= c[:, 0]) | (c[:, 3] <= c[:, 1])
+            clipped = (c != xyxy).any(1)
+        status = np.where(status == 0, np.where(empty, 5, np.where(outside, 6, np.where(clipped, 7, 0))), status)
+        xyxy = np.where((status == 7)[:, None], c, xyxy)
+    for i in np.flatnonzero(status).tolist():
+        _report(int(status[i]), i, anns[i], hws, int(ri[i]), path, problems)
+    keep = np.flatnonzero((status == 0) | (status == 7))
+    kept = [d[i] for i in keep.tolist()]
+    area, has_area = numbers([a.get("area") for a in kept])
+    area = np.where(has_area, area, w[keep] * h[keep])
+    crowd = np.fromiter((bool(a.get("iscrowd", 0)) for a in kept), bool, len(kept))
+    return ri[keep], ci[keep], xyxy[keep].reshape(-1, 4), crowd, area.astype(np.float64)
+
+
+def _index(table: dict, key) -> int:
+    """``table[key]`` (an id's index), -1 when absent or not an id at all."""
+    try:
+        return table.get(key, -1)
+    except TypeError:  # a list or object where an id should be
+        return -1
+
+
+def _report(status: int, i: int, a, hws: list, ri: int, path: Path, problems: Problems) -> None:
+    """The problem of annotation ``i`` that check ``status`` stopped (7: clipped, a warning)."""
+    where = f"annotations[{i}]" + (f" (id {a.get('id')})" if isinstance(a, dict) and "id" in a else "")
+    if status == 1:
+        problems.error("bad_annotation", path, "annotation is not an object; skipped", where)
+    elif status == 2:
+        problems.error("unknown_image", path, f"image_id {a.get('image_id')!r} not in images; skipped", where)
+    elif status == 3:
+        problems.error("unknown_class", path, f"category_id {a.get('category_id')!r} not in categories; skipped", where)
+    elif status == 4:
+        problems.error("bad_bbox", path, f"bbox {a.get('bbox')!r} is not 4 finite numbers; skipped", where)
+    elif status == 5:
+        problems.error("empty_box", path, f"bbox {a.get('bbox')} has zero or negative size; skipped", where)
     else:
-        area = np.array([float(v) if _num(v) else float(bw * bh) for v, bw, bh in zip(areas, w.tolist(), h.tolist())], np.float64)
-    return img, cls, xyxy, np.fromiter(map(bool, crowd), bool, n), area
-
-
-def _annotations_slow(anns: list, index_of: dict, cat_index: dict, hws: list, clip: bool, path: Path, problems: Problems):
-    img, cls, boxes, crowd, areas = [], [], [], [], []
-    for i, a in enumerate(anns):
-        where = f"annotations[{i}]" + (f" (id {a.get('id')})" if isinstance(a, dict) and "id" in a else "")
-        if not isinstance(a, dict):
-            problems.error("bad_annotation", path, "annotation is not an object; skipped", where)
-            continue
-        ri = index_of.get(a.get("image_id"))
-        if ri is None:
-            problems.error("unknown_image", path, f"image_id {a.get('image_id')!r} not in images; skipped", where)
-            continue
-        ci = cat_index.get(a.get("category_id"))
-        if ci is None:
-            problems.error("unknown_class", path, f"category_id {a.get('category_id')!r} not in categories; skipped", where)
-            continue
-        bb = a.get("bbox")
-        if not (isinstance(bb, list) and len(bb) == 4 and all(_num(v) for v in bb)):
-            problems.error("bad_bbox", path, f"bbox {bb!r} is not 4 finite numbers; skipped", where)
-            continue
-        x, y, w, h = (float(v) for v in bb)
-        box = (x, y, x + w, y + h)
-        if clip:
-            if w <= 0 or h <= 0:
-                problems.error("empty_box", path, f"bbox {bb} has zero or negative size; skipped", where)
-                continue
-            ih, iw = hws[ri]
-            x1, y1, x2, y2 = max(x, 0.0), max(y, 0.0), min(x + w, float(iw)), min(y + h, float(ih))
-            if x2 <= x1 or y2 <= y1:
-                problems.error("box_outside_image", path, f"bbox {bb} lies outside the {iw}x{ih} image; skipped", where)
-                continue
-            if (x1, y1, x2, y2) != box:
-                problems.warning("box_clipped", path, f"bbox {bb} extends outside the {iw}x{ih} image; clipped", where)
-            box = (x1, y1, x2, y2)
-        area = a.get("area")
-        img.append(ri)
-        cls.append(ci)
-        boxes.append(box)
-        crowd.append(bool(a.get("iscrowd", 0)))
-        areas.append(float(area) if _num(area) else w * h)
-    return (np.array(img, np.int64), np.array(cls, np.int64), np.array(boxes, np.float64).reshape(-1, 4),
-            np.array(crowd, bool), np.array(areas, np.float64))
+        ih, iw = hws[ri]
+        if status == 6:
+            problems.error("box_outside_image", path, f"bbox {a.get('bbox')} lies outside the {iw}x{ih} image; skipped", where)
+        else:
+            problems.warning("box_clipped", path, f"bbox {a.get('bbox')} extends outside the {iw}x{ih} image; clipped", where)
 
 
 def coco_dict(dataset: DetectionDataset, *, check_images: bool = False) -> dict:

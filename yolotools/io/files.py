@@ -321,8 +321,13 @@ def load_yaml(path: Path | str, *, what: str = "YAML file"):
 
 
 def load_json(path: Path):
-    """Parse a JSON file (orjson when installed: 3-5x faster on large results
-    files), turning I/O and syntax errors into one-line user errors."""
+    """Parse a JSON file with orjson, turning I/O and syntax errors into
+    one-line user errors.  The one rule for text: valid UTF-8 without lone
+    surrogates (raw or escaped), or the file is refused.  What orjson refuses
+    only for JSON's non-finite numbers (``NaN``, ``1e400``; Python's json writes
+    them) is read by the standard library's parser, which also words the
+    message for a malformed file; the readers then report such numbers per
+    record."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -330,23 +335,30 @@ def load_json(path: Path):
         raise YoloToolsError(f"{path}: file not found") from None
     except OSError as e:
         raise YoloToolsError(f"{path}: cannot read: {e.strerror}") from None
+    import orjson
+
     try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is a dependency
-        orjson = None
-    if orjson is not None:
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass  # re-parse with json for its line/column message
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
     try:
-        return json.loads(data)
+        # the encoding JSON allows (UTF-8, with or without a BOM, or UTF-16/32), strictly: no encoded surrogates
+        text = data.decode(json.detect_encoding(data))
+    except UnicodeDecodeError as e:
+        raise YoloToolsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:
+        out = json.loads(text)
     except RecursionError:
         raise YoloToolsError(f"{path}: JSON nested too deeply; refused") from None
     except json.JSONDecodeError as e:
         raise YoloToolsError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
-    except UnicodeDecodeError as e:
-        raise YoloToolsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:
+        json.dumps(out, ensure_ascii=False, allow_nan=True).encode("utf-8")
+    except UnicodeEncodeError:
+        raise YoloToolsError(f"{path}: not UTF-8 text (a string escapes a lone surrogate, e.g. \\ud800)") from None
+    except RecursionError:
+        raise YoloToolsError(f"{path}: JSON nested too deeply; refused") from None
+    return out
 
 
 def image_size_hw(path: Path) -> tuple[int, int]:

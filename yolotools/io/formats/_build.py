@@ -15,12 +15,11 @@
   is 353) and is not reported as clipped.
 - Writers: :func:`num` prints a coordinate as the shortest text that reads back
   to the same float (``104`` for 104.0), so writing loses nothing; they work on
-  :class:`Columns` (every box's numbers at once, their texts made in C).
-- Fast paths: :func:`clean_dataset` (with :func:`clean_images`) is what a
-  builder fed the same columns would build when it would report nothing, else
-  None, so a reader tries its file as columns first and runs its per-box path
-  only when there is something to say; the builder itself checks deferred boxes
-  all at once in :meth:`DatasetBuilder.build`.
+  :class:`Columns` (every box's numbers at once).
+- One path: every reader hands each image and box to the builder, which checks
+  the boxes all at once in :meth:`DatasetBuilder.build` (array operations) and
+  runs the per-box checks only on the rows a test stops, so every message comes
+  from one place.
 """
 
 from __future__ import annotations
@@ -43,8 +42,7 @@ from ..files import (atomic_write_text, confined_path, folder_entries, image_siz
 log = logging.getLogger("yolotools")  # as errors.Problems logs
 
 __all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "Columns",
-           "csv_cell", "json_str", "write_texts", "clean_dataset", "clean_images",
-           "read_many", "finite_values", "int_hw"]
+           "csv_cell", "json_str", "write_texts", "read_many", "finite_values", "int_hw"]
 
 
 def num(v: float) -> str:
@@ -142,13 +140,9 @@ class Columns:
     @staticmethod
     def texts(values: np.ndarray, *, as_repr: bool = False) -> list[str]:
         """:func:`num` of each value (``as_repr``: ``repr``, what ``json.dumps``
-        writes for a float), in the C module when it is there."""
-        a = np.ascontiguousarray(values, dtype=np.float64).ravel()
-        try:
-            from ... import _native
-        except ImportError:
-            return [repr(v) for v in a.tolist()] if as_repr else [num(v) for v in a.tolist()]
-        return _native.num_texts(a.tobytes(), as_repr)
+        writes for a float)."""
+        a = np.ascontiguousarray(values, dtype=np.float64).ravel().tolist()
+        return list(map(repr, a)) if as_repr else list(map(num, a))
 
     @staticmethod
     def rows(values: np.ndarray, parts: Sequence[str], *, as_repr: bool = False) -> list[str]:
@@ -156,14 +150,9 @@ class Columns:
         parts[k]`` with each number's :meth:`texts` text (one template per box)."""
         k = len(parts) - 1
         a = np.ascontiguousarray(values, dtype=np.float64).reshape(-1, k)
-        try:
-            from ... import _native
-        except ImportError:
-            _native = None
-        if _native is not None and a.size:
-            return _native.num_rows(a.tobytes(), list(parts), as_repr)
         t = Columns.texts(a, as_repr=as_repr)
-        return ["".join(p + x for p, x in zip(parts, t[r * k : r * k + k])) + parts[k] for r in range(len(a))]
+        fmt = "".join(p.replace("{", "{{").replace("}", "}}") + "{}" for p in parts[:k]) + parts[k].replace("{", "{{").replace("}", "}}")
+        return [fmt.format(*t[r * k : r * k + k]) for r in range(len(a))]
 
 
 _CSV_SPECIAL = re.compile(r'[,"\r\n]')
@@ -184,32 +173,12 @@ def csv_cell(v) -> str:
 
 def write_texts(folder: Path, names: Sequence[str], texts: Sequence[str], what: str) -> None:
     """Write ``texts[i]`` to ``folder/names[i]`` (names relative, ``/``
-    separators, confined to ``folder``), each file atomically
-    (:func:`~yolotools.io.files.atomic_write_bytes`' rule); the plain ones (a
-    name with no folder part) in one call of the C module's ``write_files``."""
+    separators, confined to ``folder``), each file atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     root = os.path.realpath(folder)
-    plain_p, plain_t = [], []
     for name, text in zip(names, texts):
-        if is_plain_name(name) and text.isascii():
-            plain_p.append(os.path.join(root, name))
-            plain_t.append(text)
-        else:
-            atomic_write_text(confined_path(folder, name, what=what), text)
-    if not plain_p:
-        return
-    try:
-        from ... import _native
-    except ImportError:
-        _native = None
-    if _native is None:
-        for q, t in zip(plain_p, plain_t):
-            atomic_write_text(q, t)
-        return
-    from array import array
-
-    ends = array("q", itertools.accumulate(map(len, plain_t))).tobytes()
-    _native.write_files(plain_p, bytes(len(plain_p)), "".join(plain_t).encode("ascii"), ends, f".{os.getpid()}.tmp")
+        q = os.path.join(root, name) if is_plain_name(name) else confined_path(folder, name, what=what)
+        atomic_write_text(q, text)
 
 
 def _flat_files(folder: Path, suffix: str) -> list[Path] | None:
@@ -394,9 +363,9 @@ class DatasetBuilder:
     def prefetch_sizes(self, names: Iterable[str]) -> None:
         """Read the image headers of these image names (as the reader will pass
         them to :meth:`entry_image` / :meth:`row_image`) at once, for a format
-        that holds no sizes: the plain names found in the images folder, in C
-        without the GIL on every core (``_native.image_sizes``); the others, and
-        any header the C module leaves, are read one by one as before.  Nothing
+        that holds no sizes: the plain names found in the images folder, by
+        ``imagesize`` in the process pool (:func:`_header_sizes`); the others,
+        and any header it cannot read, are read one by one as before.  Nothing
         is reported here."""
         if self.images is None:
             return
@@ -528,7 +497,7 @@ class DatasetBuilder:
 
     def _settle_rows(self):
         """The deferred boxes checked: every coordinate read and snapped at once
-        (``_native.box_floats``), the checks of :meth:`_check_box` as array
+        (:func:`_box_floats`), the checks of :meth:`_check_box` as array
         operations, and the rows any check stops (or with a label to convert)
         through :meth:`_check_box` itself, their problems put where
         :meth:`add_box` would have put them.  Returns the kept boxes as columns
@@ -627,170 +596,43 @@ def _dataset(source, imgs, counts, labels, xyxy, difficult, crowd, attrs, *, cla
     return dataset_with_columns(cmap, records, BoxColumns(xyxy, cls, diff, crowd, list(counts)))
 
 
-def clean_images(names: Sequence, hws: Sequence | None, images=None, image_sizes=None, paths: list | None = None
-                 ) -> tuple[list, list, list] | None:
-    """The images part of :func:`clean_dataset`: ``(ids, path strings or
-    None, (h, w))`` of the images ``names`` when nothing is to be reported
-    about them (plain names, distinct ids, found in ``images`` when it is
-    given, a known positive size), else None.  ``paths``: the image files
-    the reader found itself (path strings or None), instead of ``images``."""
-    folder = _ImageFolder(images) if images is not None and paths is None else None
-    sizes = image_sizes or {}
-    given = paths
-    ids, paths = [], list(given) if given is not None else []
-    for name in names:
-        if name.__class__ is not str or "\\" in name or name[:1] in _SPACE or name[-1:] in _SPACE:
-            return None
-        iid = plain_image_id(name)
-        if iid is None:
-            return None
-        ids.append(iid)
-        if folder is None:
-            if given is None:
-                paths.append(None)
-            continue
-        c = folder.listed(name)
-        if c is None:
-            return None  # not found as a plain file: the per-box path decides
-        paths.append(f"{folder.root_str}/{c}")
-    if len(set(ids)) != len(ids):
-        return None
-    hw_out: list = [None] * len(ids)
-    need = []
-    for i, iid in enumerate(ids):
-        hw = hws[i] if hws is not None else None
-        if hw is not None:
-            if hw[0].__class__ is not int or hw[1].__class__ is not int or hw[0] <= 0 or hw[1] <= 0:
-                return None
-            hw_out[i] = (hw[0], hw[1])
-        elif iid in sizes:
-            hw_out[i] = sizes[iid]
-        elif paths[i] is not None:
-            need.append(i)
-        else:
-            return None
-    if need:
-        got = _header_sizes([paths[i] for i in need])
-        for k, i in enumerate(need):
-            hw = got.get(k)
-            if hw is None:
-                try:
-                    hw = image_size_hw(paths[i])
-                except YoloToolsError:
-                    return None
-            hw_out[i] = hw
-    return ids, paths, hw_out
-
-
-def clean_dataset(source, *, names: Sequence, hws: Sequence | None, box_image: Sequence[int], labels: Sequence, xyxy,
-                  difficult=None, crowd=None, attrs=None, images=None, image_sizes=None, classes=None, declared=(),
-                  found: tuple | None = None, paths: list | None = None) -> DetectionDataset | None:
-    """A reader's fast path: the dataset a :class:`DatasetBuilder` fed the same
-    images and boxes would build, when it would find nothing to report, else
-    None (the reader then runs its per-box path, which reports each problem).
-
-    ``names``: each image's name as the file gives it, in file order, each
-    once; ``hws``: each one's ``(h, w)`` ints as the reader would pass them
-    (None: the format has none; then ``image_sizes`` or the image headers).
-    Per box, in file order: ``box_image`` (index into ``names``), ``labels``,
-    ``xyxy`` (an ``(N, 4)`` array of the continuous pixel corners the reader
-    computes, not yet snapped), and optional flags and attribute dicts.
-    ``found``: :func:`clean_images`' answer when the caller has it already;
-    ``paths``: the image files the reader found itself (see there).
-
-    Nothing is reported here: anything :func:`clean_images` refuses, a box that
-    is not finite, empty or outside the image (to clip), or a label that is
-    blank, not a str or not in ``classes`` makes it return None."""
-    found = found if found is not None else clean_images(names, hws, images, image_sizes, paths)
-    if found is None:
-        return None
-    ids, paths, hw_out = found
-    n = len(labels)
-    okl = {}
-    for lab in set(labels):
-        okl[lab] = lab.__class__ is str and bool(lab.strip()) and (classes is None or lab in set(classes))
-    if not all(okl.values()):
-        return None
-    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    v, ok = _box_floats(xyxy.T.ravel().tolist())
-    if not ok.all():
-        return None
-    x1, y1, x2, y2 = v.reshape(4, n) if n else np.zeros((4, 0))
-    bi = np.asarray(box_image, dtype=np.int64).reshape(-1)
-    hwa = np.array(hw_out, dtype=np.float64).reshape(-1, 2)[bi]
-    if not ((x2 > x1) & (y2 > y1) & (x1 >= 0) & (y1 >= 0) & (x2 <= hwa[:, 1]) & (y2 <= hwa[:, 0])).all():
-        return None
-    order = np.argsort(bi, kind="stable") if n and (np.diff(bi) < 0).any() else None
-    xyxy = np.stack([x1, y1, x2, y2], 1)
-    labels = list(labels)
-    difficult = [bool(d) for d in difficult] if difficult is not None else [False] * n
-    crowd = [bool(c) for c in crowd] if crowd is not None else [False] * n
-    attrs = [a or None for a in attrs] if attrs is not None else [None] * n
-    if order is not None:
-        o = order.tolist()
-        xyxy = xyxy[order]
-        labels, difficult, crowd, attrs = ([col[i] for i in o] for col in (labels, difficult, crowd, attrs))
-    counts = np.bincount(bi, minlength=len(ids)).tolist()
-    objs = [None] * len(ids)
-    if any(q is not None for q in paths):
-        objs = path_objects([q if q is not None else "" for q in paths])
-        objs = [o if q is not None else None for o, q in zip(objs, paths)]
-    return _dataset(source, list(zip(ids, objs, hw_out)), counts, labels, xyxy,
-                    difficult, crowd, attrs, classes=list(classes) if classes else None, declared=declared)
-
-
 def _header_sizes(paths: Sequence[str]) -> dict[int, tuple[int, int]]:
-    """``{index: (h, w)}`` of the image headers the C module reads
-    (``_native.image_sizes``: PNG, JPEG without Exif; on every core, without the
-    GIL); the others are left to ``image_size_hw``.  Empty without the module."""
-    try:
-        from ... import _native
-    except ImportError:
-        return {}
+    """``{index: (h, w)}`` of the image headers ``imagesize`` reads, in the
+    process pool from 2,000 images (:func:`~yolotools.parallel.map_chunks`);
+    the others are left to the caller (which reports them)."""
     from ...parallel import map_chunks
 
-    got = {}
-    for c, (status, hw) in enumerate(map_chunks(_native.image_sizes, list(paths), threads=True, chunk_size=1024)):
-        for k, (st, v) in enumerate(zip(status, np.frombuffer(hw, dtype=np.int64).reshape(-1, 2).tolist())):
-            if not st:
-                got[c * 1024 + k] = (v[0], v[1])
-    return got
+    sizes = [hw for part in map_chunks(_sizes_chunk, list(paths)) for hw in part]
+    return {i: hw for i, hw in enumerate(sizes) if hw is not None}
+
+
+def _sizes_chunk(paths: list[str]) -> list[tuple[int, int] | None]:
+    """Worker: each header's ``(h, w)``, None where it cannot be read."""
+    out: list[tuple[int, int] | None] = []
+    for q in paths:
+        try:
+            out.append(image_size_hw(q))
+        except YoloToolsError:
+            out.append(None)
+    return out
 
 
 def read_many(paths: Sequence[str]) -> list[bytes | None]:
-    """Each file's bytes (None where it cannot be read whole), read by the C
-    module on every core when it is there (``_native.read_files``): readers of
-    a file per image take them here and report the None ones themselves."""
-    try:
-        from ... import _native
-    except ImportError:
-        _native = None
-    if _native is None:
-        out: list[bytes | None] = []
-        for q in paths:
-            try:
-                with open(q, "rb") as f:
-                    out.append(f.read())
-            except OSError:
-                out.append(None)
-        return out
-    from ...parallel import map_chunks
-
-    return [b for part in map_chunks(_native.read_files, list(map(os.fspath, paths)), threads=True, chunk_size=1024) for b in part]
+    """Each file's bytes (None where it cannot be read): readers of a file per
+    image take them here and report the None ones themselves."""
+    out: list[bytes | None] = []
+    for q in paths:
+        try:
+            with open(q, "rb") as f:
+                out.append(f.read())
+        except OSError:
+            out.append(None)
+    return out
 
 
 def finite_values(values: list) -> list:
-    """``[finite(v) for v in values]``: the plain ones read at once in C
-    (``_native.box_floats`` unsnapped), the rest by :func:`finite`."""
-    try:
-        from ... import _native
-    except ImportError:
-        return [finite(v) for v in values]
-    buf, ok = _native.box_floats(values, False)
-    vals = np.frombuffer(buf, dtype=np.float64).tolist()
-    if all(ok):
-        return vals
-    return [v if g else finite(c) for v, g, c in zip(vals, ok, values)]
+    """``[finite(v) for v in values]``."""
+    return [finite(v) for v in values]
 
 
 def int_hw(h, w) -> tuple[int, int] | None:
@@ -804,14 +646,7 @@ def int_hw(h, w) -> tuple[int, int] | None:
 
 def _box_floats(values: list) -> tuple[np.ndarray, np.ndarray]:
     """``(round(finite(v), 9) or 0, whether finite(v) took it on its first try)``
-    per value: in C when the module is there (``_native.box_floats``)."""
-    try:
-        from ... import _native
-    except ImportError:
-        _native = None
-    if _native is not None:
-        buf, ok = _native.box_floats(values)
-        return np.frombuffer(buf, dtype=np.float64).copy(), np.frombuffer(ok, dtype=np.uint8).astype(bool)
+    per value (the rows it does not take go through the per-box checks)."""
     out = np.zeros(len(values))
     ok = np.zeros(len(values), bool)
     for i, x in enumerate(values):

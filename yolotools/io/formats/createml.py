@@ -16,7 +16,7 @@ import numpy as np
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import Columns, DatasetBuilder, clean_dataset, finite, finite_values, json_str
+from ._build import Columns, DatasetBuilder, finite, json_str
 
 __all__ = ["read_createml", "write_createml"]
 
@@ -34,11 +34,8 @@ def read_createml(
     if not isinstance(data, list):
         raise YoloToolsError(f"{path}: expected a createML JSON list of {{image, annotations}} objects")
     problems = Problems(strict=strict)
-    if not strict:
-        ds = _fast(path, data, images, classes, image_sizes)
-        if ds is not None:
-            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
+    b.prefetch_sizes(item["image"] for item in data if isinstance(item, dict) and isinstance(item.get("image"), str))
     for i, item in enumerate(data):
         where = f"[{i}]"
         if not isinstance(item, dict) or not isinstance(item.get("image"), str):
@@ -64,33 +61,6 @@ def read_createml(
                 continue
             b.add_box(img, a.get("label"), x - w / 2, y - h / 2, x + w / 2, y + h / 2, where_b)
     return b.build(), problems
-
-
-def _fast(path: Path, data: list, images, classes, image_sizes):
-    """The reader's fast path (:func:`~._build.clean_dataset`), for a file
-    with nothing to report; None otherwise."""
-    names, box_image, labels, vals = [], [], [], []
-    for i, item in enumerate(data):
-        if not isinstance(item, dict) or not isinstance(item.get("image"), str):
-            return None
-        names.append(item["image"])
-        anns = item.get("annotations") or []
-        if not isinstance(anns, list):
-            return None
-        for a in anns:
-            c = a.get("coordinates") if isinstance(a, dict) else None
-            if not isinstance(c, dict):
-                return None
-            box_image.append(i)
-            labels.append(a.get("label"))
-            vals += (c.get("x"), c.get("y"), c.get("width"), c.get("height"))
-    v = finite_values(vals)
-    if None in v:
-        return None
-    x, y, w, h = np.array(v, dtype=np.float64).reshape(-1, 4).T
-    xyxy = np.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], 1)
-    return clean_dataset(path, names=names, hws=None, box_image=box_image, labels=labels, xyxy=xyxy, images=images,
-                         image_sizes=image_sizes, classes=classes)
 
 
 def write_createml(dataset: DetectionDataset, path: Path | str) -> dict:

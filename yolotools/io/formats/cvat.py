@@ -21,7 +21,7 @@ import numpy as np
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text
-from ._build import Columns, DatasetBuilder, clean_dataset, finite_values, int_hw
+from ._build import Columns, DatasetBuilder
 
 __all__ = ["read_cvat", "write_cvat"]
 
@@ -59,16 +59,8 @@ def read_cvat(
     names are relative to (for linking, and sizes where the XML has none)."""
     path = Path(path)
     problems = Problems(strict=strict)
-    if not strict:
-        ds = _plain(path, images, classes, image_sizes)
-        if ds is not None:
-            return ds, problems
     root = _parse(path)
     declared = [n.text.strip() for n in root.iterfind("meta/*/labels/label/name") if n.text and n.text.strip()]
-    if not strict:
-        ds = _fast(path, root, declared, images, classes, image_sizes)
-        if ds is not None:
-            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, declared=declared, images=images, image_sizes=image_sizes)
     tracks = root.findall("track")
     if tracks:
@@ -129,94 +121,6 @@ def read_cvat(
     return b.build(), problems
 
 
-_DEFAULT_ATTRS = {"occluded": "0", "z_order": "0", "source": "manual"}  # values read_cvat does not keep
-
-
-def _plain(path: Path, images, classes, image_sizes):
-    """The fastest path: a file in CVAT's plainest form read in C
-    (``_native.cvat_plain``: boxes with CVAT's default attributes only; see
-    there), its ``<meta>`` (the declared labels) by ElementTree, then
-    :func:`~._build.clean_dataset`.  None for anything else."""
-    try:
-        from ... import _native
-    except ImportError:
-        return None
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    try:  # lxml refuses a file that is not UTF-8 anywhere (the C reader decodes only what it keeps)
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:  # U+FFFE, U+FFFF: not XML characters
-        return None
-    got = _native.cvat_plain(data)
-    if got is None:
-        return None
-    m0, m1, names, widths, heights, counts, labels, xy = got
-    meta = data[m0:m1]
-    if b"<!" in meta or b"<?" in meta:  # no declarations, comments or sections: what lxml would read the same
-        return None
-    import xml.etree.ElementTree as ET
-
-    try:
-        root = ET.fromstring(meta)
-    except ET.ParseError:
-        return None
-    declared = [n.text.strip() for n in root.iterfind("*/labels/label/name") if n.text and n.text.strip()]
-    hws = [int_hw(h, w) if w is not None and h is not None else None for w, h in zip(widths, heights)]
-    counts = np.frombuffer(counts, dtype=np.int32)
-    return clean_dataset(path, names=names, hws=hws, box_image=np.repeat(np.arange(len(counts)), counts), labels=labels,
-                         xyxy=np.frombuffer(xy, dtype=np.float64).reshape(-1, 4), images=images, image_sizes=image_sizes,
-                         classes=classes, declared=declared)
-
-
-def _fast(path: Path, root, declared, images, classes, image_sizes):
-    """The reader's fast path (:func:`~._build.clean_dataset`): ``<box>``
-    shapes only (unrotated), no video tracks, nothing to report; None
-    otherwise.  The same attributes, flags and sizes as the per-shape path."""
-    if root.find("track") is not None:
-        return None
-    names, hws, box_image, labels, vals, diff, crowd, attrs = [], [], [], [], [], [], [], []
-    for i, el in enumerate(root.iterfind("image")):
-        a = el.attrib
-        name = a.get("name")
-        if name is None:
-            return None
-        w, h = a.get("width"), a.get("height")
-        names.append(name)
-        hws.append(int_hw(h, w) if w is not None and h is not None else None)
-        for sh in el:
-            tag = sh.tag
-            if tag != "box":
-                if tag in ("tag", "attribute") or not isinstance(tag, str):
-                    continue
-                return None
-            sa = dict(sh.attrib)
-            rot = sa.pop("rotation", None)
-            if rot not in (None, "0", "0.0", "0.00"):
-                return None
-            labels.append(sa.pop("label", None))
-            vals += (sa.pop("xtl", None), sa.pop("ytl", None), sa.pop("xbr", None), sa.pop("ybr", None))
-            box_image.append(i)
-            at = {k: sa[k] for k in ("occluded", "z_order", "source", "group_id") if k in sa and sa[k] != _DEFAULT_ATTRS.get(k)}
-            d = c = False
-            if len(sh):
-                extra = {x.get("name"): (x.text or "") for x in sh.iterfind("attribute") if x.get("name")}
-                d = extra.pop("difficult", "0").strip().lower() in _TRUE
-                c = extra.pop("iscrowd", "0").strip().lower() in _TRUE
-                if extra:
-                    at["attributes"] = extra
-            diff.append(d)
-            crowd.append(c)
-            attrs.append(at)
-    v = finite_values(vals)
-    if None in v:
-        return None
-    return clean_dataset(path, names=names, hws=hws, box_image=box_image, labels=labels,
-                         xyxy=np.array(v, dtype=np.float64).reshape(-1, 4), difficult=diff, crowd=crowd, attrs=attrs,
-                         images=images, image_sizes=image_sizes, classes=classes, declared=declared)
 
 
 def _escape(s: str) -> str:

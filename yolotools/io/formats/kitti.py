@@ -14,16 +14,13 @@ no image size: images come from ``image_2/`` beside ``label_2/`` (or
 
 from __future__ import annotations
 
-import math
-import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import numpy as np
 
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
-from ._build import Columns, DatasetBuilder, clean_dataset, finite, label_files, num, read_many, write_texts
+from ._build import Columns, DatasetBuilder, finite, label_files, num, write_texts
 
 __all__ = ["read_kitti", "write_kitti", "kitti_label_dir"]
 
@@ -50,13 +47,10 @@ def read_kitti(
     if images is None and (folder / "image_2").is_dir():
         images = folder / "image_2"
     problems = Problems(strict=strict)
-    if not strict:
-        ds = _fast(folder, labels, files, images, classes, image_sizes)
-        if ds is not None:
-            return ds, problems
     b = DatasetBuilder(folder, problems, classes=classes, images=images, image_sizes=image_sizes)
-    for f in files:
-        rel = f.relative_to(labels).with_suffix("").as_posix()
+    rels = [f.relative_to(labels).with_suffix("").as_posix() for f in files]
+    b.prefetch_sizes(rels)
+    for f, rel in zip(files, rels):
         iid = b.image_id(rel, "", file=f)
         img = None if iid is None else b.add_image(iid, b.find_image(rel, "", file=f), None, "", file=f)
         if img is None:
@@ -85,62 +79,6 @@ def read_kitti(
                 attrs["score"] = vals[14]
             b.add_box(img, parts[0], vals[3], vals[4], vals[5], vals[6], where, file=f, attrs=attrs)
     return b.build(), problems
-
-
-def _fast(folder: Path, labels: Path, files: list[Path], images, classes, image_sizes):
-    """The reader's fast path (:func:`~._build.clean_dataset`): a flat folder
-    of label files, every line 15 or 16 numbers after the type, nothing to
-    report; None otherwise.  The same attributes as the per-line path."""
-    lab = os.fspath(labels)
-    rels = []
-    for f in files:
-        s = os.fspath(f)
-        if not s.startswith(lab + "/") or "/" in s[len(lab) + 1 :]:
-            return None
-        rels.append(s[len(lab) + 1 : -4])
-    texts = read_many([os.fspath(f) for f in files])
-    if any(t is None for t in texts):
-        return None
-    got = _plain_objects(texts)
-    if got is None:
-        return None
-    box_image, labels_, v = got
-    if not np.isfinite(v[:, :14]).all() or (v[:, 1] >= 2.0 ** 62).any() or (v[:, 1] <= -(2.0 ** 62)).any():
-        return None
-    # the attributes of the per-line path, made only for the objects with a value other than KITTI's "none"
-    occluded = np.trunc(v[:, 1])
-    other = ((v[:, 0] != 0) | (occluded != 0) | (v[:, 2] != -10) | (v[:, 7:10] != -1).any(1) | (v[:, 10:13] != -1000).any(1)
-             | (v[:, 13] != -10) | ~np.isnan(v[:, 14]))
-    if np.isinf(v[:, 14]).any():
-        return None
-    attrs: list = [None] * len(labels_)
-    for n in np.flatnonzero(other).tolist():
-        vals = v[n].tolist()
-        vals = vals if not math.isnan(vals[14]) else vals[:14]
-        a = {"truncated": vals[0], "occluded": int(vals[1]), "alpha": vals[2], "dimensions": vals[7:10],
-             "location": vals[10:13], "rotation_y": vals[13]}
-        attr = {k: x for k, x in a.items() if x != _DEFAULTS[k]}
-        if len(vals) == 15:
-            attr["score"] = vals[14]
-        attrs[n] = attr
-    return clean_dataset(folder, names=rels, hws=None, box_image=box_image, labels=labels_, xyxy=v[:, 3:7], attrs=attrs,
-                         images=images, image_sizes=image_sizes, classes=classes)
-
-
-def _plain_objects(texts: list[bytes]):
-    """``(object -> file index, types, (N, 15) numbers with NaN for no score)``
-    of KITTI files whose every line is a type and 14 or 15 plain numbers (in C,
-    ``_native.kitti_plain``), else None."""
-    try:
-        from ... import _native
-    except ImportError:
-        return None
-    got = _native.kitti_plain(texts)
-    if got is None:
-        return None
-    counts, labels_, vals = got
-    counts = np.frombuffer(counts, dtype=np.int32)
-    return np.repeat(np.arange(len(counts)), counts).tolist(), labels_, np.frombuffer(vals, dtype=np.float64).reshape(-1, 15)
 
 
 def write_kitti(dataset: DetectionDataset, folder: Path | str) -> dict:

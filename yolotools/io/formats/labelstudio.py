@@ -23,7 +23,7 @@ import numpy as np
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import Columns, DatasetBuilder, clean_dataset, clean_images, finite, finite_values, int_hw, json_str
+from ._build import Columns, DatasetBuilder, finite, json_str
 
 __all__ = ["read_labelstudio", "write_labelstudio"]
 
@@ -69,10 +69,6 @@ def read_labelstudio(
     if not isinstance(tasks, list):
         raise YoloToolsError(f"{path}: expected a Label Studio JSON export (a list of tasks)")
     problems = Problems(strict=strict)
-    if not strict:
-        ds = _fast(path, tasks, images, classes, image_sizes)
-        if ds is not None:
-            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
     for t, task in enumerate(tasks):
         where = f"task {task.get('id', t) if isinstance(task, dict) else t}"
@@ -134,51 +130,6 @@ def read_labelstudio(
     return b.build(), problems
 
 
-_BOX_TYPES = ("rectanglelabels", "polygonlabels", "rectangle", "polygon", "labels")
-_NOT_SHAPES = ("choices", "textarea", "rating", "taxonomy", "relation")
-
-
-def _fast(path: Path, tasks: list, images, classes, image_sizes):
-    """The reader's fast path (:func:`~._build.clean_dataset`): unrotated
-    rectangles, one annotation per task, nothing to report; None otherwise."""
-    names, hws, box_image, labels, vals = [], [], [], [], []
-    for t, task in enumerate(tasks):
-        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            return None
-        data = task["data"]
-        name = _image_name(data)
-        if not name:
-            return None
-        anns, results, hw = _task(task)
-        if len(anns) > 1:
-            return None
-        names.append(name)
-        hws.append(int_hw(*hw) if hw is not None else None)
-        for r in results:
-            v = r.get("value") if isinstance(r.get("value"), dict) else {}
-            kind = r.get("type")
-            if kind not in _BOX_TYPES:
-                if kind in _NOT_SHAPES:
-                    continue
-                return None
-            lab = v.get("rectanglelabels") or v.get("polygonlabels") or v.get("labels")
-            if not isinstance(lab, list) or len(lab) != 1 or "points" in v or finite(v.get("rotation")):
-                return None
-            box_image.append(t)
-            labels.append(lab[0])
-            vals += (v.get("x"), v.get("y"), v.get("width"), v.get("height"))
-    v = finite_values(vals)
-    if None in v:
-        return None
-    found = clean_images(names, hws, images, image_sizes)
-    if found is None:
-        return None
-    x, y, w, h = np.array(v, dtype=np.float64).reshape(-1, 4).T
-    hw = np.array(found[2], dtype=np.float64).reshape(-1, 2)[np.asarray(box_image, dtype=np.int64)]
-    ih, iw = hw[:, 0], hw[:, 1]
-    x, y, w, h = x * iw / 100, y * ih / 100, w * iw / 100, h * ih / 100
-    return clean_dataset(path, names=names, hws=hws, box_image=box_image, labels=labels, xyxy=np.stack([x, y, x + w, y + h], 1),
-                         attrs=[{}] * len(labels), images=images, image_sizes=image_sizes, classes=classes, found=found)
 
 
 def write_labelstudio(dataset: DetectionDataset, path: Path | str) -> dict:

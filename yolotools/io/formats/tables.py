@@ -28,7 +28,7 @@ import numpy as np
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text
-from ._build import Columns, DatasetBuilder, clean_dataset, clean_images, csv_cell, finite, finite_values
+from ._build import Columns, DatasetBuilder, csv_cell, finite, finite_values
 
 __all__ = ["read_openimages", "write_openimages", "read_tfod", "write_tfod", "OI_COLUMNS", "TFOD_COLUMNS"]
 
@@ -77,37 +77,6 @@ def _rows(path: Path, need: Sequence[str]):
     return header, column, rows
 
 
-def _plain_table(path: Path, need: Sequence[str], numeric: set[str]):
-    """``(header, column, cells)`` of a plain CSV file read at once by the C
-    module (``_native.csv_table``: no quote, every row whole; ``cells[k]`` a
-    float64 array for the ``numeric`` columns, a list of str for the others),
-    or None: the file then goes through :func:`_rows` (the csv module), which
-    reads anything and reports what it must."""
-    try:
-        from ... import _native
-    except ImportError:
-        return None
-    try:
-        if path.stat().st_size > _MAX_CSV:
-            return None
-        data = path.read_bytes()
-    except OSError:
-        return None
-    first = data.split(b"\n", 1)[0]
-    try:
-        head = next(csv.reader([first.decode("utf-8-sig").rstrip("\r")]))
-    except (UnicodeDecodeError, StopIteration, csv.Error):
-        return None
-    header = [h.strip() for h in head]
-    if any(c not in header for c in need) or '"' in first.decode("utf-8-sig", "replace"):
-        return None
-    cells = _native.csv_table(data, len(header), bytes(1 if h in numeric else 0 for h in header))
-    if cells is None:
-        return None
-    cells = [np.frombuffer(c, dtype=np.float64) if isinstance(c, bytes) else c for c in cells]
-    return header, {h: k for k, h in enumerate(header)}, cells
-
-
 def _full_rows(rows, header, path, problems):
     """The rows with as many cells as the header; the others are errors."""
     for line, r, full in rows:
@@ -139,27 +108,12 @@ def read_openimages(
         except (OSError, UnicodeDecodeError, csv.Error) as e:
             raise YoloToolsError(f"{cd}: cannot read class descriptions: {e}") from None
     need = ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax")
-    tab = None if strict else _plain_table(path, need, {"XMin", "XMax", "YMin", "YMax"})
-    if tab is not None:  # the fast path on columns read in C: a file with nothing to report
-        _, col, cells = tab
-        crowd, attrs = _oi_extras(col, lambda k: cells[col[k]], len(cells[0]))
-        ds = _oi_fast(path, cells[col["ImageID"]], cells[col["LabelName"]],
-                      np.stack([cells[col[k]] for k in ("XMin", "YMin", "XMax", "YMax")], 1), crowd, attrs, mids, images,
-                      image_sizes, classes)
-        if ds is not None:
-            return ds, problems
     header, col, rows = _rows(path, need)
     full = [r for _, r, f in rows if f]
     c_id, c_label = col["ImageID"], col["LabelName"]
     c_box = [col[k] for k in ("XMin", "XMax", "YMin", "YMax")]
     coords = finite_values([r[k] for r in full for k in c_box])
     crowd, attrs = _oi_extras(col, lambda k: [r[col[k]] for r in full], len(full))
-    if len(full) == len(rows) and not problems.strict:  # the same fast path on the csv module's rows
-        xyxy = np.array([np.nan if v is None else v for v in coords], dtype=np.float64).reshape(-1, 4)[:, [0, 2, 1, 3]]
-        ds = _oi_fast(path, [r[c_id] for r in full], [r[c_label] for r in full], xyxy, crowd, attrs, mids, images,
-                      image_sizes, classes)
-        if ds is not None:
-            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
     b.prefetch_sizes(r[c_id] for r in full)
     n = -1
@@ -195,31 +149,6 @@ def _oi_extras(col: dict, column, n: int) -> tuple[list[bool], list[dict]]:
     return crowd, attrs
 
 
-def _oi_fast(path: Path, ids: list, labels: list, xyxy: np.ndarray, crowd, attrs, mids: dict, images, image_sizes, classes):
-    """Open Images' fast path on columns (``xyxy``: XMin YMin XMax YMax, NaN where
-    a cell is not a number): MIDs named, then :func:`_rows_dataset`; None when
-    the per-row path has something to report."""
-    if mids and not all(l in mids for l in set(labels) if l.startswith(("/m/", "/g/"))):
-        return None
-    if not np.isfinite(xyxy).all():
-        return None
-    if mids:
-        labels = [mids.get(l, l) if l.startswith(("/m/", "/g/")) else l for l in labels]
-    return _rows_dataset(path, ids, None, labels, xyxy, images, image_sizes, classes, crowd=crowd, attrs=attrs, normalized=True)
-
-
-def _tfod_fast(path: Path, names: list, labels: list, xyxy: np.ndarray, h: np.ndarray, w: np.ndarray, units: str, images,
-               image_sizes, classes):
-    """TFOD's fast path on columns (numbers, NaN where a cell is not one): the
-    sizes as ``int()`` makes them, then :func:`_rows_dataset`; None when the
-    per-row path has something to report."""
-    if not (np.isfinite(xyxy).all() and np.isfinite(h).all() and np.isfinite(w).all() and (np.abs(h) < 2.0 ** 62).all()
-            and (np.abs(w) < 2.0 ** 62).all()):
-        return None
-    hws = list(zip(np.trunc(h).astype(np.int64).tolist(), np.trunc(w).astype(np.int64).tolist()))  # int() of each
-    return _rows_dataset(path, names, hws, labels, xyxy, images, image_sizes, classes, normalized=units == "normalized")
-
-
 def _auto_units(corners, path: Path, problems: Problems) -> str:
     """TFOD's ``units="auto"``: normalised when every corner (the finite ones
     given) is within 0-1 and one is strictly inside, which is said; else pixels."""
@@ -229,32 +158,6 @@ def _auto_units(corners, path: Path, problems: Problems) -> str:
                          "(pass units='pixels' / --units pixels if they are pixels)")
         return "normalized"
     return "pixels"
-
-
-def _rows_dataset(path: Path, names: list[str], hws: list | None, labels: list, xyxy: np.ndarray, images, image_sizes, classes,
-                  *, crowd=None, attrs=None, normalized: bool = False):
-    """A one-row-per-box table's fast path (:func:`~._build.clean_dataset`):
-    rows of one image name share it; ``hws`` per row ((h, w) ints, the same on
-    every row of an image) or None; ``normalized``: the corners are fractions
-    of the image size, made pixels as the per-row path does (x * w)."""
-    first: dict[str, int] = {}
-    box_image = np.array([first.setdefault(nm, len(first)) for nm in names], dtype=np.int64)
-    uniq = list(first)
-    img_hws = None
-    if hws is not None:  # each image's size from its first row; every other row must say the same
-        a = np.array(hws, dtype=np.int64).reshape(-1, 2)
-        rows = np.unique(box_image, return_index=True)[1]  # the first row of each image (ids 0.. in order)
-        if not (a == a[rows][box_image]).all():
-            return None
-        img_hws = [tuple(v) for v in a[rows].tolist()]
-    found = clean_images(uniq, img_hws, images, image_sizes)
-    if found is None:
-        return None
-    if normalized:
-        hw = np.array(found[2], dtype=np.float64).reshape(-1, 2)[box_image]
-        xyxy = xyxy * np.stack([hw[:, 1], hw[:, 0], hw[:, 1], hw[:, 0]], 1)
-    return clean_dataset(path, names=uniq, hws=img_hws, box_image=box_image, labels=labels, xyxy=xyxy, crowd=crowd, attrs=attrs,
-                         images=images, image_sizes=image_sizes, classes=classes, found=found)
 
 
 def write_openimages(dataset: DetectionDataset, path: Path | str) -> dict:
@@ -303,16 +206,6 @@ def read_tfod(
     if units not in ("auto", "pixels", "normalized"):
         raise YoloToolsError(f"units must be auto, pixels or normalized, got {units!r}")
     problems = Problems(strict=strict)
-    tab = None if strict else _plain_table(path, TFOD_COLUMNS, {"width", "height", "xmin", "ymin", "xmax", "ymax"})
-    if tab is not None:  # the fast path on columns read in C: a file with nothing to report
-        _, col, cells = tab
-        xyxy = np.stack([cells[col[k]] for k in ("xmin", "ymin", "xmax", "ymax")], 1)
-        if units == "auto":  # as below, on the same numbers (every row whole)
-            units = _auto_units(xyxy[np.isfinite(xyxy)], path, problems)
-        ds = _tfod_fast(path, cells[col["filename"]], cells[col["class"]], xyxy, cells[col["height"]], cells[col["width"]], units,
-                        images, image_sizes, classes)
-        if ds is not None:
-            return ds, problems
     header, col, rows = _rows(path, TFOD_COLUMNS)
     c_box = [col[k] for k in ("xmin", "ymin", "xmax", "ymax")]
     if units == "auto":  # every row's corners, whole or not
@@ -326,14 +219,6 @@ def read_tfod(
         key = (r[c_h], r[c_w])
         if key not in sizes:
             sizes[key] = (finite(key[0]), finite(key[1]))
-    if len(full) == len(rows) and not problems.strict:  # the same fast path on the csv module's rows
-        nan = np.nan
-        hw = np.array([[nan if v is None else v for v in sizes[(r[c_h], r[c_w])]] for r in full], dtype=np.float64).reshape(-1, 2)
-        ds = _tfod_fast(path, [r[c_name] for r in full], [r[c_class] for r in full],
-                        np.array([nan if v is None else v for v in coords], dtype=np.float64).reshape(-1, 4), hw[:, 0], hw[:, 1],
-                        units, images, image_sizes, classes)
-        if ds is not None:
-            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
     n = -1
     for line, r in _full_rows(rows, header, path, problems):

@@ -24,7 +24,7 @@ import numpy as np
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import Columns, DatasetBuilder, clean_dataset, finite, finite_values, json_str
+from ._build import Columns, DatasetBuilder, finite, json_str
 
 __all__ = ["read_via", "write_via"]
 
@@ -60,11 +60,8 @@ def read_via(
     if not isinstance(data, dict):
         raise YoloToolsError(f"{path}: expected a VIA JSON object keyed by filename+size")
     problems = Problems(strict=strict)
-    if not strict:
-        ds = _fast(path, data, images, classes, image_sizes, label_key)
-        if ds is not None:
-            return ds, problems
     b = DatasetBuilder(path, problems, classes=classes, images=images, image_sizes=image_sizes)
+    b.prefetch_sizes(item["filename"] for item in data.values() if isinstance(item, dict) and isinstance(item.get("filename"), str))
     for key, item in data.items():
         where = f"{key!r}"
         if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
@@ -116,37 +113,6 @@ def read_via(
             attrs = {a: v for a, v in ra.items() if a != k and v not in ("", None, {})}
             b.add_box(img, label, x1, y1, x2, y2, where_b, attrs={"region_attributes": attrs} if attrs else None)
     return b.build(), problems
-
-
-def _fast(path: Path, data: dict, images, classes, image_sizes, label_key):
-    """The reader's fast path (:func:`~._build.clean_dataset`): rect regions
-    only, a file with nothing to report; None otherwise."""
-    names, box_image, labels, vals, attrs = [], [], [], [], []
-    for i, item in enumerate(data.values()):
-        if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
-            return None
-        names.append(item["filename"])
-        regions = item.get("regions") or []
-        if isinstance(regions, dict):
-            regions = list(regions.values())
-        for reg in regions:
-            sa = reg.get("shape_attributes") if isinstance(reg, dict) else None
-            if not isinstance(sa, dict) or sa.get("name") != "rect":
-                return None
-            ra = reg.get("region_attributes")
-            ra = ra if isinstance(ra, dict) else {}
-            label, k = _label(ra, label_key)
-            at = {a: v for a, v in ra.items() if a != k and v not in ("", None, {})}
-            box_image.append(i)
-            labels.append(label)
-            attrs.append({"region_attributes": at} if at else None)
-            vals += (sa.get("x"), sa.get("y"), sa.get("width"), sa.get("height"))
-    v = finite_values(vals)
-    if None in v:
-        return None
-    x, y, w, h = np.array(v, dtype=np.float64).reshape(-1, 4).T
-    return clean_dataset(path, names=names, hws=None, box_image=box_image, labels=labels, xyxy=np.stack([x, y, x + w, y + h], 1),
-                         attrs=attrs, images=images, image_sizes=image_sizes, classes=classes)
 
 
 def write_via(dataset: DetectionDataset, path: Path | str) -> dict:

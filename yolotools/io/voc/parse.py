@@ -1,6 +1,5 @@
-"""Parse one VOC XML file, safely: no DTD, no entities, no network.  A regex
-fast path (after expat checks the file is well-formed) for the plain layout,
-lxml for anything else; a test compares both on every VOC2007 file."""
+"""Parse one VOC XML file, safely, with lxml: no DTD, no entities, no network
+(a file that declares a DOCTYPE or entities is refused before it is parsed)."""
 
 from __future__ import annotations
 
@@ -9,11 +8,6 @@ import re
 from dataclasses import dataclass
 
 __all__ = ["_parse_one"]
-
-try:
-    from ... import _native
-except ImportError:  # no C compiler at install time: the regex path
-    _native = None
 
 _PARSER = None
 
@@ -49,96 +43,10 @@ _BOX_TAGS = ("xmin", "ymin", "xmax", "ymax")
 _FALSE = (None, "", "0", "false", "False")
 
 
-# Fast path for the plain VOC layout (no attributes, comments, CDATA or entity
-# references; one <bndbox> per object outside <part>): expat checks that the file
-# is well-formed (C, no callbacks), then a few regexes pull the fields.  Anything
-# else goes to the lxml tree walk; a test asserts both give identical results on
-# every VOC2007 file.
-_RE_DECL = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>)?\s*<annotation>")
+# <object> elements and their <part>s as bytes, for the class-name scan of
+# io/voc/reader.py (which reads names only, to fix the class order before the parse)
 _RE_OBJ = re.compile(rb"<object>(.*?)</object>", re.S)
 _RE_PART = re.compile(rb"<part>.*?</part>", re.S)
-_RE_NAME = re.compile(rb"<name>([^<]*)</name>")
-_RE_DIFF = re.compile(rb"<difficult>([^<]*)</difficult>")
-_RE_BB = re.compile(
-    rb"<bndbox>\s*<xmin>([^<]*)</xmin>\s*<ymin>([^<]*)</ymin>\s*<xmax>([^<]*)</xmax>\s*<ymax>([^<]*)</ymax>\s*</bndbox>"
-)
-_RE_SIZE = re.compile(rb"<size>\s*<width>([^<]*)</width>\s*<height>([^<]*)</height>\s*(?:<depth>[^<]*</depth>\s*)?</size>")
-_RE_FILENAME = re.compile(rb"<filename>([^<]*)</filename>")
-
-
-def _parse_fast(data: bytes, out: _Parsed) -> bool:
-    """Fill ``out`` from a plain VOC file and return True, or return False (the
-    caller then uses lxml).  Never reports an error itself.  The C reader
-    (``yolotools._native.parse_voc_plain``, when built) takes the plainest files
-    (ASCII, no declaration but the usual ones; '=' and XML's five entities allowed
-    in text it does not read) with the same results; the regex path below takes
-    the rest."""
-    if _native is not None:
-        got = _native.parse_voc_plain(data)
-        if got is not None:
-            out.filename, out.image_hw, out.names, out.voc, out.difficult = got
-            out.obj_index = list(range(len(out.names)))
-            return True
-    return _parse_regex(data, out)
-
-
-def _parse_regex(data: bytes, out: _Parsed) -> bool:
-    import xml.parsers.expat
-
-    if b"&" in data or b"<!" in data or b"=" in data[data.find(b"<annotation") :] or not _RE_DECL.match(data):
-        return False
-    try:
-        xml.parsers.expat.ParserCreate().Parse(data, True)
-    except xml.parsers.expat.ExpatError:
-        return False
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    body = data
-    objs = _RE_OBJ.findall(body)
-    if len(objs) != body.count(b"<object>") or body.count(b"<object") != len(objs):
-        return False
-    if b"<size>" in body:
-        m = _RE_SIZE.search(body)
-        if m is None or body.count(b"<size>") != 1:
-            return False
-        try:
-            w, h = int(float(m.group(1))), int(float(m.group(2)))
-        except (ValueError, OverflowError):  # not a number, or inf
-            return False
-        if not (w > 0 and h > 0):
-            return False
-        out.image_hw = (h, w)
-    fn = _RE_FILENAME.findall(body)
-    if len(fn) > 1:
-        return False
-    if fn:
-        out.filename = fn[0].decode("utf-8").strip() or None
-    for i, o in enumerate(objs):
-        if b"<part" in o:
-            o = _RE_PART.sub(b"", o)
-            if b"<part" in o:
-                return False
-        names = _RE_NAME.findall(o)
-        bbs = _RE_BB.findall(o)
-        diffs = _RE_DIFF.findall(o)
-        if len(names) != 1 or len(bbs) != 1 or o.count(b"<bndbox") != 1 or len(diffs) > 1:
-            return False
-        name = names[0].decode("utf-8").strip()
-        try:
-            vals = tuple(float(v) for v in bbs[0])
-        except ValueError:
-            return False
-        if not name or not all(math.isfinite(v) for v in vals):
-            return False
-        diff = diffs[0].decode("utf-8").strip() if diffs else None
-        out.names.append(name)
-        out.voc.append(vals)
-        out.difficult.append(diff not in _FALSE)
-        out.obj_index.append(i)
-    del text
-    return True
 
 
 def _parse_one(xml_path: str, image_id: str) -> _Parsed:
@@ -157,10 +65,6 @@ def _parse_one(xml_path: str, image_id: str) -> _Parsed:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         out.problems.append(("error", "unsafe_xml", "", "XML declares a DOCTYPE/entities; refused (entity expansion is disabled)"))
         return out
-    if _parse_fast(data, out):
-        return out
-    out.filename, out.image_hw = None, None
-    del out.names[:], out.voc[:], out.difficult[:], out.obj_index[:], out.problems[:]
     return _parse_lxml(data, out)
 
 

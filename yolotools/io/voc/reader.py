@@ -18,7 +18,7 @@ from ..files import inside_root_str
 from .convention import _offsets
 from .parse import _RE_OBJ, _RE_PART, _Parsed, _parse_one
 
-if TYPE_CHECKING:  # numpy-based: imported where a record is made (convert voc's C path makes none)
+if TYPE_CHECKING:  # numpy-based: imported where a record is made
     from ...annotations import DetectionDataset
 
 __all__ = ["LabelStage", "read_voc", "find_voc_roots"]
@@ -245,12 +245,10 @@ def _scan_names(paths: list[str], *, workers: int | None, progress: bool) -> dic
     return found
 
 
-def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelStage | None, records: bool = True) -> list:
+def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelStage | None) -> list:
     """Worker: parse each file, build its record with class indices from
     ``class_names`` and (optionally) write its label file.  Returns, per file,
-    ``(record or None, problems as tuples, object names)``; with ``records=False``
-    (no numpy: ``convert voc``'s C path) ``(image path, (h, w), boxes, classes,
-    difficult flags)`` as lists instead of the record."""
+    ``(record or None, problems as tuples, object names)``."""
     index = {n: i for i, n in enumerate(class_names)}
     out = []
     made: set = set()
@@ -275,8 +273,7 @@ def _convert_chunk(items, *, class_names: tuple[str, ...], offs, stage: LabelSta
                     p.problems.append(("error", "missing_size", "", f"no usable <size> and {e}; image skipped"))
             if hw is not None:
                 boxes, cls, diff = _checked_boxes(p, hw, index, offs, probs)
-                rec = _record(image_id, Path(img_path), hw, boxes, cls, diff) if records else \
-                    (str(Path(img_path)), hw, boxes, cls, diff)
+                rec = _record(image_id, Path(img_path), hw, boxes, cls, diff)
                 if stage is not None:
                     from ..yolo.lines import write_label_file, yolo_lines
 

@@ -12,12 +12,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ...annotations import (Annotations, BoxColumns, ClassMap, DetectionDataset, ImageRecord, checked_hw, dataset_with_columns,
-                             trusted_record)
+from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
-from ..files import IMAGE_EXTS, image_size_hw, is_normal_abs, load_json, path_objects
+from ..files import IMAGE_EXTS, image_size_hw, is_normal_abs, load_json
 from .data_yaml import dataset_root, image_list, label_paths_for_images, load_data_yaml, names_from_yaml, yaml_key_for_split
 from .txt import parse_label_text
 from .writer import SIDECAR_SUFFIX
@@ -52,16 +51,10 @@ def read_yolo(
     problems = Problems(strict=strict)
     class_map, pairs, sidecar = _resolve(source, split, names, images, problems)
     jobs = _jobs(pairs, sidecar, problems)
-    k = len(class_map)
-    got = None if with_scores else _native_records(jobs, k, progress)
-    done, columns = got if got is not None else (None, None)
-    rest = jobs if done is None else [j for j, d in zip(jobs, done) if d is None]
-    worker = functools.partial(_read_chunk, k=k, with_scores=with_scores)
-    slow = iter(r for part in map_chunks(worker, rest, progress=progress and done is None, desc="read YOLO", unit="img",
-                                         chunk_size=None) for r in part)
+    worker = functools.partial(_read_chunk, k=len(class_map), with_scores=with_scores)
     records = []
-    for d in done if done is not None else [None] * len(jobs):
-        rec, probs, lines = d if d is not None else next(slow)
+    for rec, probs, lines in (r for part in map_chunks(worker, jobs, progress=progress, desc="read YOLO", unit="img", chunk_size=None)
+                              for r in part):
         for sev, kind, path, msg, where in probs:
             problems.add(sev, kind, path, msg, where)
         if rec is None:
@@ -69,80 +62,7 @@ def read_yolo(
         records.append(rec)
         if line_numbers is not None:
             line_numbers[rec.image_id] = lines
-    if columns is not None and not rest and len(records) == len(jobs):  # every record a slice of the C chunks' arrays
-        return dataset_with_columns(class_map, records, columns), problems
     return DetectionDataset(class_map, tuple(records)), problems
-
-
-def _native_records(jobs, k: int, progress: bool) -> tuple[list, BoxColumns | None] | None:
-    """Per job, what :func:`_read_chunk` gives (``(record, problems, line
-    numbers)``) for the images the C module reads (``_native.yolo_label_files``:
-    a PNG/JPEG header and a clean label file, with a sidecar entry of no more
-    than sizes, ids and flags; their only problems: stale sidecar lines), None
-    for the others (read by :func:`_read_chunk`); and, when every job was read
-    there, the records' boxes as columns.  None when there is no C module."""
-    try:
-        from ... import _native
-    except ImportError:
-        return None
-    from .txt import TOLERANCE
-
-    def run(chunk):
-        return _native.yolo_label_files([j[1] for j in chunk], [j[2] for j in chunk], k, TOLERANCE)
-
-    # each chunk's records are made while the threads read the next ones (the C part runs without the GIL)
-    size = 1024
-    out: list = []
-    parts = []
-    for c, res in enumerate(map_chunks(run, jobs, progress=progress, desc="read YOLO", unit="img", threads=True, chunk_size=size)):
-        recs, arrays = _native_chunk(jobs[c * size : (c + 1) * size], *res)
-        out += recs
-        parts.append(arrays)
-    columns = None
-    if parts and all(o is not None for o in out):  # the records' boxes, in order: the chunks' arrays end to end
-        columns = BoxColumns(*(np.concatenate([p[f] for p in parts]) for f in range(4)),
-                             [len(o[0].annotations.class_ids) for o in out])
-        for a in columns[:4]:
-            a.setflags(write=False)
-    return out, columns
-
-
-def _native_chunk(jobs, status: bytes, hw: bytes, nbox: bytes, cls: bytes, xyxy: bytes) -> list:
-    """:func:`_native_records` for one chunk, from ``yolo_label_files``' buffers:
-    the records' arrays are read-only slices of the chunk's."""
-    hw = np.frombuffer(hw, dtype=np.int64).reshape(-1, 2).tolist()
-    ends = np.cumsum(np.frombuffer(nbox, dtype=np.int32)).tolist()
-    cls = np.frombuffer(cls, dtype=np.int64)
-    xyxy = np.frombuffer(xyxy, dtype=np.float64).reshape(-1, 4)
-    diff = np.zeros(len(cls), dtype=np.bool_)
-    crowd = np.zeros(len(cls), dtype=np.bool_)
-    out: list = [None] * len(jobs)
-    spans = []
-    b0 = 0
-    for i, (job, st, b1) in enumerate(zip(jobs, status, ends)):
-        n0, b0 = b0, b1
-        if st:
-            continue
-        side = job[3]
-        warns = []
-        if side:
-            if _sidecar_has_more_than_flags(side):  # areas, attributes, left-out boxes: the Python path puts them back
-                continue
-            if "difficult_lines" in side or "crowd_lines" in side:
-                d_at, c_at, stale = _flag_positions(side, range(1, b1 - n0 + 1))
-                diff[[n0 + j for j in d_at]] = True
-                crowd[[n0 + j for j in c_at]] = True
-                warns = [("warning", "stale_sidecar", job[2], _stale_message(ln), "") for ln in stale]
-        spans.append((i, n0, b1, warns))
-    for a in (cls, xyxy, diff, crowd):
-        a.setflags(write=False)
-    lines_upto = list(range(1, max((b1 - b0 for _i, b0, b1, _w in spans), default=0) + 1))
-    paths = path_objects([jobs[i][1] for i, *_ in spans])
-    for (i, b0, b1, warns), path in zip(spans, paths):
-        image_id, _img, _lab, side = jobs[i]
-        out[i] = (trusted_record(image_id, path, tuple(hw[i]), xyxy[b0:b1], cls[b0:b1], diff[b0:b1], crowd[b0:b1],
-                                 source_id=side.get("source_id") if side else None), warns, lines_upto[: b1 - b0])
-    return out, (xyxy, cls, diff, crowd)
 
 
 def _resolve(source, split, names, images, problems: Problems) -> tuple[ClassMap, list[tuple[str, str]], dict]:
@@ -255,126 +175,36 @@ def _jobs(pairs, sidecar: dict, problems: Problems) -> list[tuple[str, str, str,
 
 def _read_chunk(jobs, *, k: int, with_scores: bool) -> list[tuple[ImageRecord | None, list[tuple], list[int] | None]]:
     """Worker: read images' headers and label files for one chunk of jobs
-    (plain strings and one ``stat`` per image: this loop runs for every image).
-    The label files of the chunk whose every line is a valid box are parsed
-    together (:func:`_clean_files`: one numpy conversion for the chunk); the
-    others line by line (:func:`parse_label_text`, which names each problem).
-    Per job: ``(record or None when skipped, its problems, its boxes' line numbers)``."""
+    (plain strings and one ``stat`` per image: this loop runs for every image),
+    each label file by :func:`parse_label_text`.  Per job: ``(record or None
+    when skipped, its problems, its boxes' line numbers)``."""
     out = []
-    got = []  # per job: (image path, (h, w), label text, problems of reading them) or None when the image is skipped
     for image_id, img, lab, side in jobs:
         side = side or {}
-        probs = Problems()
+        problems = Problems()
         img, hw, why = _image_hw(img, side)
         if hw is None:
-            probs.error(why[0], img, why[1])
-            got.append((None, None, None, probs))
+            problems.error(why[0], img, why[1])
+            out.append((None, _plain(problems), None))
             continue
         try:
             with open(lab, encoding="utf-8-sig") as f:  # a BOM is not part of the first line
                 text = f.read()
         except FileNotFoundError:
-            probs.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
+            problems.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
             text = ""
         except (OSError, UnicodeDecodeError) as e:
-            probs.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
+            problems.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
             text = ""
-        got.append((img, hw, text, probs))
-    clean = _clean_files([(t, hw) for _img, hw, t, _p in got], k, with_scores)
-    for (image_id, _img, lab, side), (img, hw, text, problems), fast in zip(jobs, got, clean):
-        if hw is None:
-            out.append((None, _plain(problems), None))
-            continue
-        side = side or {}
-        if fast is not None and not _sidecar_has_more_than_flags(side):
-            xyxy, cls, scores = fast
-            lines = list(range(1, len(cls) + 1))
-            diff, crowd = _sidecar_flags(side, lines, lab, problems)
-            diff.setflags(write=False)
-            crowd.setflags(write=False)
-            rec = trusted_record(image_id, Path(img), checked_hw(image_id, hw), xyxy, cls, diff, crowd, scores=scores,
-                                 source_id=side.get("source_id"))
-        else:
-            ann, lines = parse_label_text(text, lab, hw, k, problems, with_scores=with_scores)
-            if side:
-                ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
-            rec = ImageRecord(image_id, Path(img), hw, ann, source_id=side.get("source_id"))
-        out.append((rec, _plain(problems), lines))
+        ann, lines = parse_label_text(text, lab, hw, k, problems, with_scores=with_scores)
+        if side:
+            ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
+        out.append((ImageRecord(image_id, Path(img), hw, ann, source_id=side.get("source_id")), _plain(problems), lines))
     return out
 
 
 def _plain(problems: Problems) -> list[tuple]:
     return [(p.severity, p.kind, p.path, p.message, p.where) for p in problems]
-
-
-_PLAIN_SIDECAR_KEYS = frozenset(("image_hw", "source_id", "source_path", "difficult_lines", "crowd_lines"))
-
-
-def _sidecar_has_more_than_flags(side: dict) -> bool:
-    """A sidecar entry with more than sizes, source ids/paths and difficult/crowd
-    line flags (areas, attributes, left-out boxes): put back by :func:`_apply_sidecar`."""
-    return not side.keys() <= _PLAIN_SIDECAR_KEYS
-
-
-def _clean_files(files: list[tuple[str | None, tuple[int, int] | None]], k: int, with_scores: bool) -> list:
-    """Per ``(label text, (h, w))``: ``(xyxy pixels, class ids, scores or None)``,
-    read-only slices of arrays shared by the chunk, for a file whose every line
-    is a valid box inside the image (what :func:`parse_label_text`'s vectorised
-    path takes, with the same arithmetic, row by row); None for any other file
-    (it goes line by line).  One ``np.array`` for the whole chunk."""
-    from .txt import TOLERANCE
-
-    ncol = 6 if with_scores else 5
-    out: list = [None] * len(files)
-    idx, tokens, counts, whs = [], [], [], []
-    for i, (text, hw) in enumerate(files):
-        if not text or hw is None:
-            continue
-        rows = [ln.split() for ln in text.splitlines()]
-        if not rows or any(len(r) != ncol for r in rows):
-            continue
-        idx.append(i)
-        counts.append(len(rows))
-        whs.append((hw[1], hw[0]))
-        for r in rows:
-            tokens.extend(r)
-    if not idx:
-        return out
-    try:
-        a = np.array(tokens, dtype=np.float64).reshape(-1, ncol)
-    except ValueError:  # a word somewhere: find the files it is in one by one
-        keep = []
-        for i, n, wh in zip(idx, counts, whs):
-            try:
-                np.array([t for ln in files[i][0].splitlines() for t in ln.split()], dtype=np.float64)
-                keep.append((i, n, wh))
-            except ValueError:
-                pass
-        if not keep:
-            return out
-        idx, counts, whs = (list(v) for v in zip(*keep))
-        a = np.array([t for i in idx for ln in files[i][0].splitlines() for t in ln.split()], dtype=np.float64).reshape(-1, ncol)
-    counts_a = np.array(counts)
-    starts = np.concatenate([[0], np.cumsum(counts_a)[:-1]])
-    # clean_corners' checks, row by row (a file is clean when all its rows are)
-    c = a[:, 0]
-    half = a[:, 3:5] / 2
-    xy1, xy2 = a[:, 1:3] - half, a[:, 1:3] + half
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(a).all(1) & (c >= 0) & (c < k) & (c == np.floor(c)) & (a[:, 3] > 0) & (a[:, 4] > 0)
-        ok &= (xy1.min(1) >= -TOLERANCE) & (xy2.max(1) <= 1 + TOLERANCE)
-    file_ok = np.logical_and.reduceat(ok, starts)
-    wh = np.repeat(np.array(whs, dtype=np.float64), counts_a, axis=0)
-    xyxy = np.concatenate([xy1, xy2], 1)
-    xyxy *= np.concatenate([wh, wh], 1)  # corners_to_pixels' product, w h w h per row
-    cls = c.astype(np.int64)
-    scores = a[:, 5].copy() if with_scores else None
-    for arr in (xyxy, cls) + ((scores,) if scores is not None else ()):
-        arr.setflags(write=False)
-    for i, s0, n, good in zip(idx, starts.tolist(), counts, file_ok.tolist()):
-        if good:
-            out[i] = (xyxy[s0 : s0 + n], cls[s0 : s0 + n], None if scores is None else scores[s0 : s0 + n])
-    return out
 
 
 def _image_hw(img: str, side: dict) -> tuple[str, tuple[int, int] | None, tuple[str, str] | None]:

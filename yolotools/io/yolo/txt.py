@@ -4,8 +4,6 @@ parser, and the formatter and staged label-file writer of :mod:`.lines`.  With t
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ...annotations import Annotations
@@ -29,65 +27,6 @@ def format_label_lines(ann: Annotations, image_hw: tuple[int, int], *, with_scor
 TOLERANCE = 1e-6  # coordinates this far outside [0, 1] are kept as written; further ones are clipped (with a warning)
 
 
-def row_corners(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised corners ``(xy1, xy2)`` of rows ``class cx cy w h ...``."""
-    half = a[:, 3:5] / 2
-    return a[:, 1:3] - half, a[:, 1:3] + half
-
-
-def clean_corners(a: np.ndarray, num_classes: int | None, tolerance: float = TOLERANCE, clip: bool = True
-                  ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Normalised corners ``(xy1, xy2)`` of rows ``a (n >= 1, 5+)`` (``class cx cy
-    w h ...``), or None unless every row is a valid box: finite, an integer class
-    in range, positive size, inside [0, 1] within ``tolerance`` (``clip``).  The
-    checks are column minima and maxima (NaN and inf show there), a handful of
-    reductions instead of one per check.  The one test of the vectorised YOLO
-    paths (this module's parser and :mod:`.columns`)."""
-    mn, mx = a.min(0), a.max(0)
-    if not (np.isfinite(mn).all() and np.isfinite(mx).all()):
-        return None
-    c = a[:, 0]
-    if mn[0] < 0 or (num_classes is not None and mx[0] >= num_classes) or (c != np.floor(c)).any():
-        return None
-    if mn[3] <= 0 or mn[4] <= 0:
-        return None
-    xy1, xy2 = row_corners(a)
-    if clip and (xy1.min() < -tolerance or xy2.max() > 1 + tolerance):
-        return None
-    return xy1, xy2
-
-
-def corners_to_pixels(xy1: np.ndarray, xy2: np.ndarray, w, h) -> np.ndarray:
-    """``(n, 4)`` xyxy pixels of normalised corners; ``w``, ``h`` the image size
-    (numbers, or one per row).  The one place the YOLO readers multiply by it."""
-    xyxy = np.concatenate([xy1, xy2], 1)
-    xyxy *= np.stack([w, h, w, h], -1).astype(np.float64)
-    return xyxy
-
-
-def _parse_clean(text: str, image_hw, num_classes, ncol: int, with_scores: bool, tolerance: float, clip: bool):
-    """The vectorised path of :func:`parse_label_text`, or None when any line
-    would need a problem reported (wrong columns, blank lines, non-numbers, and
-    what :func:`clean_corners` refuses)."""
-    rows = [ln.split() for ln in text.splitlines()]
-    if not rows:
-        return None
-    for r in rows:
-        if len(r) != ncol:
-            return None
-    try:
-        a = np.array(rows, dtype=np.float64)
-    except ValueError:
-        return None
-    corners = clean_corners(a, num_classes, tolerance, clip)
-    if corners is None:
-        return None
-    h, w = image_hw
-    xyxy = corners_to_pixels(*corners, w, h)
-    ann = Annotations(Boxes.adopt(xyxy, image_hw), a[:, 0].astype(np.int64), scores=a[:, 5].copy() if with_scores else None)
-    return ann, list(range(1, len(rows) + 1))
-
-
 def parse_label_text(
     text: str,
     path: str,
@@ -104,51 +43,79 @@ def parse_label_text(
     coordinates slightly outside [0, 1] (more than ``tolerance``) are clipped with
     a warning (``clip=False``, for predictions: kept as they are).
 
-    Files whose every line is a valid box inside the image (nearly all) take a
-    vectorised path with the same arithmetic; any other file takes the line by
-    line path that names each problem (a test checks both agree)."""
+    One path: every line's numbers in one array (Python's ``float`` of each
+    token, as ``numpy`` converts text), the checks as array operations, and a
+    message only for the lines a check stops, in line order."""
     ncol = 6 if with_scores else 5
-    fast = _parse_clean(text, image_hw, num_classes, ncol, with_scores, tolerance, clip)
-    if fast is not None:
-        return fast
-    rows, cls, scores, lines = [], [], [], []
-    for ln, line in enumerate(text.splitlines(), 1):
-        tok = line.split()
-        if not tok:
-            continue
-        if len(tok) != ncol:
-            problems.error("bad_columns", path, f"expected {ncol} columns, found {len(tok)}; line skipped", ln)
-            continue
-        try:
-            c = float(tok[0])
-            vals = [float(t) for t in tok[1:]]
-        except ValueError:
-            problems.error("not_numeric", path, f"non-numeric value in {line.strip()!r}; line skipped", ln)
-            continue
-        if not all(math.isfinite(v) for v in vals) or not math.isfinite(c):
-            problems.error("not_numeric", path, "NaN or infinite value; line skipped", ln)
-            continue
-        if c != int(c) or c < 0 or (num_classes is not None and c >= num_classes):
-            rng = f"0..{num_classes - 1}" if num_classes else "a non-negative integer"
-            problems.error("bad_class", path, f"class id {tok[0]} outside {rng}; line skipped", ln)
-            continue
-        cx, cy, w, h = vals[:4]
-        if w <= 0 or h <= 0:
-            problems.error("empty_box", path, f"width/height {w:g}x{h:g} not positive; line skipped", ln)
-            continue
+    toks = [ln.split() for ln in text.splitlines()]
+    at = [i for i, t in enumerate(toks) if len(t) == ncol]  # the lines with a box's number of columns
+    a, numeric = _numbers([toks[i] for i in at], ncol)
+    c, cx, cy, w, h = a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4]
+    with np.errstate(invalid="ignore"):
+        finite = numeric & np.isfinite(a).all(1)
+        good_class = finite & (c == np.floor(c)) & (c >= 0) & (c < (num_classes if num_classes is not None else np.inf))
+        sized = good_class & (w > 0) & (h > 0)
         x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-        if clip and (x1 < -tolerance or y1 < -tolerance or x2 > 1 + tolerance or y2 > 1 + tolerance):
-            cl = (max(x1, 0.0), max(y1, 0.0), min(x2, 1.0), min(y2, 1.0))
-            if cl[2] <= cl[0] or cl[3] <= cl[1]:
-                problems.error("box_outside_image", path, "box lies entirely outside the image; line skipped", ln)
-                continue
-            problems.warning("box_clipped", path, "box extends outside [0, 1]; clipped", ln)
-            x1, y1, x2, y2 = cl
-        rows.append((x1, y1, x2, y2))
-        cls.append(int(c))
-        lines.append(ln)
-        if with_scores:
-            scores.append(vals[4])
-    boxes = Boxes.from_array(np.array(rows, dtype=np.float64).reshape(-1, 4), BoxFormat.XYXY, normalized=True, image_hw=image_hw)
-    ann = Annotations(boxes, cls, scores=scores if with_scores else None)
-    return ann, lines
+        out = (x1 < -tolerance) | (y1 < -tolerance) | (x2 > 1 + tolerance) | (y2 > 1 + tolerance) if clip else np.zeros(len(a), bool)
+        clipped = sized & out
+        # Python's max(v, 0.0) and min(v, 1.0): v itself unless the bound is beyond it
+        x1 = np.where(clipped & (0.0 > x1), 0.0, x1)
+        y1 = np.where(clipped & (0.0 > y1), 0.0, y1)
+        x2 = np.where(clipped & (1.0 < x2), 1.0, x2)
+        y2 = np.where(clipped & (1.0 < y2), 1.0, y2)
+        outside = clipped & ((x2 <= x1) | (y2 <= y1))
+    keep = sized & ~outside
+    status = np.where(~numeric, 1, np.where(~finite, 2, np.where(~good_class, 3, np.where(~sized, 4, np.where(outside, 5, 0)))))
+    status = np.where((status == 0) & clipped, 6, status)
+    row_of = dict(zip(at, range(len(at))))
+    bad_rows = set(np.flatnonzero(status).tolist())
+    for i, t in enumerate(toks):  # the lines a check stops, in order
+        r = row_of.get(i)
+        if r is None:
+            if t:
+                problems.error("bad_columns", path, f"expected {ncol} columns, found {len(t)}; line skipped", i + 1)
+            continue
+        if r in bad_rows:
+            _report(int(status[r]), t, a[r], text, i, num_classes, path, problems)
+    k = np.flatnonzero(keep)
+    boxes = Boxes.from_array(np.stack([x1[k], y1[k], x2[k], y2[k]], 1), BoxFormat.XYXY, normalized=True, image_hw=image_hw)
+    ann = Annotations(boxes, c[k].astype(np.int64), scores=a[k, 5] if with_scores else None)
+    return ann, [at[j] + 1 for j in k.tolist()]
+
+
+def _numbers(rows: list[list[str]], ncol: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows as an (n, ncol) float64 array, whether each row is all numbers)``;
+    a row with a token that is not a number is NaN (found row by row only then)."""
+    try:
+        return np.array(rows, dtype=np.float64).reshape(-1, ncol), np.ones(len(rows), bool)
+    except ValueError:
+        pass
+    a = np.full((len(rows), ncol), np.nan)
+    numeric = np.zeros(len(rows), bool)
+    for r, t in enumerate(rows):
+        try:
+            a[r] = np.array(t, dtype=np.float64)
+            numeric[r] = True
+        except ValueError:
+            pass
+    return a, numeric
+
+
+def _report(status: int, tok: list[str], v: np.ndarray, text: str, i: int, num_classes, path, problems: Problems) -> None:
+    """The problem of line ``i + 1`` (tokens ``tok``, numbers ``v``) that check ``status`` stopped."""
+    ln = i + 1
+    if status == 1:
+        line = text.splitlines()[i]
+        problems.error("not_numeric", path, f"non-numeric value in {line.strip()!r}; line skipped", ln)
+    elif status == 2:
+        problems.error("not_numeric", path, "NaN or infinite value; line skipped", ln)
+    elif status == 3:
+        rng = f"0..{num_classes - 1}" if num_classes else "a non-negative integer"
+        problems.error("bad_class", path, f"class id {tok[0]} outside {rng}; line skipped", ln)
+    elif status == 4:
+        w, h = float(v[3]), float(v[4])
+        problems.error("empty_box", path, f"width/height {w:g}x{h:g} not positive; line skipped", ln)
+    elif status == 5:
+        problems.error("box_outside_image", path, "box lies entirely outside the image; line skipped", ln)
+    else:
+        problems.warning("box_clipped", path, "box extends outside [0, 1]; clipped", ln)

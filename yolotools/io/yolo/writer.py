@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from ...errors import YoloToolsError
 from ...parallel import progress_bar
-from ..files import atomic_write_text, check_relative, confined_path, is_plain_name, is_regular_file, json_str
+from ..files import atomic_write_text, check_relative, confined_path, is_plain_name, is_regular_file
 from .data_yaml import load_data_yaml, names_from_yaml, yaml_dump, yaml_key_for_split
-from .lines import LabelWriter
+from .lines import write_label_file
 
-if TYPE_CHECKING:  # numpy-based: not imported by convert voc's C path, which writes through finish_split
+if TYPE_CHECKING:
     from ...annotations import DetectionDataset, ImageRecord
 
 __all__ = ["YoloWriteReport", "write_yolo", "new_staging", "commit_staging", "finish_split", "image_entry", "place_image",
@@ -109,165 +109,21 @@ def write_yolo(
     side_images: dict[str, dict] = {}
     list_lines: list[str] = []
     made_dirs: set = set()
-    labels = LabelWriter(staging_labels) if staged is None else None
-    bulk = _Bulk(dataset, skip_difficult, crowd, decimals, staging_labels) if staged is None else None
-    try:
-        for i, rec in enumerate(progress_bar(progress, dataset.records, desc=f"write {split}", unit="img", leave=False)):
-            entry = bulk.entry_json(i, rec) if bulk is not None else None
-            if entry is not None:  # written by the bulk writer
-                rep.boxes_written += bulk.nbox[i]
-            else:
-                ann = rec.annotations
-                entry, keep = image_entry(rec, skip_difficult, crowd, skipped)
-                if labels is not None:
-                    kept = ann if len(keep) == len(ann) else ann[keep]
-                    labels.add(rec.image_id, format_label_lines(kept, rec.image_hw, decimals=decimals))
-                rep.boxes_written += len(keep)
-            rep.images += 1
-            side_images[rec.image_id] = entry
-            list_lines.append(place_image(rec.image_id, rec.path, images_dir, images, rep, made_dirs) + "\n")
-    except BaseException:
-        if labels is not None:
-            labels.close(check=False)
-        if bulk is not None:
-            bulk.close(check=False)
-        raise
-    if labels is not None:
-        labels.close()
-    try:
-        finish_split(out, split, dataset.class_map, staging, list_lines, side_images, skipped, rep,
-                     wait=bulk.close if bulk is not None else None)
-    finally:
-        if bulk is not None:
-            bulk.close(check=False)  # (a refusal before the wait: no thread left writing)
+    made_labels: set = {staging_labels}
+    if staged is None:
+        os.makedirs(staging_labels, exist_ok=True)
+    for rec in progress_bar(progress, dataset.records, desc=f"write {split}", unit="img", leave=False):
+        ann = rec.annotations
+        entry, keep = image_entry(rec, skip_difficult, crowd, skipped)
+        if staged is None:
+            kept = ann if len(keep) == len(ann) else ann[keep]
+            write_label_file(staging_labels, rec.image_id, format_label_lines(kept, rec.image_hw, decimals=decimals), made_labels)
+        rep.boxes_written += len(keep)
+        rep.images += 1
+        side_images[rec.image_id] = entry
+        list_lines.append(place_image(rec.image_id, rec.path, images_dir, images, rep, made_dirs) + "\n")
+    finish_split(out, split, dataset.class_map, staging, list_lines, side_images, skipped, rep)
     return rep
-
-
-class RawJSON(str):
-    """A sidecar entry already written as JSON text (see :func:`finish_split`)."""
-
-
-def sidecar_text(head: dict, images: dict) -> str:
-    """``json.dumps({**head, "images": images}, separators=(",", ":"))``, with
-    the entries of ``images`` that are :class:`RawJSON` put in as they are."""
-    if not any(isinstance(v, RawJSON) for v in images.values()):
-        return json.dumps({**head, "images": images}, separators=(",", ":"))
-    body = ",".join(f"{json_str(k)}:{v if isinstance(v, RawJSON) else json.dumps(v, separators=(',', ':'))}" for k, v in images.items())
-    return json.dumps(head, separators=(",", ":"))[:-1] + f',"images":{{{body}}}}}'
-
-
-class _Bulk:
-    """:func:`write_yolo`'s label files and sidecar entries for the plain images
-    (no box left out, no area or scores; an id with no folder part), made for
-    all of them at once: the texts by the C module's
-    ``yolo_texts`` (what :func:`~yolotools.io.yolo.lines.yolo_lines` writes), the
-    files by its ``write_files`` on a thread while the caller goes on, the flag
-    lines from the flags' positions.  Without the C module it does nothing
-    (every image goes the per-image way)."""
-
-    def __init__(self, dataset, skip_difficult: bool, crowd: str, decimals: int, staging_labels: str):
-        self.ok: list[bool] = []
-        self._thread = None
-        self._error: BaseException | None = None
-        try:
-            from ... import _native
-        except ImportError:
-            return
-        import numpy as np
-
-        recs = dataset.records
-        if not recs:
-            return
-        anns = [r.annotations for r in recs]
-        cols = dataset.box_columns()
-        self.nbox = cols.counts
-        ends = np.cumsum(self.nbox)
-        diff, crowdf = cols.is_difficult, cols.is_crowd
-        left_out = np.zeros(len(diff), bool)
-        if skip_difficult:
-            left_out |= diff
-        if crowd == "skip":
-            left_out |= crowdf
-        rec_of = np.searchsorted(ends, np.flatnonzero(left_out), side="right")
-        has_left_out = set(rec_of.tolist())
-        self.ok = [i not in has_left_out and a.area is None and a.scores is None and is_plain_name(r.image_id)
-                   for i, (r, a) in enumerate(zip(recs, anns))]
-        self._attr_json: dict = {}
-        xyxy = np.ascontiguousarray(cols.xyxy, dtype=np.float64)
-        cls = np.ascontiguousarray(cols.class_ids, dtype=np.int64)
-        hw = np.array([r.image_hw for r in recs], dtype=np.int64).reshape(-1, 2)
-        nbox = np.asarray(self.nbox, dtype=np.int64)
-        sel = np.flatnonzero(np.array(self.ok, bool))
-        paths = [f"{staging_labels}/{recs[i].image_id}.txt" for i in sel.tolist()]
-        import threading
-
-        def run():  # in C without the GIL, while the caller makes the sidecar entries and list lines
-            try:
-                data, tends = _native.yolo_texts(xyxy.tobytes(), cls.tobytes(), nbox.tobytes(), hw.tobytes(), decimals)
-                tends = np.frombuffer(tends, dtype=np.int64)
-                if len(sel) == len(recs):
-                    body, fends = data, tends
-                else:
-                    t0 = np.concatenate([[0], tends[:-1]])
-                    body = b"".join(data[a:b] for a, b in zip(t0[sel].tolist(), tends[sel].tolist()))
-                    fends = np.cumsum(tends[sel] - t0[sel])
-                _native.write_files(paths, bytes(len(paths)), body, np.ascontiguousarray(fends, dtype=np.int64).tobytes())
-            except BaseException as e:  # raised by close()
-                self._error = e
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        self.lines: dict[str, dict[int, list[int]]] = {}  # flag -> image -> its flagged boxes' lines
-        starts = ends - np.asarray(self.nbox)
-        for key, arr in (("difficult_lines", diff), ("crowd_lines", crowdf)):
-            pos = np.flatnonzero(arr)
-            ri = np.searchsorted(ends, pos, side="right")
-            d: dict[int, list[int]] = {}
-            for r_i, ln in zip(ri.tolist(), (pos - starts[ri] + 1).tolist()):
-                d.setdefault(r_i, []).append(ln)
-            self.lines[key] = d
-
-    def entry_json(self, i: int, rec) -> "RawJSON | None":
-        """The sidecar entry of image ``i`` as JSON text (what ``json.dumps`` of
-        :func:`image_entry`'s dict writes, compact) when it is one of the
-        bulk's, else None."""
-        if not self.ok or not self.ok[i]:
-            return None
-        h, w = rec.image_hw
-        t = f'{{"image_hw":[{h},{w}]'
-        if rec.source_id is not None:
-            t += ',"source_id":' + json.dumps(rec.source_id)
-        if rec.path is not None:
-            t += ',"source_path":' + json_str(str(rec.path))
-        for key in ("difficult_lines", "crowd_lines"):
-            ln = self.lines[key].get(i)
-            if ln:
-                t += f',"{key}":[{",".join(map(str, ln))}]'
-        at = rec.annotations.attrs
-        if at is not None:
-            kept = [f'"{n}":{self._dict_json(a)}' for n, a in enumerate(at.tolist(), 1) if a]
-            if kept:
-                t += ',"attrs":{' + ",".join(kept) + "}"
-        return RawJSON(t + "}")
-
-    def _dict_json(self, d: dict) -> str:
-        """``json.dumps(d)`` (compact), remembered for dicts of the same str
-        keys and values (readers give many boxes the same attributes; other
-        values are not remembered: 1, 1.0 and True are equal keys)."""
-        if not all(type(k) is str and type(v) is str for k, v in d.items()):
-            return json.dumps(d, separators=(",", ":"))
-        key = tuple(d.items())
-        got = self._attr_json.get(key)
-        if got is None:
-            got = self._attr_json[key] = json.dumps(d, separators=(",", ":"))
-        return got
-
-    def close(self, check: bool = True) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if check and self._error is not None:
-            raise self._error
 
 
 def image_entry(rec: ImageRecord, skip_difficult: bool, crowd: str, skipped: dict[str, int]) -> tuple[dict, list[int]]:
@@ -319,14 +175,12 @@ def image_entry(rec: ImageRecord, skip_difficult: bool, crowd: str, skipped: dic
 
 
 def finish_split(out: Path, split: str, class_map, staging: Path, list_lines: list[str], side_images: dict[str, dict],
-                 skipped: dict[str, int], rep: YoloWriteReport, wait=None) -> None:
+                 skipped: dict[str, int], rep: YoloWriteReport) -> None:
     """Move the staged labels into place and write the split's list, names,
-    sidecar and data.yaml (what :func:`write_yolo` writes after its label files;
-    also used by the VOC converter's C path, which stages labels itself).
+    sidecar and data.yaml (what :func:`write_yolo` writes after its label files).
     Every text is made first (an existing data.yaml with other class names is
-    refused before anything is moved or written), then ``wait()`` (the label
-    files still being written), then the labels are moved in and the files
-    written."""
+    refused before anything is moved or written), then the labels are moved in
+    and the files written."""
     labels_dir = out / "labels"
     rep.boxes_not_written = dict(sorted(skipped.items()))
     names_text = "".join(f"{n}\n" for n in class_map.names)
@@ -338,7 +192,7 @@ def finish_split(out: Path, split: str, class_map, staging: Path, list_lines: li
         "class_names": list(class_map.names),
         "category_ids": list(class_map.source_ids),
     }
-    side_text = sidecar_text(head, side_images)
+    side_text = json.dumps({**head, "images": side_images}, separators=(",", ":"))
 
     yaml_path = out / "data.yaml"
     data: dict = {}
@@ -385,8 +239,6 @@ def finish_split(out: Path, split: str, class_map, staging: Path, list_lines: li
     new["category_ids"] = list(class_map.source_ids)
     yaml_text = yaml_dump(new)
 
-    if wait is not None:
-        wait()
     commit_staging(staging, out)
     atomic_write_text(out / "classes.names", names_text)
     atomic_write_text(out / f"{split}.txt", list_text)

@@ -6,8 +6,7 @@ Case: 5,000 images, ~36,000 ground-truth boxes over 80 classes (1% crowd),
 Each tool is timed from the JSON files on disk to its 12 numbers (load,
 evaluate, accumulate, summarize), best of ``--rounds``.  ``yolotools`` is what
 ``yolotools eval GT.json RESULTS.json`` runs (columns, C kernels);
-``yolotools-records`` reads both files into datasets first (the library path),
-``yolotools-numpy`` is that path without the C kernels.
+``yolotools-records`` reads both files into datasets first (the library path).
 
     pip install pycocotools faster-coco-eval hotcoco
     python bench/eval_coco.py [--images 5000] [--rounds 3]
@@ -92,21 +91,21 @@ def run_hotcoco(gt_path, dt_path):
 
 
 def run_ours(gt_path, dt_path):
-    """What `yolotools eval GT.json RESULTS.json` runs (columns, the C kernels when built)."""
+    """What `yolotools eval GT.json RESULTS.json` runs (columns, the C kernel)."""
     from yolotools.eval import run_eval
 
     r = run_eval(gt_path, dt_path).result
     return [r.stats[k] for k in STATS]
 
 
-def run_ours_records(gt_path, dt_path, backend=None):
+def run_ours_records(gt_path, dt_path):
     """The library path through datasets (a record per image), as the trainer's validation uses."""
     from yolotools.eval import evaluate_coco, read_predictions
     from yolotools.io.coco import read_coco
 
     gt, _ = read_coco(gt_path, clip=False)
     pred, _ = read_predictions(dt_path, gt)
-    r = evaluate_coco(gt, pred, backend=backend)
+    r = evaluate_coco(gt, pred)
     return [r.stats[k] for k in STATS]
 
 
@@ -118,12 +117,8 @@ def main() -> None:
     args = ap.parse_args()
     gt, dets = make_case(args.images)
     print(f"case: {len(gt['images'])} images, {len(gt['annotations'])} gt boxes, {len(dets)} detections, 80 classes")
-    from yolotools.eval.coco import _native
-
     tools = {"yolotools": run_ours, "yolotools-records": run_ours_records,
-             "yolotools-numpy": lambda g, d: run_ours_records(g, d, "numpy"),
              "pycocotools": lambda g, d: run_pycocotools(g, d, "pycocotools")}
-    print("yolotools C kernels:", "built" if _native is not None else "NOT built (numpy path)")
     try:
         import faster_coco_eval  # noqa: F401
 
@@ -174,8 +169,8 @@ def main() -> None:
         record("eval_coco", f"| `bench/eval_coco.py` COCO eval: {len(gt['images']):,} images, {len(gt['annotations']):,} GT, "
                             f"{len(dets):,} detections, JSON files to the 12 numbers, best of {args.rounds} ({today()}; "
                             f"{'all 12 numbers equal' if same else 'NOT all 12 numbers equal to'} pycocotools') | "
-                            f"`yolotools eval` (columns + C kernels) {ours:.2f} s; through datasets {best['yolotools-records']:.2f} s; "
-                            f"numpy path (no compiler) {best['yolotools-numpy']:.2f} s | {peers} |")
+                            f"`yolotools eval` (orjson, columns, the C kernel) {ours:.2f} s; through datasets "
+                            f"{best['yolotools-records']:.2f} s | {peers} |")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,17 @@ def evaluate_coco_files(gt_json, results_json, *, strict: bool = False, params: 
 
     from ..errors import Problems
     from ..io.coco import coco_tables
+    from ..io.files import gc_paused
     from .predictions import coco_results_columns, file_stems
+
+    with gc_paused():  # millions of objects parsed and made into columns, no cycles
+        return _evaluate_files(gt_json, results_json, strict, params, coco_tables, coco_results_columns, file_stems)
+
+
+def _evaluate_files(gt_json, results_json, strict, params, coco_tables, coco_results_columns, file_stems):
+    import numpy as np
+
+    from ..errors import Problems
 
     tables, gp = coco_tables(gt_json, strict=strict, clip=False)
     ids = np.array(tables.coco_ids, np.int64)

@@ -21,7 +21,7 @@ from ..annotations import Annotations, DetectionDataset, ImageRecord
 from ..boxes import Boxes
 from ..errors import Problems, YoloToolsError
 from ..io.files import load_json
-from ..io.values import boxes4, int64_ok, numbers
+from ..io.values import boxes4, column, int64_ok, numbers
 
 __all__ = ["read_predictions", "read_coco_results", "coco_results_columns", "file_stems", "read_yolo_predictions", "coco_image_ids",
            "from_arrays"]
@@ -142,16 +142,16 @@ def _detections(data: list, path: Path, problems: Problems):
     kept)`` of the entries that are objects with a bbox of 4 finite numbers, a
     finite score and integer ids (int64); each other entry is an error, in file order."""
     n = len(data)
-    d = [x if x.__class__ is dict else None for x in data]
-    bb, ok = boxes4([x.get("bbox") if x is not None else None for x in d])
-    sc, ok_s = numbers([x.get("score") if x is not None else None for x in d])
+    bb, ok = boxes4(column(data, "bbox"))
+    sc, ok_s = numbers(column(data, "score"))
     ok &= ok_s
-    ids = [[x.get(k) if x is not None else None for x in d] for k in ("image_id", "category_id")]
+    ids = [column(data, k) for k in ("image_id", "category_id")]
     ok_id = np.ones(n, bool)
     for col in ids:
         ok_id &= _int64s(col)
     status = np.where(~ok, 2, np.where(~ok_id, 3, 0))
-    status[[i for i, x in enumerate(d) if x is None]] = 1
+    d = data
+    status[[i for i, x in enumerate(data) if x.__class__ is not dict]] = 1
     for i in np.flatnonzero(status).tolist():
         if status[i] == 1:
             problems.error("bad_detection", path, "not an object; skipped", f"[{i}]")
@@ -160,7 +160,7 @@ def _detections(data: list, path: Path, problems: Problems):
         else:
             problems.error("bad_detection", path, "image_id/category_id not integers; skipped", f"[{i}]")
     keep = np.flatnonzero(status == 0)
-    img, cat = (np.array([col[i] for i in keep.tolist()], np.int64).reshape(-1) for col in ids)
+    img, cat = (np.array(col if len(keep) == n else [col[i] for i in keep.tolist()], np.int64).reshape(-1) for col in ids)
     return img, cat, bb[keep].reshape(-1, 4), sc[keep], len(keep) == n
 
 

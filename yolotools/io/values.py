@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import math
+from itertools import chain, repeat
 
 import numpy as np
 
-__all__ = ["finite", "is_num", "int64_ok", "boxes4", "numbers", "INT64_MIN", "INT64_MAX"]
+__all__ = ["finite", "is_num", "int64_ok", "boxes4", "numbers", "column", "INT64_MIN", "INT64_MAX"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -87,12 +88,22 @@ def boxes4(values: list) -> tuple[np.ndarray, np.ndarray]:
     """``((n, 4) float64, mask)`` of a list of JSON values that should each be a
     list of 4 numbers (:func:`is_num`); NaN rows where one is not."""
     n = len(values)
-    if set(map(type, values)) <= {list} and all(len(v) == 4 for v in values):
-        flat = [x for v in values for x in v]
-        a, ok = numbers(flat)
-        return a.reshape(n, 4), ok.reshape(n, 4).all(1)
+    if set(map(type, values)) <= {list} and set(map(len, values)) <= {4} and set(map(type, chain.from_iterable(values))) <= {int, float}:
+        try:
+            a = np.array(values, dtype=np.float64).reshape(n, 4)
+            return a, np.isfinite(a).all(1)
+        except OverflowError:  # an integer beyond a double: entry by entry
+            pass
     ok = np.array([isinstance(v, list) and len(v) == 4 and all(map(is_num, v)) for v in values], bool).reshape(n)
     a = np.full((n, 4), np.nan)
     for i in np.flatnonzero(ok).tolist():
         a[i] = [float(x) for x in values[i]]
     return a, ok
+
+
+def column(rows: list, key: str) -> list:
+    """``row.get(key)`` of each row that is a dict, None for the others (a JSON
+    array of objects as one column)."""
+    if set(map(type, rows)) <= {dict}:
+        return list(map(dict.get, rows, repeat(key)))
+    return [r.get(key) if r.__class__ is dict else None for r in rows]

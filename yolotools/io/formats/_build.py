@@ -631,8 +631,27 @@ def read_many(paths: Sequence[str]) -> list[bytes | None]:
 
 
 def finite_values(values: list) -> list:
-    """``[finite(v) for v in values]``."""
-    return [finite(v) for v in values]
+    """``[finite(v) for v in values]``: numbers and numeric text converted in
+    one ``numpy`` call (Python's ``float`` of each) when every value is one,
+    value by value otherwise (decimal commas, words, None)."""
+    a = _as_floats(values)
+    if a is None:
+        return [finite(v) for v in values]
+    out = a.tolist()
+    if not np.isfinite(a).all():
+        out = [v if v - v == 0 else None for v in out]
+    return out
+
+
+def _as_floats(values: list) -> np.ndarray | None:
+    """``float(v)`` of every value as one array, None when a value is not a str,
+    int or float or does not convert (the caller then goes value by value)."""
+    if not set(map(type, values)) <= {str, float, int}:
+        return None
+    try:
+        return np.array(values, dtype=np.float64).reshape(len(values))
+    except (ValueError, OverflowError):
+        return None
 
 
 def int_hw(h, w) -> tuple[int, int] | None:
@@ -647,6 +666,10 @@ def int_hw(h, w) -> tuple[int, int] | None:
 def _box_floats(values: list) -> tuple[np.ndarray, np.ndarray]:
     """``(round(finite(v), 9) or 0, whether finite(v) took it on its first try)``
     per value (the rows it does not take go through the per-box checks)."""
+    a = _as_floats(values)
+    if a is not None:
+        ok = np.isfinite(a)
+        return np.array([round(v, 9) if g else 0.0 for v, g in zip(a.tolist(), ok.tolist())], dtype=np.float64).reshape(len(values)), ok
     out = np.zeros(len(values))
     ok = np.zeros(len(values), bool)
     for i, x in enumerate(values):

@@ -12,13 +12,14 @@ from typing import Sequence
 
 import numpy as np
 
-from ...annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
+from ...annotations import (Annotations, BoxColumns, ClassMap, DetectionDataset, ImageRecord, checked_hw, dataset_with_columns,
+                             trusted_record)
 from ...boxes import Boxes
 from ...errors import Problems, YoloToolsError
 from ...parallel import map_chunks
-from ..files import IMAGE_EXTS, image_size_hw, is_normal_abs, load_json
+from ..files import IMAGE_EXTS, image_size_hw, is_normal_abs, load_json, path_objects
 from .data_yaml import dataset_root, image_list, label_paths_for_images, load_data_yaml, names_from_yaml, yaml_key_for_split
-from .txt import parse_label_text
+from .txt import parse_label_texts
 from .writer import SIDECAR_SUFFIX
 
 __all__ = ["read_yolo"]
@@ -52,16 +53,32 @@ def read_yolo(
     class_map, pairs, sidecar = _resolve(source, split, names, images, problems)
     jobs = _jobs(pairs, sidecar, problems)
     worker = functools.partial(_read_chunk, k=len(class_map), with_scores=with_scores)
-    records = []
-    for rec, probs, lines in (r for part in map_chunks(worker, jobs, progress=progress, desc="read YOLO", unit="img", chunk_size=None)
-                              for r in part):
-        for sev, kind, path, msg, where in probs:
-            problems.add(sev, kind, path, msg, where)
-        if rec is None:
-            continue
-        records.append(rec)
-        if line_numbers is not None:
-            line_numbers[rec.image_id] = lines
+    records, parts, plain = [], [], True
+    for chunk, rows, flags in map_chunks(worker, jobs, progress=progress, desc="read YOLO", unit="img", chunk_size=None):
+        b = rows.bounds.tolist()
+        for i, (image_id, img, hw, source_id, probs, rec) in enumerate(chunk):
+            for sev, kind, path, msg, where in probs:
+                problems.add(sev, kind, path, msg, where)
+            if hw is None:
+                continue
+            if rec is None:  # a slice of the chunk's columns
+                sl = slice(b[i], b[i + 1])
+                rec = trusted_record(image_id, img, hw, rows.xyxy[sl], rows.class_ids[sl], flags[0][sl], flags[1][sl],
+                                     scores=None if rows.scores is None else rows.scores[sl], source_id=source_id)
+            else:
+                plain = False
+            records.append(rec)
+            if line_numbers is not None:
+                line_numbers[image_id] = rows.lines[b[i] : b[i + 1]].tolist()
+        parts.append((rows, flags, chunk))
+    if plain and not with_scores and all(hw is not None for _r, _f, ch in parts for _i, _p, hw, *_ in ch):
+        cols = BoxColumns(*(np.concatenate([x for x in arrs]) if arrs else e for arrs, e in (
+            ([r.xyxy for r, _f, _c in parts], np.zeros((0, 4))), ([r.class_ids for r, _f, _c in parts], np.zeros(0, np.int64)),
+            ([f[0] for _r, f, _c in parts], np.zeros(0, bool)), ([f[1] for _r, f, _c in parts], np.zeros(0, bool)))),
+            [len(r.annotations) for r in records])
+        for a in cols[:4]:
+            a.setflags(write=False)
+        return dataset_with_columns(class_map, records, cols), problems
     return DetectionDataset(class_map, tuple(records)), problems
 
 
@@ -173,34 +190,57 @@ def _jobs(pairs, sidecar: dict, problems: Problems) -> list[tuple[str, str, str,
     return jobs
 
 
-def _read_chunk(jobs, *, k: int, with_scores: bool) -> list[tuple[ImageRecord | None, list[tuple], list[int] | None]]:
-    """Worker: read images' headers and label files for one chunk of jobs
-    (plain strings and one ``stat`` per image: this loop runs for every image),
-    each label file by :func:`parse_label_text`.  Per job: ``(record or None
-    when skipped, its problems, its boxes' line numbers)``."""
-    out = []
+def _read_chunk(jobs, *, k: int, with_scores: bool):
+    """Worker: read the images' headers and label files of one chunk of jobs
+    (plain strings and one ``stat`` per image: this loop runs for every image)
+    and parse every label file of the chunk at once (:func:`parse_label_texts`).
+    Returns ``(per job (image id, image path, (h, w) or None when skipped,
+    source id, problems, record or None), the chunk's box rows, (difficult,
+    crowd) flags per row)``: a job's boxes are its slice of the rows, except
+    where the sidecar adds areas, attributes or left-out boxes (then its record
+    is made here)."""
+    got = []  # per job: (image path, (h, w) or None, label text, problems)
     for image_id, img, lab, side in jobs:
-        side = side or {}
-        problems = Problems()
-        img, hw, why = _image_hw(img, side)
+        probs = Problems()
+        img, hw, why = _image_hw(img, side or {})
+        text = ""
         if hw is None:
-            problems.error(why[0], img, why[1])
-            out.append((None, _plain(problems), None))
-            continue
-        try:
-            with open(lab, encoding="utf-8-sig") as f:  # a BOM is not part of the first line
-                text = f.read()
-        except FileNotFoundError:
-            problems.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
-            text = ""
-        except (OSError, UnicodeDecodeError) as e:
-            problems.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
-            text = ""
-        ann, lines = parse_label_text(text, lab, hw, k, problems, with_scores=with_scores)
-        if side:
-            ann = _apply_sidecar(ann, lines, side, hw, lab, problems)
-        out.append((ImageRecord(image_id, Path(img), hw, ann, source_id=side.get("source_id")), _plain(problems), lines))
-    return out
+            probs.error(why[0], img, why[1])
+        else:
+            try:
+                with open(lab, encoding="utf-8-sig") as f:  # a BOM is not part of the first line
+                    text = f.read()
+            except FileNotFoundError:
+                probs.add("info", "missing_label", img, f"no label file {lab}; image used as background (no objects)")
+            except (OSError, UnicodeDecodeError) as e:
+                probs.error("unreadable_label", lab, f"cannot read: {e}; image kept without boxes")
+        got.append((img, hw, text, probs))
+    rows = parse_label_texts([t for _i, _h, t, _p in got], [j[2] for j in jobs], [hw or (1, 1) for _i, hw, _t, _p in got], k,
+                             [p for *_x, p in got], with_scores=with_scores)
+    b = rows.bounds.tolist()
+    diff, crowd = np.zeros(len(rows.class_ids), bool), np.zeros(len(rows.class_ids), bool)
+    paths = path_objects([img for img, *_x in got])
+    out = []
+    for i, ((image_id, _img, lab, side), (_im, hw, _t, probs), path) in enumerate(zip(jobs, got, paths)):
+        side = side or {}
+        rec = None
+        if hw is not None and side:
+            lines = rows.lines[b[i] : b[i + 1]].tolist()
+            if _PLAIN_SIDECAR_KEYS.issuperset(side):
+                d, c = _sidecar_flags(side, lines, lab, probs)
+                diff[b[i] : b[i + 1]], crowd[b[i] : b[i + 1]] = d, c
+            else:  # areas, attributes or left-out boxes: a record of its own
+                sl = slice(b[i], b[i + 1])
+                ann = Annotations(Boxes.adopt(np.array(rows.xyxy[sl]), hw), rows.class_ids[sl],
+                                  scores=None if rows.scores is None else rows.scores[sl])
+                rec = ImageRecord(image_id, path, hw, _apply_sidecar(ann, lines, side, hw, lab, probs), source_id=side.get("source_id"))
+        out.append((image_id, path, checked_hw(image_id, hw) if hw is not None else None, side.get("source_id"), _plain(probs), rec))
+    diff.setflags(write=False)
+    crowd.setflags(write=False)
+    return out, rows, (diff, crowd)
+
+
+_PLAIN_SIDECAR_KEYS = frozenset(("image_hw", "source_id", "source_path", "difficult_lines", "crowd_lines"))
 
 
 def _plain(problems: Problems) -> list[tuple]:

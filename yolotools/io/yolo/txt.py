@@ -4,6 +4,8 @@ parser, and the formatter and staged label-file writer of :mod:`.lines`.  With t
 
 from __future__ import annotations
 
+from typing import NamedTuple, Sequence
+
 import numpy as np
 
 from ...annotations import Annotations
@@ -11,7 +13,7 @@ from ...boxes import BoxFormat, Boxes
 from ...errors import Problems
 from .lines import write_label_file, yolo_lines
 
-__all__ = ["yolo_lines", "format_label_lines", "parse_label_text", "write_label_file"]
+__all__ = ["yolo_lines", "format_label_lines", "parse_label_text", "parse_label_texts", "LabelRows", "write_label_file"]
 
 
 def format_label_lines(ann: Annotations, image_hw: tuple[int, int], *, with_scores: bool = False, decimals: int = 6) -> str:
@@ -27,29 +29,44 @@ def format_label_lines(ann: Annotations, image_hw: tuple[int, int], *, with_scor
 TOLERANCE = 1e-6  # coordinates this far outside [0, 1] are kept as written; further ones are clipped (with a warning)
 
 
-def parse_label_text(
-    text: str,
-    path: str,
-    image_hw: tuple[int, int],
-    num_classes: int | None,
-    problems: Problems,
-    *,
-    with_scores: bool = False,
-    tolerance: float = TOLERANCE,
-    clip: bool = True,
-) -> tuple[Annotations, list[int]]:
-    """Parse YOLO txt.  Returns the annotations and, for each kept box, its
-    1-based line number.  Bad lines are reported to ``problems`` and skipped;
-    coordinates slightly outside [0, 1] (more than ``tolerance``) are clipped with
-    a warning (``clip=False``, for predictions: kept as they are).
+class LabelRows(NamedTuple):
+    """The boxes of many label files, as columns: ``xyxy (n, 4)`` pixels,
+    ``class_ids (n,)``, ``scores (n,)`` or None, ``lines (n,)`` (1-based line
+    in its file), and ``bounds``: the boxes of file ``i`` are rows
+    ``bounds[i]:bounds[i + 1]``.  Read-only arrays."""
 
-    One path: every line's numbers in one array (Python's ``float`` of each
-    token, as ``numpy`` converts text), the checks as array operations, and a
-    message only for the lines a check stops, in line order."""
+    xyxy: np.ndarray
+    class_ids: np.ndarray
+    scores: np.ndarray | None
+    lines: np.ndarray
+    bounds: np.ndarray
+
+
+def parse_label_texts(texts: Sequence[str], paths: Sequence[str], image_hws: Sequence[tuple[int, int]], num_classes: int | None,
+                      problems: Sequence[Problems], *, with_scores: bool = False, tolerance: float = TOLERANCE,
+                      clip: bool = True) -> LabelRows:
+    """Parse many YOLO txt files at once (the one parser: :func:`parse_label_text`
+    is this for one file).  Bad lines are reported to ``problems[i]`` (file
+    ``paths[i]``, in line order) and skipped; coordinates more than ``tolerance``
+    outside [0, 1] are clipped with a warning (``clip=False``, for predictions:
+    kept as they are).
+
+    Every line's numbers go into one array (Python's ``float`` of each token, as
+    ``numpy`` converts text), the checks are array operations over all of them,
+    and a message is made only for a line a check stops."""
     ncol = 6 if with_scores else 5
-    toks = [ln.split() for ln in text.splitlines()]
-    at = [i for i, t in enumerate(toks) if len(t) == ncol]  # the lines with a box's number of columns
-    a, numeric = _numbers([toks[i] for i in at], ncol)
+    rows, file_of, line_of, events = [], [], [], []  # events: (file, line, status, tokens) of the lines a check stops
+    for f, text in enumerate(texts):
+        for ln, line in enumerate(text.splitlines(), 1):
+            t = line.split()
+            if len(t) == ncol:
+                rows.append(t)
+                file_of.append(f)
+                line_of.append(ln)
+            elif t:
+                events.append((f, ln, 0, t))
+    a, numeric = _numbers(rows, ncol)
+    file_of = np.array(file_of, np.int64)
     c, cx, cy, w, h = a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4]
     with np.errstate(invalid="ignore"):
         finite = numeric & np.isfinite(a).all(1)
@@ -64,23 +81,41 @@ def parse_label_text(
         x2 = np.where(clipped & (1.0 < x2), 1.0, x2)
         y2 = np.where(clipped & (1.0 < y2), 1.0, y2)
         outside = clipped & ((x2 <= x1) | (y2 <= y1))
-    keep = sized & ~outside
     status = np.where(~numeric, 1, np.where(~finite, 2, np.where(~good_class, 3, np.where(~sized, 4, np.where(outside, 5, 0)))))
     status = np.where((status == 0) & clipped, 6, status)
-    row_of = dict(zip(at, range(len(at))))
-    bad_rows = set(np.flatnonzero(status).tolist())
-    for i, t in enumerate(toks):  # the lines a check stops, in order
-        r = row_of.get(i)
-        if r is None:
-            if t:
-                problems.error("bad_columns", path, f"expected {ncol} columns, found {len(t)}; line skipped", i + 1)
-            continue
-        if r in bad_rows:
-            _report(int(status[r]), t, a[r], text, i, num_classes, path, problems)
-    k = np.flatnonzero(keep)
-    boxes = Boxes.from_array(np.stack([x1[k], y1[k], x2[k], y2[k]], 1), BoxFormat.XYXY, normalized=True, image_hw=image_hw)
-    ann = Annotations(boxes, c[k].astype(np.int64), scores=a[k, 5] if with_scores else None)
-    return ann, [at[j] + 1 for j in k.tolist()]
+    for r in np.flatnonzero(status).tolist():
+        events.append((int(file_of[r]), line_of[r], int(status[r]), (rows[r], a[r])))
+    for f, ln, st, info in sorted(events, key=lambda e: (e[0], e[1])):
+        _report(st, info, texts[f], ln, num_classes, ncol, paths[f], problems[f])
+    k = np.flatnonzero(sized & ~outside)
+    kf = file_of[k]
+    hw = np.array(image_hws, np.float64).reshape(-1, 2)[kf]
+    xyxy = np.stack([x1[k], y1[k], x2[k], y2[k]], 1)
+    xyxy *= np.stack([hw[:, 1], hw[:, 0], hw[:, 1], hw[:, 0]], 1)  # Boxes.from_array's product: w h w h per row
+    out_rows = LabelRows(xyxy, c[k].astype(np.int64), a[k, 5].copy() if with_scores else None, np.array(line_of, np.int64)[k],
+                         np.searchsorted(kf, np.arange(len(texts) + 1)))
+    for arr in out_rows[:4]:
+        if arr is not None:
+            arr.setflags(write=False)
+    return out_rows
+
+
+def parse_label_text(
+    text: str,
+    path: str,
+    image_hw: tuple[int, int],
+    num_classes: int | None,
+    problems: Problems,
+    *,
+    with_scores: bool = False,
+    tolerance: float = TOLERANCE,
+    clip: bool = True,
+) -> tuple[Annotations, list[int]]:
+    """One YOLO txt file (:func:`parse_label_texts`): its annotations and, for
+    each kept box, its 1-based line number."""
+    r = parse_label_texts([text], [path], [image_hw], num_classes, [problems], with_scores=with_scores, tolerance=tolerance, clip=clip)
+    boxes = Boxes.adopt(np.array(r.xyxy), image_hw)
+    return Annotations(boxes, r.class_ids, scores=r.scores), r.lines.tolist()
 
 
 def _numbers(rows: list[list[str]], ncol: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,11 +136,15 @@ def _numbers(rows: list[list[str]], ncol: int) -> tuple[np.ndarray, np.ndarray]:
     return a, numeric
 
 
-def _report(status: int, tok: list[str], v: np.ndarray, text: str, i: int, num_classes, path, problems: Problems) -> None:
-    """The problem of line ``i + 1`` (tokens ``tok``, numbers ``v``) that check ``status`` stopped."""
-    ln = i + 1
+def _report(status: int, info, text: str, ln: int, num_classes, ncol: int, path, problems: Problems) -> None:
+    """The problem of line ``ln`` that check ``status`` stopped (0: its number of columns; ``info``: its tokens,
+    else its tokens and numbers)."""
+    if status == 0:
+        problems.error("bad_columns", path, f"expected {ncol} columns, found {len(info)}; line skipped", ln)
+        return
+    tok, v = info
     if status == 1:
-        line = text.splitlines()[i]
+        line = text.splitlines()[ln - 1]
         problems.error("not_numeric", path, f"non-numeric value in {line.strip()!r}; line skipped", ln)
     elif status == 2:
         problems.error("not_numeric", path, "NaN or infinite value; line skipped", ln)

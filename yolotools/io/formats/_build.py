@@ -669,7 +669,11 @@ def _box_floats(values: list) -> tuple[np.ndarray, np.ndarray]:
     a = _as_floats(values)
     if a is not None:
         ok = np.isfinite(a)
-        return np.array([round(v, 9) if g else 0.0 for v, g in zip(a.tolist(), ok.tolist())], dtype=np.float64).reshape(len(values)), ok
+        out = np.where(ok, a, 0.0)
+        frac = np.flatnonzero(out != np.floor(out))  # an integral float is its own round(v, 9)
+        if len(frac):
+            out[frac] = [round(v, 9) for v in out[frac].tolist()]
+        return out, ok
     out = np.zeros(len(values))
     ok = np.zeros(len(values), bool)
     for i, x in enumerate(values):

@@ -154,6 +154,45 @@ CASES = [
     Case("eval_negative_width", lambda t: (["eval", "--gt", _coco(t / "in", _coco_doc()), "--pred", _write(t / "p.json", json.dumps([
         {"image_id": 1, "category_id": 1, "bbox": [1, 1, -10, 10], "score": 0.9},
         {"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "score": 0.8}])), "--json"], 0, ["negative bbox width"])),
+    # ---------------------------------------------------------------- numbers and text at the edges (#31)
+    Case("eval_category_id_2_63", lambda t: (["eval", "--gt", _coco(t / "in", _coco_doc()), "--pred", _write(t / "p.json",
+        '[{"image_id": 1, "category_id": 9223372036854775808, "bbox": [1, 1, 10, 10], "score": 0.9},'
+        ' {"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "score": 0.8}]'), "--json"], 0, ["bad_detection", "not integers"])),
+    *[Case(f"eval_results_{k}", (lambda raw: lambda t: (["eval", "--gt", _coco(t / "in", _coco_doc()), "--pred", _write_bytes(t / "p.json", raw)],
+                                                       1, ["p.json", "not UTF-8"]))(raw))
+      for k, raw in {"ff_byte": b'[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "score": 0.9, "note": "\xff"}]',
+                     "surrogate_escape": b'[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "score": 0.9, "note": "\\ud800"}]',
+                     "surrogate_bytes": b'[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "score": 0.9, "note": "\xed\xa0\x80"}]'
+                     }.items()],
+    *[Case(f"coco_{k}", (lambda raw: lambda t: (["convert", "coco", _coco_bytes(t / "in", raw), "--out", t / "out"], 1,
+                                                ["instances_x.json", "not UTF-8"]))(raw), check=lambda t, out: _assert(not (t / "out").exists(), "--out was written"))
+      for k, raw in {"surrogate_escape": _coco_doc(categories=[{"id": 1, "name": "dog"}]).replace('"dog"', '"do\\ud800g"').encode(),
+                     "surrogate_bytes": _coco_doc(categories=[{"id": 1, "name": "dog"}]).replace('"dog"', '"do\udcffg"').encode("utf-8", "surrogatepass"),
+                     }.items()],
+    Case("createml_surrogate", lambda t: (["convert", "createml", _write(t / "in" / "c.json",
+        '[{"image": "a.png", "annotations": [{"label": "d\\ud800", "coordinates": {"x": 5, "y": 5, "width": 4, "height": 4}}]}]'),
+        "--out", t / "out"], 1, ["c.json", "not UTF-8"]), check=lambda t, out: _assert(not (t / "out").exists(), "--out was written")),
+    Case("coco_image_id_2_63", lambda t: (["convert", "coco", _coco(t / "in", _coco_doc(
+        images=[{"id": 2**63, "file_name": "b.png", "width": 50, "height": 40}, {"id": 1, "file_name": "a.png", "width": 50, "height": 40}])),
+        "--out", t / "out", "--json"], 0, ["bad_image_entry", "images[0]"])),
+    Case("eval_gt_image_id_2_63", lambda t: (["eval", "--gt", _coco(t / "in", _coco_doc(
+        images=[{"id": 2**63, "file_name": "b.png", "width": 50, "height": 40}, {"id": 1, "file_name": "a.png", "width": 50, "height": 40}])),
+        "--pred", _write(t / "p.json", json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "score": 0.9}])), "--json"],
+        0, ["bad_image_entry"])),
+    Case("labelme_width_2_63", lambda t: (["convert", "labelme", _labelme(t / "in", 2**63), "--out", t / "out", "--json"], 0,
+                                          ["bad_image_size", "0.json"])),
+    Case("labelstudio_height_2_63", lambda t: (["convert", "labelstudio", _write(t / "in" / "ls.json", json.dumps([{"id": 1, "data": {"image": "a.png"},
+        "annotations": [{"result": [{"type": "rectanglelabels", "original_width": 50, "original_height": 2**63,
+                                     "value": {"x": 10, "y": 10, "width": 20, "height": 20, "rectanglelabels": ["dog"]}}]}]}])),
+        "--out", t / "out", "--json"], 0, ["bad_image_size"])),
+    Case("tfod_width_huge", lambda t: (["convert", "tfod", _write(t / "in" / "t.csv", "filename,width,height,class,xmin,ymin,xmax,ymax\n"
+        "a.png,9999999999999999999,40,dog,1,2,30,20\nb.png,50,40,dog,1,2,30,20\n"), "--out", t / "out", "--json"], 0, ["bad_image_size"])),
+    *[Case(f"voc_width_{k}", (lambda v: lambda t: (["convert", "voc", _voc(t / "in", {
+        "x": _good_xml("x").replace("<width>50</width>", f"<width>{v}</width>"), "good": _good_xml()}), "--out", t / "out", "--json"],
+        0, ["bad_size", "x.xml"]))(v)) for k, v in {"inf": "inf", "1e999": "1e999", "2_63": str(2**63)}.items()],
+    *[Case(f"{cmd[0]}_voc_width_inf", (lambda cmd: lambda t: ([cmd[0], _voc(t / "in", {
+        "x": _good_xml("x").replace("<width>50</width>", "<width>inf</width>"), "good": _good_xml()}), *cmd[1:]], 0, ["x.xml"]))(cmd))
+      for cmd in (["audit"], ["kmeans", "-k", "1", "--json"])],
     # ---------------------------------------------------------------- YOLO txt
     Case("yolo_bom", lambda t: (["kmeans", _yolo_set(t / "in", {"a.png": _png_bytes(50, 40)},
                                                      {"a.txt": "\ufeff0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1\n"}), "-k", "2", "--json"],
@@ -215,6 +254,27 @@ CASES = [
 
 def _assert(cond: bool, msg: str) -> None:
     assert cond, msg
+
+
+def _write_bytes(p: Path, data: bytes) -> Path:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    return p
+
+
+def _coco_bytes(root: Path, data: bytes) -> Path:
+    p = _coco(root, "{}")
+    p.write_bytes(data)
+    return p
+
+
+def _labelme(root: Path, width: int) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "0.json").write_text(json.dumps({"imagePath": "a.png", "imageHeight": 40, "imageWidth": width,
+                                             "shapes": [{"label": "dog", "points": [[1, 2], [20, 30]], "shape_type": "rectangle"}]}))
+    (root / "1.json").write_text(json.dumps({"imagePath": "b.png", "imageHeight": 40, "imageWidth": 50,
+                                             "shapes": [{"label": "dog", "points": [[1, 2], [20, 30]], "shape_type": "rectangle"}]}))
+    return root
 
 
 def _write(p: Path, text: str) -> Path:

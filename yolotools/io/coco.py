@@ -23,7 +23,7 @@ from ..annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from ..boxes import BoxFormat, Boxes
 from ..errors import Problems, YoloToolsError
 from .files import atomic_write_text, image_size_hw, inside_root, load_json, plain_image_id, relative_name
-from .values import boxes4, numbers
+from .values import MAX_SIDE, boxes4, int64_ok, numbers
 from .values import is_num as _num
 
 __all__ = ["read_coco", "coco_tables", "CocoTables", "write_coco", "coco_dict", "CLASS_ORDERS"]
@@ -115,7 +115,7 @@ def coco_tables(
 
     cat_rows = []
     for i, c in enumerate(cats):
-        if not isinstance(c, dict) or not isinstance(c.get("id"), int) or "name" not in c:
+        if not isinstance(c, dict) or not int64_ok(c.get("id")) or "name" not in c:
             raise YoloToolsError(f"{path}: categories[{i}] needs an integer 'id' and a 'name'")
         cat_rows.append((c["id"], str(c["name"]), i))
     if class_order == "id":
@@ -144,7 +144,7 @@ def _images(imgs: list, img_dir: Path | None, check_images: bool, path: Path, pr
     kept: set[int] = set()
     for i, im in enumerate(imgs):
         where = f"images[{i}]"
-        if not isinstance(im, dict) or not isinstance(im.get("id"), int) or not isinstance(im.get("file_name"), str):
+        if not isinstance(im, dict) or not int64_ok(im.get("id")) or not isinstance(im.get("file_name"), str):
             problems.error("bad_image_entry", path, "image entry needs integer 'id' and string 'file_name'; skipped", where)
             continue
         fname = im["file_name"].replace("\\", "/")
@@ -166,7 +166,7 @@ def _images(imgs: list, img_dir: Path | None, check_images: bool, path: Path, pr
             continue
         w, h = im.get("width"), im.get("height")
         img_path = (img_dir / (fname if plain is not None else pp)) if img_dir is not None else None
-        hw = (int(h), int(w)) if _num(w) and _num(h) and w >= 1 and h >= 1 else None  # (0.5 px is no size either)
+        hw = (int(h), int(w)) if _num(w) and _num(h) and 1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE else None  # (0.5 px is no size either)
         if check_images or hw is None:
             if img_path is None:
                 problems.error("missing_size", path, f"image {fname!r} has no width/height and no --images folder given; skipped", where)

@@ -3,8 +3,9 @@
 - A coordinate or score is a finite float: :func:`finite` (JSON numbers, or
   numeric text as CSV and XML give it; a decimal comma is read), :func:`is_num`
   (a JSON number that is not a bool; an integer beyond a double is not one).
-- An id is an integer that fits int64 (:func:`int64_ok`); anything else is a
-  problem for that record, never an ``OverflowError``.
+- An id is an integer that fits int64 (:func:`int64_ok`); an image side is at
+  most :data:`MAX_SIDE` pixels; anything else is a problem for that record,
+  never an ``OverflowError``.
 - Columns: :func:`boxes4` and :func:`numbers` turn a list of JSON values into a
   float64 array and a mask of the entries that pass, in one ``numpy`` call when
   every entry has the plain type (the common case), entry by entry otherwise.
@@ -17,9 +18,10 @@ from itertools import chain, repeat
 
 import numpy as np
 
-__all__ = ["finite", "is_num", "int64_ok", "boxes4", "numbers", "column", "INT64_MIN", "INT64_MAX"]
+__all__ = ["finite", "is_num", "int64_ok", "boxes4", "numbers", "column", "INT64_MIN", "INT64_MAX", "MAX_SIDE"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_SIDE = 2**31 - 1  # pixels a side: no image file format stores more (a PNG header's field is 31 bits)
 
 
 def finite(v) -> float | None:

@@ -36,6 +36,7 @@ import numpy as np
 
 from ...annotations import BoxColumns, ClassMap, DetectionDataset, ImageRecord, checked_hw, dataset_with_columns, trusted_record
 from ...errors import Problems, YoloToolsError
+from ..values import MAX_SIDE
 from ..files import (atomic_write_text, confined_path, folder_entries, image_size_hw, inside_root, is_plain_name, json_str,
                      path_object, path_objects, plain_image_id, relative_name)
 
@@ -395,6 +396,10 @@ class DatasetBuilder:
             hw = int_hw(hw[0], hw[1])
             if hw is not None and (hw[0] <= 0 or hw[1] <= 0):
                 self.problems.error("bad_image_size", file or self.source, f"image {image_id!r}: size {hw[1]}x{hw[0]} is not positive", where)
+                hw = None
+            elif hw is not None and (hw[0] > MAX_SIDE or hw[1] > MAX_SIDE):
+                self.problems.error("bad_image_size", file or self.source,
+                                    f"image {image_id!r}: size {hw[1]}x{hw[0]} is more than {MAX_SIDE} pixels a side", where)
                 hw = None
         if hw is None:
             hw = self.image_sizes.get(image_id)

@@ -7,6 +7,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from ..values import MAX_SIDE
+
 __all__ = ["_parse_one"]
 
 _PARSER = None
@@ -92,10 +94,10 @@ def _parse_lxml(data: bytes, out: _Parsed) -> _Parsed:
             try:
                 w = int(float(wh.get("width") or "nan"))
                 h = int(float(wh.get("height") or "nan"))
-            except ValueError:
+            except (ValueError, OverflowError):  # not a number, or inf
                 out.problems.append(("warning", "bad_size", "size", "<size> width/height not numbers; reading the image header instead"))
                 continue
-            if w > 0 and h > 0:
+            if 0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE:
                 out.image_hw = (h, w)
             else:
                 out.problems.append(("warning", "bad_size", "size", f"<size> is {w}x{h}; reading the image header instead"))

@@ -328,10 +328,14 @@ def _checked_boxes(p: _Parsed, hw, index, offs, problems: Problems):
 
 
 def _record(image_id: str, img_path: Path, hw, boxes, cls, diff):
+    """The record of checked parts (boxes inside the image, known classes, a
+    positive int size): made without re-checking them."""
     import numpy as np
 
-    from ...annotations import Annotations, ImageRecord
-    from ...boxes import Boxes
+    from ...annotations import checked_hw, trusted_record
 
-    ann = Annotations(Boxes(np.array(boxes, dtype=np.float64).reshape(-1, 4), hw), cls, is_difficult=diff)
-    return ImageRecord(image_id, img_path, hw, ann)
+    arrays = (np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(cls, dtype=np.int64).reshape(-1),
+              np.array(diff, dtype=np.bool_).reshape(-1), np.zeros(len(cls), dtype=np.bool_))
+    for a in arrays:
+        a.setflags(write=False)
+    return trusted_record(image_id, img_path, checked_hw(image_id, hw), *arrays)

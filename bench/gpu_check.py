@@ -36,7 +36,7 @@ ds = read_voc([voc], "train")[0]
 cfg = TrainConfig(epochs=1, img_size=int(size), batch=int(batch), nominal_batch=int(batch), recipe="ultralytics", workers=-1,
                   device="cuda", amp=amp, channels_last=True, plots=False, warmup_epochs=0, eval_every=1000)
 torch.manual_seed(0)
-t = Trainer(load_network(model, classes=len(ds.class_map), size=int(size)), ds, None, cfg, out)
+t = Trainer(model=load_network(model, classes=len(ds.class_map), size=int(size)), train=ds, val=None, config=cfg, out=out)
 h = t.fit()
 if t.main:
     print(json.dumps({"images_per_s": h[-1].images_per_s, "data_wait": h[-1].data_wait_s / h[-1].seconds}))
@@ -83,7 +83,7 @@ def main() -> None:
         cfg = TrainConfig(epochs=1, img_size=args.img_size, batch=args.batch, nominal_batch=args.batch, recipe="ultralytics", workers=-1,
                           device=args.device, amp=amp, channels_last=cuda, plots=False, warmup_epochs=0, eval_every=1000)
         torch.manual_seed(0)
-        t = Trainer(load_network(model, classes=len(ds.class_map), size=args.img_size), ds, None, cfg, tmp / f"run_{model}")
+        t = Trainer(model=load_network(model, classes=len(ds.class_map), size=args.img_size), train=ds, val=None, config=cfg, out=tmp / f"run_{model}")
         h = t.fit()[-1]
         rows.append((f"train {model}-{args.img_size} batch {args.batch} {amp} {t.cfg.workers} workers, ultralytics aug, no image cache (not built yet)",
                      f"{h.images_per_s:.0f} images/s, data wait {h.data_wait_s / h.seconds:.0%}"))

@@ -83,7 +83,7 @@ def main() -> None:
         # bare network: forward + backward + step on device tensors, and the loss alone
         torch.manual_seed(0)
         net = load_network(args.model, classes=len(ds.class_map), size=args.img_size).to(dev)
-        tr = Trainer(net, ds, None, cfg, tmp / "run")
+        tr = Trainer(model=net, train=ds, val=None, config=cfg, out=tmp / "run")
         x = torch.rand(args.batch, 3, args.img_size, args.img_size, device=dev)
         if args.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -119,7 +119,7 @@ def main() -> None:
         # the whole loop (fresh trainer so the optimiser state is clean)
         torch.manual_seed(0)
         net = load_network(args.model, classes=len(ds.class_map), size=args.img_size)
-        tr = Trainer(net, ds, None, cfg, tmp / "run2")
+        tr = Trainer(model=net, train=ds, val=None, config=cfg, out=tmp / "run2")
         util: list[float] = []
         stop = threading.Event()
 

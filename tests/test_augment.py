@@ -155,3 +155,24 @@ def test_decoding_to_rgb_gives_opencvs_bgr_pixels_reversed(tmp_path):
     for f in files + real:
         ref = cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         assert np.array_equal(decode_rgb(f), ref), f
+
+
+def test_warp_parameters_are_drawn_first_and_the_kernel_is_pure():
+    """The ultralytics affine/HSV/flip: sample_warp draws every random number, warp_hsv_flip is a
+    pure function of the sample and those parameters (same output twice, input untouched), and
+    _warp_hsv_flip (what the recipe calls) is the two in sequence."""
+    from dataclasses import replace
+
+    aug = Augmenter("ultralytics", AugmentConfig(img_size=128))
+    s = _synthetic(np.random.default_rng(5))
+    before = (s.image.copy(), s.xyxy.copy())
+    p = aug.sample_warp(np.random.default_rng(9), s.image.shape[:2])
+    a, ids_a = aug.warp_hsv_flip(s, p, 0.0)
+    b, ids_b = aug.warp_hsv_flip(s, p, 0.0)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.xyxy, b.xyxy) and np.array_equal(ids_a, ids_b)
+    assert np.array_equal(s.image, before[0]) and np.array_equal(s.xyxy, before[1])
+    c, _ = aug._warp_hsv_flip(s, np.random.default_rng(9), 0.0)
+    assert np.array_equal(c.image, a.image) and np.array_equal(c.xyxy, a.xyxy)
+    flipped, _ = aug.warp_hsv_flip(s, replace(p, flip=not p.flip), 0.0)  # the flip alone: the same pixels mirrored
+    assert np.array_equal(flipped.image, a.image[:, ::-1])
+    np.testing.assert_allclose(np.sort(flipped.xyxy[:, [0, 2]], 0), np.sort(128 - a.xyxy[:, [2, 0]], 0))

@@ -41,7 +41,7 @@ import numpy as np
 
 from .letterbox import LetterboxInfo, letterbox_image, to_letterbox
 
-__all__ = ["Sample", "AugResult", "AugmentConfig", "Augmenter", "RECIPES", "sample_rng"]
+__all__ = ["Sample", "AugResult", "AugmentConfig", "Augmenter", "WarpParams", "RECIPES", "sample_rng", "load_sample"]
 
 RECIPES = ("letterbox", "darknet", "ultralytics")
 
@@ -98,6 +98,23 @@ class AugmentConfig:
     hsv_v: float = 0.4
     mixup: float = 0.0
     fill: int = 114
+
+
+@dataclass(frozen=True)
+class WarpParams:
+    """The random part of the ultralytics recipe's affine + HSV + flip
+    (:meth:`Augmenter.sample_warp`): scale, translation in pixels, shear
+    tangents, hue/saturation/value shifts, and whether to flip."""
+
+    scale: float
+    tx: float
+    ty: float
+    shx: float
+    shy: float
+    dh: float
+    ds: float
+    dv: float
+    flip: bool
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -235,25 +252,37 @@ class Augmenter:
         out = Sample(r["image"], xyxy, s.class_ids[ids], s.is_difficult[ids], s.is_crowd[ids], r.get("mask"))
         return out, ids
 
+    def sample_warp(self, rng: np.random.Generator, image_hw: tuple[int, int]) -> "WarpParams":
+        """Every random number of :meth:`warp_hsv_flip`, drawn first (in the order the recipe
+        has always drawn them, so a sample is the same as before the split)."""
+        c = self.cfg
+        H, W = image_hw
+        scale = float(rng.uniform(*c.mosaic_scale))
+        tx, ty = rng.uniform(-c.translate, c.translate, 2) * (W, H)
+        shx, shy = np.tan(np.radians(rng.uniform(-c.shear, c.shear, 2))) if c.shear else (0.0, 0.0)
+        dh, ds, dv = rng.uniform(-1.0, 1.0, 3) * (c.hsv_h * 180, c.hsv_s * 100, c.hsv_v * 100)
+        return WarpParams(scale, float(tx), float(ty), float(shx), float(shy), float(dh), float(ds), float(dv), bool(rng.random() < c.flip))
+
     def _warp_hsv_flip(self, s: Sample, rng: np.random.Generator, offset: float) -> tuple[Sample, np.ndarray]:
-        """The ``ultralytics`` recipe after the mosaic, in three OpenCV calls: the random affine
+        return self.warp_hsv_flip(s, self.sample_warp(rng, s.image.shape[:2]), offset)
+
+    def warp_hsv_flip(self, s: Sample, p: "WarpParams", offset: float) -> tuple[Sample, np.ndarray]:
+        """The ``ultralytics`` recipe after the mosaic (a pure kernel of the sample and the
+        parameters :meth:`sample_warp` drew), in three OpenCV calls: the random affine
         (scale, translate and shear about the image centre) and the crop of the S x S window at
         ``(offset, offset)`` as one ``warpAffine`` straight to S x S (the mosaic's 2S canvas is
         never warped whole); HSV shifts by one lookup table on the HSV image; a horizontal flip.
         Boxes: their 4 corners through the same affine, the enclosing box, clipped, kept when at
         least ``min_area`` pixels and ``min_visibility`` of the transformed box stay in the window.
         The affine is applied in continuous pixel coordinates (pixel i spans [i, i+1)); OpenCV's
-        matrix is the same map between pixel centres."""
+        matrix is the same map between pixel centres.  Returns the sample and the kept boxes' indices."""
         import cv2
 
         c, S = self.cfg, self.cfg.img_size
         H, W = s.image.shape[:2]
-        scale = float(rng.uniform(*c.mosaic_scale))
-        tx, ty = rng.uniform(-c.translate, c.translate, 2) * (W, H)
-        shx, shy = np.tan(np.radians(rng.uniform(-c.shear, c.shear, 2))) if c.shear else (0.0, 0.0)
-        a = np.array([[1.0, shx], [shy, 1.0]]) * scale
+        a = np.array([[1.0, p.shx], [p.shy, 1.0]]) * p.scale
         centre = np.array([W / 2.0, H / 2.0])
-        t = centre + (tx, ty) - a @ centre - offset  # p' = a (p - centre) + centre + (tx, ty) - offset
+        t = centre + (p.tx, p.ty) - a @ centre - offset  # p' = a (p - centre) + centre + (tx, ty) - offset
         m = np.hstack([a, (t + a @ (0.5, 0.5) - 0.5)[:, None]])  # the same map between pixel centres
         img = cv2.warpAffine(s.image, m, (S, S), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(c.fill,) * 3)
         mask = None
@@ -267,15 +296,14 @@ class Augmenter:
         area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
         ids = np.flatnonzero((box[:, 2] > box[:, 0]) & (box[:, 3] > box[:, 1]) & (area >= c.min_area)
                              & (area >= c.min_visibility * np.maximum(full, 1e-12)))
-        dh, ds, dv = rng.uniform(-1.0, 1.0, 3) * (c.hsv_h * 180, c.hsv_s * 100, c.hsv_v * 100)
-        if dh or ds or dv:  # HueSaturationValue's shifts: hue wraps at 180, saturation 0 (grey) stays grey
+        if p.dh or p.ds or p.dv:  # HueSaturationValue's shifts: hue wraps at 180, saturation 0 (grey) stays grey
             x = np.arange(256, dtype=np.float64)
-            lut = np.stack([np.mod(x + dh, 180), np.clip(np.rint(x + ds), 0, 255), np.clip(np.rint(x + dv), 0, 255)], 1)
+            lut = np.stack([np.mod(x + p.dh, 180), np.clip(np.rint(x + p.ds), 0, 255), np.clip(np.rint(x + p.dv), 0, 255)], 1)
             lut[0, 1] = 0
             hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
             img = cv2.cvtColor(cv2.LUT(hsv, lut.astype(np.uint8).reshape(256, 1, 3)), cv2.COLOR_HSV2RGB)
         box = box[ids]
-        if rng.random() < c.flip:
+        if p.flip:
             img = np.ascontiguousarray(img[:, ::-1])
             mask = None if mask is None else np.ascontiguousarray(mask[:, ::-1])
             box = np.stack([S - box[:, 2], box[:, 1], S - box[:, 0], box[:, 3]], 1)
@@ -336,127 +364,3 @@ def load_sample(record) -> Sample:
         rh, rw = record.image_hw
         xyxy = xyxy * [w / rw, h / rh, w / rw, h / rh]
     return Sample(img, np.clip(xyxy, 0, [w, h, w, h]), a.class_ids, a.is_difficult, a.is_crowd)
-
-
-def preview_grid(images: list[np.ndarray], cols: int = 4) -> np.ndarray:
-    h, w = images[0].shape[:2]
-    rows = (len(images) + cols - 1) // cols
-    grid = np.full((rows * h, cols * w, 3), 255, np.uint8)
-    for i, im in enumerate(images):
-        r, c = divmod(i, cols)
-        grid[r * h : r * h + im.shape[0], c * w : c * w + im.shape[1]] = im
-    return grid
-
-
-@dataclass
-class AugmentReport:
-    out: str
-    recipe: str
-    images: int
-    boxes_in: int
-    boxes_out: int
-    boxes_dropped: int
-    seconds_per_image: float
-    files: dict = field(default_factory=dict)
-    problems: list = field(default_factory=list)  # images skipped, with why
-
-    def to_dict(self) -> dict:
-        from dataclasses import asdict
-
-        return asdict(self)
-
-    def to_table(self) -> str:
-        lines = [f"recipe           {self.recipe}", f"images written   {self.images}", f"boxes in         {self.boxes_in}",
-                 f"boxes out        {self.boxes_out}", f"boxes dropped    {self.boxes_dropped} (clipped below min visibility/area)",
-                 f"time per image   {self.seconds_per_image * 1000:.1f} ms"]
-        lines += [f"{k:<16} {v}" for k, v in self.files.items()]
-        lines += [f"skipped: {p}" for p in self.problems[:20]]
-        if len(self.problems) > 20:
-            lines.append(f"... {len(self.problems) - 20} more images skipped (see --json)")
-        return "\n".join(lines)
-
-
-def run_augment(data, out, *, recipe: str = "ultralytics", n: int = 16, seed: int = 0, img_size: int = 416, split: str | None = None,
-                progress: bool = False, config: AugmentConfig | None = None) -> AugmentReport:
-    """Write ``n`` augmented image/label pairs (YOLO format) and ``preview.jpg``."""
-    import time
-    from dataclasses import replace
-    from pathlib import Path
-
-    import cv2
-    from tqdm.auto import tqdm
-
-    from .draw import draw_boxes
-    from .errors import YoloToolsError
-    from .io import load_dataset
-    from .io.files import atomic_write_bytes, atomic_write_text, check_output
-    from .io.yolo import yolo_lines
-
-    from .io import dataset_inputs
-
-    check_output(out, dataset_inputs(data))
-    if n < 1:
-        raise YoloToolsError(f"--n {n}: augment at least one image")
-    from .io.images import check_image_file
-
-    ds, _ = load_dataset(data, split=split)
-    recs, skipped = [], []
-    for r in ds.records:  # a missing, truncated or huge image is skipped and reported, the rest augmented
-        if r.path is None:
-            continue
-        try:
-            check_image_file(r.path)
-            recs.append(r)
-        except YoloToolsError as e:
-            skipped.append(str(e))
-    if not recs:
-        raise YoloToolsError(f"{data}: no usable images for the labels (augmentation needs the pixels)"
-                             + (f"; first problem: {skipped[0]}" if skipped else ""))
-    cfg = replace(config or AugmentConfig(), img_size=img_size)
-    aug = Augmenter(recipe, cfg)
-    out = Path(out)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "labels").mkdir(parents=True, exist_ok=True)
-    cache: dict[int, Sample] = {}
-
-    def get(i: int) -> Sample:
-        if i not in cache:
-            if len(cache) > 64:
-                cache.pop(next(iter(cache)))
-            try:
-                cache[i] = load_sample(recs[i])
-            except YoloToolsError as e:  # undecodable despite a sound header: use the next image, say so
-                if len(recs) == 1:
-                    raise
-                skipped.append(str(e))
-                cache[i] = load_sample(recs[(i + 1) % len(recs)])
-        return cache[i]
-
-    partners = lambda g: get(int(g.integers(len(recs))))  # noqa: E731
-    shown, b_in, b_out, dropped = [], 0, 0, 0
-    t0 = time.perf_counter()
-    for i in tqdm(range(n), desc=f"augment {recipe}", disable=not progress, leave=False):
-        rng = sample_rng(seed, 0, i)
-        src = get(i % len(recs))
-        res = aug(src, rng, partners)
-        o = res.sample
-        b_in += len(o.xyxy) + res.dropped
-        b_out += len(o.xyxy)
-        dropped += res.dropped
-        name = f"{i:06d}"
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(o.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-        atomic_write_bytes(out / "images" / f"{name}.jpg", buf.tobytes())
-        atomic_write_text(out / "labels" / f"{name}.txt", yolo_lines(o.class_ids.tolist(), o.xyxy.tolist(), o.image.shape[:2]))
-        if len(shown) < 16:
-            shown.append(draw_boxes(o.image, o.xyxy, o.class_ids, ds.class_map.names))
-    dt = (time.perf_counter() - t0) / max(n, 1)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(preview_grid(shown), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    atomic_write_bytes(out / "preview.jpg", buf.tobytes())
-    atomic_write_text(out / "classes.names", "".join(f"{x}\n" for x in ds.class_map.names))
-    import yaml
-
-    atomic_write_text(out / "data.yaml", yaml.safe_dump({"path": str(out.absolute()), "train": "images", "val": "images",
-                                                          "names": dict(enumerate(ds.class_map.names))}, sort_keys=False))
-    return AugmentReport(str(out), recipe, n, b_in, b_out, dropped, dt,
-                         {"images": str(out / "images"), "labels": str(out / "labels"), "preview": str(out / "preview.jpg"),
-                          "data_yaml": str(out / "data.yaml")}, problems=sorted(set(skipped)))

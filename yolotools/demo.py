@@ -129,7 +129,7 @@ def run_demo(out: Path | str, *, fast: bool = False, seed: int = 0) -> DemoResul
 
     log.info("augment ...")
     t0 = time.perf_counter()
-    from .augment import run_augment
+    from .augment_run import run_augment
 
     run_augment(voc_out / "data.yaml", out / "augment", recipe="ultralytics", n=8, seed=seed, img_size=160, split="train")
     stages["augment"] = time.perf_counter() - t0
@@ -175,32 +175,29 @@ def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: in
     """Train the demo detector with the demo's k-means anchors, evaluate it on
     val, draw PR curves, training curves and detections.  Returns the summary
     fields."""
-    import torch
 
     from .eval import evaluate_coco, from_arrays
     from .eval.plots import write_eval_plots
     from .io import load_dataset
-    from .model import load_network
-    from .train.run import head_options, init_head_biases
     from .model import load_checkpoint
     from .model.predict import predict_dataset
     from .train.trainer import Trainer, TrainConfig
 
+    from .train.run import build_model
+
     train_ds, _ = load_dataset(data_yaml, split="train")
     val_ds, _ = load_dataset(data_yaml, split="val")
-    torch.manual_seed(seed)
     # AdamW at its default lr and beta1 (0.004, 0.9); the heads and biases `yolotools train` gives a fresh network
     cfg = TrainConfig(epochs=50 if fast else 60, img_size=128, batch=16, nominal_batch=16, optimizer="adamw", ema_decay=0.98, ema_tau=20,
                       warmup_epochs=1, recipe="letterbox" if fast else "darknet", seed=seed, eval_every=10)
-    net = load_network("shapes-tiny", classes=len(train_ds.class_map), anchors=[round(v) for wh in anchors for v in wh], size=cfg.img_size,
-                       head_options=head_options(cfg))
-    if cfg.bias_init:
-        init_head_biases(net, cfg.img_size)
+    # the network `yolotools train` builds (the run's seed, heads, biases), with the demo's k-means anchors
+    net, _ = build_model(cfg, train_ds, model="shapes-tiny", anchors=[[round(v) for v in wh] for wh in anchors])
     t0 = time.perf_counter()
-    hist = Trainer(net, train_ds, val_ds, cfg, out / "train").fit()
+    hist = Trainer(model=net, train=train_ds, val=val_ds, config=cfg, out=out / "train").fit()
     secs = time.perf_counter() - t0
     # one inference pass on val feeds the metrics, the PR curves/confusion matrix and the drawings
-    from .augment import load_sample, preview_grid
+    from .augment import load_sample
+    from .augment_run import preview_grid
     from .draw import draw_boxes
 
     # best.pt (EMA weights) is what the trainer's validation picked and what `detect` uses:

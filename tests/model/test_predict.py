@@ -34,7 +34,7 @@ def test_trainer_val_map_equals_detect_plus_eval(tmp_path):
     net = DarknetNet(sections=parse_cfg_text(TINY))
     cfg = TrainConfig(epochs=20, img_size=128, batch=16, nominal_batch=16, optimizer="adamw", lr=0.01, momentum=0.9, ema_decay=0.98,
                       ema_tau=20, warmup_epochs=1, recipe="letterbox", device="cpu", workers=0, assign="darknet")
-    hist = Trainer(net, tr, va, cfg, tmp_path / "run").fit()
+    hist = Trainer(model=net, train=tr, val=va, config=cfg, out=tmp_path / "run").fit()
     assert hist[-1].map50_95 > 0.02  # something to compare (not two zeros)
     det = tmp_path / "det"
     p = subprocess.run([*EXE, "detect", "--weights", tmp_path / "run" / "last.pt", y / "val.txt", "--out", det, "--conf", "0.001",

@@ -26,7 +26,7 @@ def test_amp_training_on_cuda_learns_and_checkpoint_loads_on_cpu(tmp_path, amp):
     net = build_model("shapes-tiny", classes=3, size=128)
     cfg = TrainConfig(epochs=60, img_size=128, batch=16, nominal_batch=16, optimizer="adamw", lr=0.01, momentum=0.9, ema_decay=0.98, ema_tau=20,
                       warmup_epochs=1, recipe="letterbox", device="cuda", amp=amp, channels_last=True, multi_scale=True, eval_every=20)
-    t = Trainer(net, tr, va, cfg, tmp_path / "run")
+    t = Trainer(model=net, train=tr, val=va, config=cfg, out=tmp_path / "run")
     assert t.amp_dtype == (torch.bfloat16 if amp == "bf16" else torch.float16)
     hist = t.fit()
     assert all(math.isfinite(h.box + h.obj + h.cls) for h in hist)

@@ -40,7 +40,7 @@ def test_a_tiny_model_learns_the_shapes(tmp_path):
     """Darknet's assignment (kept for reproducing the paper) on a one-head net."""
     tr, va = _data(tmp_path, 64, 16)
     net = _net()
-    hist = Trainer(net, tr, va, _cfg(80, assign="darknet"), tmp_path / "run").fit()
+    hist = Trainer(model=net, train=tr, val=va, config=_cfg(80, assign="darknet"), out=tmp_path / "run").fit()
     train_map = evaluate_model(net, tr, 128).stats["AP50"]
     held_out = evaluate_model(net, va, 128).stats["AP50"]
     assert train_map >= 0.9, train_map
@@ -63,7 +63,7 @@ def test_the_default_assignment_learns_with_two_heads(tmp_path):
     init_head_biases(net, 128)
     cfg = _cfg(60, lr=0.004)
     assert cfg.assign == "ultralytics"
-    Trainer(net, tr, va, cfg, tmp_path / "run").fit()
+    Trainer(model=net, train=tr, val=va, config=cfg, out=tmp_path / "run").fit()
     train_map = evaluate_model(net, tr, 128).stats
     held_out = evaluate_model(net, va, 128).stats
     assert train_map["AP50"] >= 0.8, train_map
@@ -73,14 +73,14 @@ def test_the_default_assignment_learns_with_two_heads(tmp_path):
 def test_resumed_run_equals_uninterrupted_run_and_checkpoint_exports(tmp_path):
     tr, va = _data(tmp_path, 16, 4)
     a = _net()
-    Trainer(a, tr, va, _cfg(4), tmp_path / "straight").fit()
+    Trainer(model=a, train=tr, val=va, config=_cfg(4), out=tmp_path / "straight").fit()
     b = _net()
-    Trainer(b, tr, va, _cfg(4), tmp_path / "split").fit(stop_after=2)  # "killed" after epoch 2 (last.pt written each epoch)
+    Trainer(model=b, train=tr, val=va, config=_cfg(4), out=tmp_path / "split").fit(stop_after=2)  # "killed" after epoch 2 (last.pt written each epoch)
     # a results.csv written before data_wait_s existed: the resumed run reads it and goes on
     res = tmp_path / "split" / "results.csv"
     res.write_text("".join(l.rsplit(",", 1)[0] + "\n" for l in res.read_text().splitlines()))
     b2 = _net()  # a fresh process would start from a fresh network
-    Trainer(b2, tr, va, _cfg(4), tmp_path / "split", resume=True).fit()
+    Trainer(model=b2, train=tr, val=va, config=_cfg(4), out=tmp_path / "split", resume=True).fit()
     for (k, x), (_, y) in zip(a.state_dict().items(), b2.state_dict().items()):
         assert torch.equal(x, y), k
     ck = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
@@ -96,10 +96,10 @@ def test_resumed_run_equals_uninterrupted_run_and_checkpoint_exports(tmp_path):
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     tr, va = _data(tmp_path, 16, 4)
-    t = Trainer(_net(), tr, va, _cfg(5), tmp_path / "run")
+    t = Trainer(model=_net(), train=tr, val=va, config=_cfg(5), out=tmp_path / "run")
     t.fit(stop_after=3)  # 3 good epochs
     good = (tmp_path / "run" / "last.pt").read_bytes()
-    t2 = Trainer(_net(), tr, va, _cfg(5), tmp_path / "run", resume=True)
+    t2 = Trainer(model=_net(), train=tr, val=va, config=_cfg(5), out=tmp_path / "run", resume=True)
     real = t2.loss
 
     def nan_loss(*a, **k):

@@ -43,7 +43,7 @@ def test_multi_scale_draws_multiples_of_32_per_optimiser_step_and_trains(tmp_pat
     s = generate_shapes(tmp_path / "d", n_train=16, n_val=4, image_hw=(128, 128), seed=0)
     tr, va = read_voc([s.voc_root], "train")[0], read_voc([s.voc_root], "val")[0]
     torch.manual_seed(0)
-    t = Trainer(DarknetNet(sections=parse_cfg_text(TINY)), tr, va, _cfg(2, multi_scale=True, batch=4, nominal_batch=8), tmp_path / "run")
+    t = Trainer(model=DarknetNet(sections=parse_cfg_text(TINY)), train=tr, val=va, config=_cfg(2, multi_scale=True, batch=4, nominal_batch=8), out=tmp_path / "run")
     sizes = [t.size_at(e, i) for e in range(3) for i in range(40)]
     assert set(sizes) <= set(range(96, 193, 32)) and len(set(sizes)) >= 3
     assert all(t.size_at(0, 2 * k) == t.size_at(0, 2 * k + 1) for k in range(20))  # one size per accumulation group
@@ -65,7 +65,7 @@ def test_eval_every_and_results_plot(tmp_path):
     s = generate_shapes(tmp_path / "d", n_train=8, n_val=4, image_hw=(128, 128), seed=0)
     tr, va = read_voc([s.voc_root], "train")[0], read_voc([s.voc_root], "val")[0]
     torch.manual_seed(0)
-    hist = Trainer(DarknetNet(sections=parse_cfg_text(TINY)), tr, va, _cfg(3, eval_every=2), tmp_path / "run").fit()
+    hist = Trainer(model=DarknetNet(sections=parse_cfg_text(TINY)), train=tr, val=va, config=_cfg(3, eval_every=2), out=tmp_path / "run").fit()
     assert math.isnan(hist[0].map50) and not math.isnan(hist[1].map50) and not math.isnan(hist[2].map50)  # epoch 2, and the last
     rows = (tmp_path / "run" / "results.csv").read_text().splitlines()
     assert rows[1].split(",")[5] == "nan"
@@ -108,7 +108,7 @@ def test_yolov2_region_head_learns(tmp_path):
     torch.manual_seed(0)
     net = DarknetNet(sections=parse_cfg_text(region))
     assert net.heads[0].kind == "region"
-    hist = Trainer(net, tr, None, _cfg(80, batch=16, nominal_batch=16), tmp_path / "run").fit()
+    hist = Trainer(model=net, train=tr, val=None, config=_cfg(80, batch=16, nominal_batch=16), out=tmp_path / "run").fit()
     # softmax cross-entropy, as Darknet's [region]: the class loss falls 5x (0.204 of its start measured 2026-12-08, torch 2.13.0)
     assert hist[-1].cls < 0.25 * hist[0].cls and hist[-1].box < 0.5 * hist[0].box
     assert evaluate_model(net, tr, 128).stats["AP50"] >= 0.75  # 0.89 measured; the [yolo] twin of this net reaches 0.84
@@ -173,14 +173,14 @@ def test_channels_last_trains_and_a_truncated_checkpoint_is_a_clear_error(tmp_pa
     s = generate_shapes(tmp_path / "d", n_train=8, n_val=2, image_hw=(128, 128), seed=0)
     tr, va = read_voc([s.voc_root], "train")[0], read_voc([s.voc_root], "val")[0]
     torch.manual_seed(0)
-    hist = Trainer(DarknetNet(sections=parse_cfg_text(TINY)), tr, va, _cfg(1, channels_last=True), tmp_path / "run").fit()
+    hist = Trainer(model=DarknetNet(sections=parse_cfg_text(TINY)), train=tr, val=va, config=_cfg(1, channels_last=True), out=tmp_path / "run").fit()
     assert len(hist) == 1 and np.isfinite(hist[0].box)
     ck = tmp_path / "run" / "last.pt"
     ck.write_bytes(ck.read_bytes()[:1000])  # a disk-full or killed copy
     from yolotools.errors import YoloToolsError
 
     with pytest.raises(YoloToolsError, match="last.pt: not a readable checkpoint"):
-        Trainer(DarknetNet(sections=parse_cfg_text(TINY)), tr, va, _cfg(2), tmp_path / "run", resume=True)
+        Trainer(model=DarknetNet(sections=parse_cfg_text(TINY)), train=tr, val=va, config=_cfg(2), out=tmp_path / "run", resume=True)
 
 
 def test_the_gpu_check_script_runs_on_the_cpu(tmp_path):

@@ -133,7 +133,8 @@ def audit(data, against, split, split_b, anchors, html, train_size, decode, stri
 @_user_errors
 def augment(data, recipe, n, out, seed, img_size, split, mixup, as_json, quiet):
     """Write N augmented images with YOLO labels to OUT, plus OUT/preview.jpg with the boxes drawn."""
-    from ..augment import AugmentConfig, run_augment
+    from ..augment import AugmentConfig
+    from ..augment_run import run_augment
 
     res = run_augment(data, out, recipe=recipe, n=n, seed=seed, img_size=img_size, split=split, progress=_progress_enabled(quiet),
                       config=AugmentConfig(mixup=mixup))

@@ -42,9 +42,29 @@ def load_network(cfg: str | Path, *, classes: int | None = None, anchors: list[f
     """A :class:`DarknetNet` from a ``.cfg`` path or a registry name (``yolov3``,
     ``yolov3-spp``, ``yolov3-tiny``, ``yolov2``), heads rewritten for
     ``classes``/``anchors`` when given; ``head_options`` (e.g. ``{"scale_x_y":
-    "2.0"}``) are set on every ``[yolo]`` head."""
-    from .cfg import override_heads, parse_cfg
+    "2.0"}``) are set on every ``[yolo]`` head (see :func:`network_sections`)."""
     from .darknet import DarknetNet
+
+    return DarknetNet(sections=network_sections(cfg, classes=classes, anchors=anchors, size=size, head_options=head_options))
+
+
+def anchor_count(sections) -> int:
+    """How many anchors the network's heads use (every ``[yolo]`` head's mask,
+    every ``[region]`` head's ``num``), read from its sections (no network built)."""
+    n = 0
+    for s in sections:
+        if s.type == "yolo":
+            n += len(s.ints("mask")) if "mask" in s.options else s.int("num")
+        elif s.type == "region":
+            n += s.int("num")
+    return n
+
+
+def network_sections(cfg: str | Path, *, classes: int | None = None, anchors: list[float] | None = None, size: int | None = None,
+                     head_options: dict[str, str] | None = None):
+    """The cfg sections :func:`load_network` builds (a ``.cfg`` path or a
+    registry name, heads rewritten for ``classes``/``anchors``)."""
+    from .cfg import override_heads, parse_cfg
     from .zoo import MODELS, cfg_sections
 
     p = Path(str(cfg))
@@ -63,7 +83,7 @@ def load_network(cfg: str | Path, *, classes: int | None = None, anchors: list[f
     for sec in sections:
         if sec.type == "yolo" and head_options:
             sec.options.update({k: str(v) for k, v in head_options.items()})
-    return DarknetNet(sections=sections)
+    return sections
 
 
 def save_checkpoint(model, path: Path | str, *, header=(0, 2, 0, 0), extra: dict | None = None) -> None:

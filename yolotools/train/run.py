@@ -18,7 +18,7 @@ from ..io.files import atomic_write_text
 from .config import TrainConfig
 from .trainer import Trainer
 
-__all__ = ["TrainReport", "run_train", "RESUME_MAY_CHANGE"]
+__all__ = ["TrainReport", "run_train", "build_model", "RESUME_MAY_CHANGE"]
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +89,6 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
     errors are reported and left out, or fail with ``strict``), build the
     network for the dataset's classes (and anchors: given, or ``"auto"`` = our
     k-means on the training labels), load starting weights, train."""
-    from ..anchors import dataset_wh, kmeans_anchors, parse_anchor_list
-    from ..model import load_network, load_weights_any
-
     if resume:
         return _resume(data, out, progress=progress, strict=strict, **kw)
     from ..io import dataset_inputs
@@ -100,34 +97,48 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
     check_output(out, [*dataset_inputs(data), weights, cfg_path if cfg_path and Path(cfg_path).exists() else None])
     cfg = TrainConfig(**kw)
     train_ds, val_ds, train_err, val_err = _load_splits(data, strict)
-    k = len(train_ds.class_map)
-    torch.manual_seed(cfg.seed)  # the initial weights are part of the run
-    heads = head_options(cfg)
-    net = load_network(cfg_path or model, classes=k, size=cfg.img_size, head_options=heads)
-    anc = None
-    if anchors == "auto":
-        n_anchors = sum(len(h.anchors) for h in net.heads)
-        wh, _, _ = dataset_wh(train_ds, mode="img-size", size=cfg.img_size)
-        res = kmeans_anchors(wh, n_anchors, seed=cfg.seed)
-        anc = np.round(np.array(res.anchors), 2)
-        if net.heads[0].kind == "region":
-            anc = anc / (cfg.img_size / 32)
-    elif anchors:
-        anc = parse_anchor_list(anchors)
-    if anc is not None:
-        torch.manual_seed(cfg.seed)
-        net = load_network(cfg_path or model, classes=k, anchors=anc.reshape(-1).tolist(), size=cfg.img_size, head_options=heads)
-    if cfg.bias_init and not weights:
-        init_head_biases(net, cfg.img_size)
-    if weights and not resume:
-        info = load_weights_any(net, weights, num_layers=num_layers, resize_heads=True)
-        if info.get("initialised"):
-            log.warning("%s: made for other classes; %d head tensors start from scratch", weights, len(info["initialised"]))
+    net, anc = build_model(cfg, train_ds, model=cfg_path or model, anchors=anchors, weights=weights, num_layers=num_layers)
     t0 = time.perf_counter()
-    tr = Trainer(net, train_ds, val_ds, cfg, out, run_args={"data": str(Path(data).resolve())}, progress=progress)
+    tr = Trainer(model=net, train=train_ds, val=val_ds, config=cfg, out=out, run_args={"data": str(Path(data).resolve())}, progress=progress)
     if anc is not None and tr.main:
         atomic_write_text(Path(out) / "anchors.txt", ", ".join(f"{a:g},{b:g}" for a, b in anc) + "\n")
     return _fit_report(tr, progress, t0, [] if anc is None else anc.tolist(), train_err, val_err)
+
+
+def build_model(cfg: TrainConfig, train_ds, *, model: str, anchors=None, weights: str | None = None, num_layers: int | None = None):
+    """The network a run trains, built once: ``model`` (a ``.cfg`` or a registry
+    name) for the dataset's classes, its heads' anchors ``anchors`` (a list of
+    ``w,h`` text, an array, ``"auto"``: our k-means on the training boxes at
+    ``img_size``, or None: the cfg's own), head biases initialised, starting
+    ``weights`` loaded.  Returns ``(network, anchors array or None)``."""
+    from ..anchors import dataset_wh, kmeans_anchors, parse_anchor_list
+    from ..model import anchor_count, load_weights_any, network_sections
+    from ..model.darknet import DarknetNet
+
+    k = len(train_ds.class_map)
+    heads = head_options(cfg)
+    sections = network_sections(model, classes=k, size=cfg.img_size, head_options=heads)
+    anc = None
+    if isinstance(anchors, str) and anchors == "auto":
+        wh, _, _ = dataset_wh(train_ds, mode="img-size", size=cfg.img_size)
+        anc = np.round(np.array(kmeans_anchors(wh, anchor_count(sections), seed=cfg.seed).anchors), 2)
+        if any(s.type == "region" for s in sections):
+            anc = anc / (cfg.img_size / 32)
+    elif isinstance(anchors, str) and anchors:
+        anc = parse_anchor_list(anchors)
+    elif anchors is not None and not isinstance(anchors, str):
+        anc = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
+    if anc is not None:
+        sections = network_sections(model, classes=k, anchors=anc.reshape(-1).tolist(), size=cfg.img_size, head_options=heads)
+    torch.manual_seed(cfg.seed)  # the initial weights are part of the run
+    net = DarknetNet(sections=sections)
+    if cfg.bias_init and not weights:
+        init_head_biases(net, cfg.img_size)
+    if weights:
+        info = load_weights_any(net, weights, num_layers=num_layers, resize_heads=True)
+        if info.get("initialised"):
+            log.warning("%s: made for other classes; %d head tensors start from scratch", weights, len(info["initialised"]))
+    return net, anc
 
 
 def head_options(cfg: TrainConfig) -> dict[str, str] | None:
@@ -196,7 +207,7 @@ def _resume(data, out, *, progress: bool, strict: bool, **given) -> TrainReport:
         raise YoloToolsError(f"{data}: its classes {list(train_ds.class_map.names)} are not the run's {ck.get('class_names')}")
     net = DarknetNet(sections=parse_cfg_text(cfg_text, str(path)))
     t0 = time.perf_counter()
-    tr = Trainer(net, train_ds, val_ds, cfg, out, resume=True, run_args={"data": str(Path(data).resolve())}, checkpoint=ck,
+    tr = Trainer(model=net, train=train_ds, val=val_ds, config=cfg, out=out, resume=True, run_args={"data": str(Path(data).resolve())}, checkpoint=ck,
                  progress=progress)
     from ..anchors import parse_anchor_list
 

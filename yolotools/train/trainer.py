@@ -84,12 +84,14 @@ def _dist_world() -> int:
 
 
 class Trainer:
-    """``Trainer(model, train_ds, val_ds, cfg, out).fit()``; ``resume=True``
-    continues from ``out/last.pt``.  Under ``torchrun`` (``WORLD_SIZE`` > 1) it
+    """``Trainer(model=net, train=ds, val=ds_or_None, config=TrainConfig(...), out=run_dir).fit()``
+    (built parts, keyword-only: the network from :func:`~yolotools.train.run.build_model`);
+    ``resume=True`` continues from ``out/last.pt``.  Under ``torchrun`` (``WORLD_SIZE`` > 1) it
     joins the process group itself (NCCL on CUDA, gloo on CPU)."""
 
-    def __init__(self, model, train_ds, val_ds, cfg: TrainConfig, out: Path | str, *, resume: bool = False, run_args: dict | None = None,
+    def __init__(self, *, model, train, val, config: TrainConfig, out: Path | str, resume: bool = False, run_args: dict | None = None,
                  checkpoint: dict | None = None, progress: bool = False):
+        train_ds, val_ds, cfg = train, val, config
         from ..model.loss import YoloLoss
         from .data import YoloDataset
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import os
 import re
 from pathlib import Path, PurePosixPath
@@ -36,14 +35,14 @@ import numpy as np
 
 from ...annotations import BoxColumns, ClassMap, DetectionDataset, ImageRecord, checked_hw, dataset_with_columns, trusted_record
 from ...errors import Problems, YoloToolsError
-from ..values import MAX_SIDE
+from ..values import MAX_SIDE, finite
 from ..files import (atomic_write_text, confined_path, folder_entries, image_size_hw, inside_root, is_plain_name, json_str,
                      path_object, path_objects, plain_image_id, relative_name)
 
 log = logging.getLogger("yolotools")  # as errors.Problems logs
 
 __all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "Columns",
-           "csv_cell", "json_str", "write_texts", "read_many", "finite_values", "int_hw"]
+           "csv_cell", "json_str", "write_texts", "finite_values", "int_hw"]
 
 
 def num(v: float) -> str:
@@ -52,35 +51,6 @@ def num(v: float) -> str:
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
     return repr(v)
-
-
-def finite(v) -> float | None:
-    """``v`` as a finite float (numbers or numeric text; a decimal comma is
-    accepted, as CVAT's Open Images export writes ``"0,358"``), else ``None``."""
-    t = type(v)
-    if t is float:  # the common case (JSON numbers): NaN and inf fail v - v == 0
-        return v if v - v == 0 else None
-    if t is int:
-        try:
-            return float(v)
-        except OverflowError:  # an integer beyond a double (JSON allows 1e400 written out)
-            return None
-    if isinstance(v, bool) or v is None:
-        return None
-    if isinstance(v, str):
-        try:  # the common case: float() takes the text as it is (surrounding spaces included)
-            f = float(v)
-            return f if f - f == 0 else None
-        except ValueError:
-            pass
-        v = v.strip().replace(",", ".")
-        if not v:
-            return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def image_file_name(rec: ImageRecord) -> str:
@@ -618,19 +588,6 @@ def _sizes_chunk(paths: list[str]) -> list[tuple[int, int] | None]:
         try:
             out.append(image_size_hw(q))
         except YoloToolsError:
-            out.append(None)
-    return out
-
-
-def read_many(paths: Sequence[str]) -> list[bytes | None]:
-    """Each file's bytes (None where it cannot be read): readers of a file per
-    image take them here and report the None ones themselves."""
-    out: list[bytes | None] = []
-    for q in paths:
-        try:
-            with open(q, "rb") as f:
-                out.append(f.read())
-        except OSError:
             out.append(None)
     return out
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .augment import AugmentConfig, Augmenter, load_sample, sample_rng
+from .augment import AugmentConfig, Augmenter, Sample, load_sample, sample_rng
 
 __all__ = ["AugmentReport", "run_augment", "preview_grid"]
 

@@ -343,10 +343,11 @@ _golden = json.loads(GOLDEN.read_text(encoding="utf-8")) if GOLDEN.exists() else
 
 
 def _answer(tmp: Path, code: int, out: str) -> list:
-    """The exit code and the output with the case's folder as <tmp> and times as <t> (what the golden file holds)."""
+    """The exit code and the output with the case's folder as <tmp>, the virtual environment as <venv> and times
+    as <t> (what the golden file holds)."""
     import re
 
-    out = out.replace(str(tmp), "<tmp>").replace(os.path.realpath(tmp), "<tmp>")
+    out = out.replace(str(tmp), "<tmp>").replace(os.path.realpath(tmp), "<tmp>").replace(sys.prefix, "<venv>")
     return [code, re.sub(r"\d+(\.\d+)? (ms|s)\b", "<t>", out)]
 
 

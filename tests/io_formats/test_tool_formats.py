@@ -350,7 +350,7 @@ def test_has_suffix_is_pathlib_s():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from yolotools.io.formats._build import _has_suffix
+    from yolotools.io.formats.images import has_suffix as _has_suffix
 
     @settings(max_examples=3000, deadline=None)
     @given(st.text(alphabet="ab./\\ :", max_size=14))

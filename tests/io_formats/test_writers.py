@@ -22,7 +22,7 @@ import pytest
 from yolotools.annotations import Annotations, ClassMap, DetectionDataset, ImageRecord
 from yolotools.boxes import Boxes
 from yolotools.io.formats import FORMATS, read_format, write_format
-from yolotools.io.formats import _build
+from yolotools.io.formats import text as _build
 
 from tests.golden.cases import png, written as write_all
 

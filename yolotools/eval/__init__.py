@@ -51,9 +51,6 @@ def evaluate_coco_files(gt_json, results_json, *, strict: bool = False, params: 
     """COCO ground truth JSON + COCO results JSON -> ``(result, problems)`` without
     building a record per image: the same reading rules, problems and numbers as
     ``evaluate_coco(read_coco(gt, clip=False), read_predictions(results, gt))``."""
-    import numpy as np
-
-    from ..errors import Problems
     from ..io.coco import coco_tables
     from ..io.files import gc_paused
     from .predictions import coco_results_columns, file_stems

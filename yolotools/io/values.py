@@ -18,7 +18,8 @@ from itertools import chain, repeat
 
 import numpy as np
 
-__all__ = ["finite", "is_num", "int64_ok", "boxes4", "numbers", "column", "INT64_MIN", "INT64_MAX", "MAX_SIDE"]
+__all__ = ["finite", "is_num", "int64_ok", "boxes4", "numbers", "column", "finite_values", "as_floats", "int_hw", "box_floats",
+           "INT64_MIN", "INT64_MAX", "MAX_SIDE"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_SIDE = 2**31 - 1  # pixels a side: no image file format stores more (a PNG header's field is 31 bits)
@@ -109,3 +110,60 @@ def column(rows: list, key: str) -> list:
     if set(map(type, rows)) <= {dict}:
         return list(map(dict.get, rows, repeat(key)))
     return [r.get(key) if r.__class__ is dict else None for r in rows]
+
+def finite_values(values: list) -> list:
+    """``[finite(v) for v in values]``: numbers and numeric text converted in
+    one ``numpy`` call (Python's ``float`` of each) when every value is one,
+    value by value otherwise (decimal commas, words, None)."""
+    a = as_floats(values)
+    if a is None:
+        return [finite(v) for v in values]
+    out = a.tolist()
+    if not np.isfinite(a).all():
+        out = [v if v - v == 0 else None for v in out]
+    return out
+
+
+def as_floats(values: list) -> np.ndarray | None:
+    """``float(v)`` of every value as one array, None when a value is not a str,
+    int or float or does not convert (the caller then goes value by value)."""
+    if not set(map(type, values)) <= {str, float, int}:
+        return None
+    try:
+        return np.array(values, dtype=np.float64).reshape(len(values))
+    except (ValueError, OverflowError):
+        return None
+
+
+def int_hw(h, w) -> tuple[int, int] | None:
+    """``(int(h), int(w))`` as :meth:`DatasetBuilder.add_image` takes a size a
+    reader gives, None where that fails (then the size comes from elsewhere)."""
+    try:
+        return int(h), int(w)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def box_floats(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """``(round(finite(v), 9) or 0, whether finite(v) took it on its first try)``
+    per value (the rows it does not take go through the per-box checks)."""
+    a = as_floats(values)
+    if a is not None:
+        ok = np.isfinite(a)
+        out = np.where(ok, a, 0.0)
+        frac = np.flatnonzero(out != np.floor(out))  # an integral float is its own round(v, 9)
+        if len(frac):
+            out[frac] = [round(v, 9) for v in out[frac].tolist()]
+        return out, ok
+    out = np.zeros(len(values))
+    ok = np.zeros(len(values), bool)
+    for i, x in enumerate(values):
+        if x.__class__ in (float, int, str):  # the values finite() takes without the decimal-comma retry
+            try:
+                f = float(x)
+            except (ValueError, OverflowError):
+                continue
+            if f - f == 0:
+                out[i] = round(f, 9)
+                ok[i] = True
+    return out, ok

@@ -1,25 +1,18 @@
-"""What every labelling-tool reader and writer shares.
+"""The one builder every labelling-tool reader hands its images and boxes to.
 
-- :class:`DatasetBuilder`: a reader hands it images and boxes in the file's own
-  order; it checks them the way the VOC and COCO readers do (finite numbers,
-  empty boxes, boxes outside the image clipped or skipped, unknown classes,
-  duplicate images, names that would leave the dataset), each finding a
-  :class:`~yolotools.errors.Problem` naming the file and the record, and builds
-  the :class:`~yolotools.annotations.DetectionDataset`.
-- Image sizes: many tool formats (createML, KITTI, VIA, Open Images) do not
-  store them.  They come from ``image_sizes`` (a mapping image id -> (h, w)),
-  else from the image header in the ``images`` folder, else the image is an
-  error that says so.
-- Coordinates are snapped to 1e-9 pixel, so that a box written in percent or
-  normalised units and read back lands on the same pixel (352.99999999999994
-  is 353) and is not reported as clipped.
-- Writers: :func:`num` prints a coordinate as the shortest text that reads back
-  to the same float (``104`` for 104.0), so writing loses nothing; they work on
-  :class:`Columns` (every box's numbers at once).
-- One path: every reader hands each image and box to the builder, which checks
-  the boxes all at once in :meth:`DatasetBuilder.build` (array operations) and
-  runs the per-box checks only on the rows a test stops, so every message comes
-  from one place.
+:class:`DatasetBuilder` checks them the way the VOC and COCO readers do (finite
+numbers, empty boxes, boxes outside the image clipped or skipped, unknown
+classes, duplicate images, names that would leave the dataset, sizes too big),
+each finding a :class:`~yolotools.errors.Problem` naming the file and the
+record, and builds the :class:`~yolotools.annotations.DetectionDataset`.  Image
+sizes the format does not store come from ``image_sizes`` (image id -> (h, w)),
+else from the image header in the ``images`` folder (:mod:`.images`), else the
+image is an error that says so.  Coordinates are snapped to 1e-9 pixel, so that
+a box written in percent or normalised units and read back lands on the same
+pixel (352.99999999999994 is 353) and is not reported as clipped.  Boxes are
+checked all at once in :meth:`DatasetBuilder.build` (array operations); the
+per-box checks run only on the rows a test stops, so every message comes from
+one place.  (Writers' text: :mod:`.text`; the numbers rule: :mod:`..values`.)
 """
 
 from __future__ import annotations
@@ -27,146 +20,21 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ...annotations import BoxColumns, ClassMap, DetectionDataset, ImageRecord, checked_hw, dataset_with_columns, trusted_record
+from ...annotations import BoxColumns, ClassMap, DetectionDataset, checked_hw, dataset_with_columns, trusted_record
 from ...errors import Problems, YoloToolsError
-from ..values import MAX_SIDE, finite
-from ..files import (atomic_write_text, confined_path, folder_entries, image_size_hw, inside_root, is_plain_name, json_str,
-                     path_object, path_objects, plain_image_id, relative_name)
+from ..files import image_size_hw, inside_root, path_object, plain_image_id, relative_name
+from ..values import MAX_SIDE, box_floats, finite, int_hw
+from .images import ImageFolder, header_sizes
+from .text import num
 
 log = logging.getLogger("yolotools")  # as errors.Problems logs
 
-__all__ = ["DatasetBuilder", "num", "finite", "image_file_name", "class_order", "label_files", "Columns",
-           "csv_cell", "json_str", "write_texts", "finite_values", "int_hw"]
-
-
-def num(v: float) -> str:
-    """Shortest text that parses back to ``v`` (``104`` for 104.0, ``0.1`` for 0.1)."""
-    v = float(v)
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(v)
-
-
-def image_file_name(rec: ImageRecord) -> str:
-    """The file name a writer records for an image: its id plus the source
-    image's extension (``.jpg`` when unknown)."""
-    ext = rec.path.suffix if rec.path is not None and rec.path.suffix else ".jpg"
-    return rec.image_id + ext
-
-
-def label_files(folder: Path, suffix: str, what: str) -> list[Path]:
-    """The ``suffix`` files below ``folder`` (sorted), or a clear error when
-    ``folder`` is not a folder or holds none; ``what`` says what it should be."""
-    if not folder.is_dir():
-        raise YoloToolsError(f"{folder}: expected {what}")
-    files = _flat_files(folder, suffix)
-    if files is None:  # sub-folders: the general walk
-        files = sorted(p for p in folder.rglob("*" + suffix) if p.is_file())
-    if not files:
-        raise YoloToolsError(f"{folder}: no {suffix} files ({what})")
-    return files
-
-
-class Columns:
-    """A dataset as flat columns for a writer: every box's corners, class,
-    flags and attributes in one list each (one numpy call per field, not per
-    image), and per image its record and the range of its boxes
-    (``starts[i]:ends[i]``).  :meth:`texts` gives many numbers' texts at once."""
-
-    def __init__(self, dataset: DetectionDataset):
-        recs = dataset.records
-        self.records = recs
-        anns = [r.annotations for r in recs]
-        cols = dataset.box_columns()
-        counts = cols.counts
-        self.ends = list(itertools.accumulate(counts))
-        self.starts = [e - k for e, k in zip(self.ends, counts)]
-        self.xyxy = cols.xyxy
-        self.cls = cols.class_ids.tolist()
-        self.difficult = cols.is_difficult.tolist()
-        self.crowd = cols.is_crowd.tolist()
-        self.attrs: list[dict] | None = None  # per box ({} for none), or None when no box has any
-        if any(a.attrs is not None for a in anns):
-            self.attrs = [x or {} for a, k in zip(anns, counts) for x in (a.attrs.tolist() if a.attrs is not None else [None] * k)]
-        self.files = [image_file_name(r) for r in recs]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def box_hw(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each box's image height and width (float64), for writers of normalised or percent units."""
-        hw = np.array([r.image_hw for r in self.records], dtype=np.float64).reshape(-1, 2)
-        per_box = np.repeat(hw, np.diff([0] + self.ends).astype(np.int64), axis=0)
-        return per_box[:, 0], per_box[:, 1]
-
-    def attr(self, j: int) -> dict:
-        return self.attrs[j] if self.attrs is not None else {}
-
-    @staticmethod
-    def texts(values: np.ndarray, *, as_repr: bool = False) -> list[str]:
-        """:func:`num` of each value (``as_repr``: ``repr``, what ``json.dumps``
-        writes for a float)."""
-        a = np.ascontiguousarray(values, dtype=np.float64).ravel().tolist()
-        return list(map(repr, a)) if as_repr else list(map(num, a))
-
-    @staticmethod
-    def rows(values: np.ndarray, parts: Sequence[str], *, as_repr: bool = False) -> list[str]:
-        """Per row of ``values`` (``(N, k)``): ``parts[0] + t0 + parts[1] + ... +
-        parts[k]`` with each number's :meth:`texts` text (one template per box)."""
-        k = len(parts) - 1
-        a = np.ascontiguousarray(values, dtype=np.float64).reshape(-1, k)
-        t = Columns.texts(a, as_repr=as_repr)
-        fmt = "".join(p.replace("{", "{{").replace("}", "}}") + "{}" for p in parts[:k]) + parts[k].replace("{", "{{").replace("}", "}}")
-        return [fmt.format(*t[r * k : r * k + k]) for r in range(len(a))]
-
-
-_CSV_SPECIAL = re.compile(r'[,"\r\n]')
-
-
-def csv_cell(v) -> str:
-    """``v`` as one CSV cell, quoted as ``csv.writer`` quotes it (minimal)."""
-    s = str(v)
-    if not _CSV_SPECIAL.search(s) and s:
-        return s
-    import csv
-    import io
-
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([s, ""])  # two cells: a lone empty cell would be written as ""
-    return buf.getvalue()[:-1]
-
-
-def write_texts(folder: Path, names: Sequence[str], texts: Sequence[str], what: str) -> None:
-    """Write ``texts[i]`` to ``folder/names[i]`` (names relative, ``/``
-    separators, confined to ``folder``), each file atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
-    root = os.path.realpath(folder)
-    for name, text in zip(names, texts):
-        q = os.path.join(root, name) if is_plain_name(name) else confined_path(folder, name, what=what)
-        atomic_write_text(q, text)
-
-
-def _flat_files(folder: Path, suffix: str) -> list[Path] | None:
-    """:func:`label_files`' list for a folder with no sub-folder (one ``scandir``,
-    no ``stat`` per file where the file system gives the entry type), else None."""
-    names = []
-    try:
-        with os.scandir(folder) as it:
-            for e in it:
-                if e.is_dir():
-                    return None
-                if e.name.endswith(suffix) and e.is_file():
-                    names.append(e.name)
-    except OSError:
-        return None
-    base = os.fspath(folder)
-    return path_objects([os.path.join(base, n) for n in sorted(names)])
+__all__ = ["DatasetBuilder", "class_order"]
 
 
 def class_order(names: Iterable[str], *, classes: Sequence[str] | None = None, declared: Sequence[str] = ()) -> list[str]:
@@ -195,53 +63,6 @@ class _Img:
 
 _SPACE = frozenset(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
                    "\u2028\u2029\u202f\u205f\u3000")  # what str.strip() removes
-
-
-def _has_suffix(name: str) -> bool:
-    """``bool(PurePosixPath(name).suffix)``, without a path object for a name whose
-    last part is a plain file name (readers call this once per image)."""
-    last = name.rpartition("/")[2]
-    if last in ("", ".", ".."):
-        return bool(PurePosixPath(name).suffix)
-    i = last.rfind(".")
-    return 0 < i < len(last) - 1
-
-
-_TRIED_EXTS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")  # for an image name written without its extension
-
-
-class _ImageFolder:
-    """An images folder, each sub-folder listed once (confined to the folder):
-    where readers look up thousands of image names."""
-
-    def __init__(self, root):
-        self.root = Path(root)
-        self.root_str = os.fspath(root).rstrip("/")
-        self._dirs: dict[str, dict[str, bool] | None] = {}
-
-    def listing(self, sub: str) -> dict[str, bool] | None:
-        """``{name: is_symlink}`` of ``root/sub`` when it is confined to the root, else None."""
-        if sub not in self._dirs:
-            try:
-                self._dirs[sub] = folder_entries(inside_root(self.root, sub, what="image folder") if sub else self.root)
-            except YoloToolsError:
-                self._dirs[sub] = None
-        return self._dirs[sub]
-
-    @staticmethod
-    def candidates(name: str) -> list[str]:
-        """``name``, or with each usual extension when it has none."""
-        return [name] if _has_suffix(name) else [name + e for e in _TRIED_EXTS]
-
-    def listed(self, name: str) -> str | None:
-        """The first of :meth:`candidates` that its folder's listing holds as a
-        file that is not a link (the name as written), else None."""
-        for c in self.candidates(name):
-            d, _, base = c.replace("\\", "/").rpartition("/")
-            entries = self.listing(d)
-            if entries is not None and entries.get(base) is False:
-                return c
-        return None
 
 
 class DatasetBuilder:
@@ -276,7 +97,7 @@ class DatasetBuilder:
         # that the first error raised is the first in the file
         self._defer = not problems.strict
         self._rows: list[tuple] = []
-        self._folder = _ImageFolder(self.images) if self.images is not None else None
+        self._folder = ImageFolder(self.images) if self.images is not None else None
         self._found: dict[str, Path] = {}  # image name -> file found by find_image's listing
         self._header_hw: dict[str, tuple[int, int]] = {}  # image file -> (h, w) read by prefetch_sizes
 
@@ -350,7 +171,7 @@ class DatasetBuilder:
                         p = self._found[name] = path_object(f"{self._folder.root_str}/{c}")
                 if p is not None:
                     paths.append(os.fspath(p))
-        self._header_hw.update((paths[i], hw) for i, hw in _header_sizes(paths).items())
+        self._header_hw.update((paths[i], hw) for i, hw in header_sizes(paths).items())
 
     def add_image(self, image_id: str | None, path: Path | None, hw, where: str, *, file=None) -> _Img | None:
         """Register an image; ``hw`` may be ``None`` (then from ``image_sizes`` or
@@ -481,7 +302,7 @@ class DatasetBuilder:
         self._rows = []
         n = len(rows)
         (imgs, labels, x1s, y1s, x2s, y2s, wheres, files, diffs, crowds, attrs, clips, poss) = zip(*rows)
-        v, ok = _box_floats([*x1s, *y1s, *x2s, *y2s])
+        v, ok = box_floats([*x1s, *y1s, *x2s, *y2s])
         v = v.reshape(4, n)
         good = ok.reshape(4, n).all(0)
         idx = np.fromiter((im.index for im in imgs), np.int64, n)
@@ -569,82 +390,3 @@ def _dataset(source, imgs, counts, labels, xyxy, difficult, crowd, attrs, *, cla
         records.append(trusted_record(image_id, path, hw, xyxy[b0:b1], cls[b0:b1], diff[b0:b1], crowd[b0:b1], attrs=at))
         b0 = b1
     return dataset_with_columns(cmap, records, BoxColumns(xyxy, cls, diff, crowd, list(counts)))
-
-
-def _header_sizes(paths: Sequence[str]) -> dict[int, tuple[int, int]]:
-    """``{index: (h, w)}`` of the image headers ``imagesize`` reads, in the
-    process pool from 2,000 images (:func:`~yolotools.parallel.map_chunks`);
-    the others are left to the caller (which reports them)."""
-    from ...parallel import map_chunks
-
-    sizes = [hw for part in map_chunks(_sizes_chunk, list(paths)) for hw in part]
-    return {i: hw for i, hw in enumerate(sizes) if hw is not None}
-
-
-def _sizes_chunk(paths: list[str]) -> list[tuple[int, int] | None]:
-    """Worker: each header's ``(h, w)``, None where it cannot be read."""
-    out: list[tuple[int, int] | None] = []
-    for q in paths:
-        try:
-            out.append(image_size_hw(q))
-        except YoloToolsError:
-            out.append(None)
-    return out
-
-
-def finite_values(values: list) -> list:
-    """``[finite(v) for v in values]``: numbers and numeric text converted in
-    one ``numpy`` call (Python's ``float`` of each) when every value is one,
-    value by value otherwise (decimal commas, words, None)."""
-    a = _as_floats(values)
-    if a is None:
-        return [finite(v) for v in values]
-    out = a.tolist()
-    if not np.isfinite(a).all():
-        out = [v if v - v == 0 else None for v in out]
-    return out
-
-
-def _as_floats(values: list) -> np.ndarray | None:
-    """``float(v)`` of every value as one array, None when a value is not a str,
-    int or float or does not convert (the caller then goes value by value)."""
-    if not set(map(type, values)) <= {str, float, int}:
-        return None
-    try:
-        return np.array(values, dtype=np.float64).reshape(len(values))
-    except (ValueError, OverflowError):
-        return None
-
-
-def int_hw(h, w) -> tuple[int, int] | None:
-    """``(int(h), int(w))`` as :meth:`DatasetBuilder.add_image` takes a size a
-    reader gives, None where that fails (then the size comes from elsewhere)."""
-    try:
-        return int(h), int(w)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _box_floats(values: list) -> tuple[np.ndarray, np.ndarray]:
-    """``(round(finite(v), 9) or 0, whether finite(v) took it on its first try)``
-    per value (the rows it does not take go through the per-box checks)."""
-    a = _as_floats(values)
-    if a is not None:
-        ok = np.isfinite(a)
-        out = np.where(ok, a, 0.0)
-        frac = np.flatnonzero(out != np.floor(out))  # an integral float is its own round(v, 9)
-        if len(frac):
-            out[frac] = [round(v, 9) for v in out[frac].tolist()]
-        return out, ok
-    out = np.zeros(len(values))
-    ok = np.zeros(len(values), bool)
-    for i, x in enumerate(values):
-        if x.__class__ in (float, int, str):  # the values finite() takes without the decimal-comma retry
-            try:
-                f = float(x)
-            except (ValueError, OverflowError):
-                continue
-            if f - f == 0:
-                out[i] = round(f, 9)
-                ok[i] = True
-    return out, ok

@@ -16,7 +16,9 @@ import numpy as np
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text, load_json
-from ._build import Columns, DatasetBuilder, finite, json_str
+from ..values import finite
+from ._build import DatasetBuilder
+from .text import Columns, json_str
 
 __all__ = ["read_createml", "write_createml"]
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import numpy as np
 
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text
-from ._build import Columns, DatasetBuilder
+from ._build import DatasetBuilder
+from .text import Columns
 
 __all__ = ["read_cvat", "write_cvat"]
 

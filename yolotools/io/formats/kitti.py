@@ -20,7 +20,10 @@ from typing import Mapping, Sequence
 
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
-from ._build import Columns, DatasetBuilder, finite, label_files, num, write_texts
+from ..values import finite
+from ._build import DatasetBuilder
+from .images import label_files
+from .text import Columns, num, write_texts
 
 __all__ = ["read_kitti", "write_kitti", "kitti_label_dir"]
 

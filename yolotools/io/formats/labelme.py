@@ -23,7 +23,10 @@ from typing import Mapping, Sequence
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import inside_root, load_json
-from ._build import Columns, DatasetBuilder, finite, json_str, label_files, write_texts
+from ..values import finite
+from ._build import DatasetBuilder
+from .images import label_files
+from .text import Columns, json_str, write_texts
 
 __all__ = ["read_labelme", "write_labelme"]
 

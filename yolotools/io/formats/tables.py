@@ -28,7 +28,9 @@ import numpy as np
 from ...annotations import DetectionDataset
 from ...errors import Problems, YoloToolsError
 from ..files import atomic_write_text
-from ._build import Columns, DatasetBuilder, csv_cell, finite, finite_values
+from ..values import finite, finite_values
+from ._build import DatasetBuilder
+from .text import Columns, csv_cell
 
 __all__ = ["read_openimages", "write_openimages", "read_tfod", "write_tfod", "OI_COLUMNS", "TFOD_COLUMNS"]
 

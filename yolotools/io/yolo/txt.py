@@ -9,7 +9,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ...annotations import Annotations
-from ...boxes import BoxFormat, Boxes
+from ...boxes import Boxes
 from ...errors import Problems
 from .lines import write_label_file, yolo_lines
 

@@ -183,7 +183,7 @@ def _train_and_eval(out: Path, data_yaml: Path, anchors, *, fast: bool, seed: in
     from .model.predict import predict_dataset
     from .train.trainer import Trainer, TrainConfig
 
-    from .train.run import build_model
+    from .train.parts import build_model
 
     train_ds, _ = load_dataset(data_yaml, split="train")
     val_ds, _ = load_dataset(data_yaml, split="val")

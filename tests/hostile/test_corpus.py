@@ -193,6 +193,32 @@ CASES = [
     *[Case(f"{cmd[0]}_voc_width_inf", (lambda cmd: lambda t: ([cmd[0], _voc(t / "in", {
         "x": _good_xml("x").replace("<width>50</width>", "<width>inf</width>"), "good": _good_xml()}), *cmd[1:]], 0, ["x.xml"]))(cmd))
       for cmd in (["audit"], ["kmeans", "-k", "1", "--json"])],
+    Case("via_surrogate", lambda t: (["convert", "via", _write(t / "in" / "v.json",
+        '{"a.png1": {"filename": "a.png", "regions": [{"shape_attributes": {"name": "rect", "x": 1, "y": 2, "width": 5, "height": 5},'
+        ' "region_attributes": {"label": "d\\udc00"}}]}}'), "--out", t / "out"], 1, ["v.json", "not UTF-8"]),
+         check=lambda t, out: _assert(not (t / "out").exists(), "--out was written")),
+    Case("cvat_bad_utf8", lambda t: (["convert", "cvat", _write_bytes(t / "in" / "c.xml",
+        b'<?xml version="1.0" encoding="utf-8"?><annotations><version>1.1</version><image id="0" name="a\xff.png" width="50" height="40">'
+        b'<box label="dog" xtl="1" ytl="2" xbr="10" ybr="20"/></image></annotations>'), "--out", t / "out"], 1, ["c.xml", "malformed XML"]),
+         check=lambda t, out: _assert(not (t / "out").exists(), "--out was written")),
+    Case("cvat_surrogate_reference", lambda t: (["convert", "cvat", _write(t / "in" / "c.xml",
+        '<?xml version="1.0" encoding="utf-8"?><annotations><version>1.1</version><image id="0" name="a&#xD800;.png" width="50" height="40">'
+        '<box label="dog" xtl="1" ytl="2" xbr="10" ybr="20"/></image></annotations>'), "--out", t / "out"], 1, ["c.xml", "malformed XML"])),
+    Case("cvat_huge_size", lambda t: (["convert", "cvat", _write(t / "in" / "c.xml",
+        '<?xml version="1.0" encoding="utf-8"?><annotations><version>1.1</version><image id="0" name="a.png" width="9223372036854775808" '
+        'height="40"><box label="dog" xtl="1" ytl="2" xbr="10" ybr="20"/></image><image id="1" name="b.png" width="50" height="40">'
+        '<box label="dog" xtl="1" ytl="2" xbr="10" ybr="20"/></image></annotations>'), "--out", t / "out", "--json"], 0, ["bad_image_size"])),
+    Case("kitti_bad_utf8_and_huge", lambda t: (["convert", "kitti", _kitti(t / "in"), "--out", t / "out", "--json"], 0,
+                                               ["unreadable_label", "0.txt", "bad_box", "1.txt"])),
+    Case("openimages_huge_and_bad_utf8", lambda t: (["convert", "openimages", _write(t / "in" / "oi.csv",
+        "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax\na,x,dog,1,0.1,1e999,0.2,0.5\nb,x,dog,1,0.1,0.5,0.2,0.5\n"),
+        "--images", _imgs(t / "in" / "imgs"), "--out", t / "out", "--json"], 0, ["bad_box", "line 2"])),
+    Case("openimages_bad_utf8", lambda t: (["convert", "openimages", _write_bytes(t / "in" / "oi.csv",
+        b"ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax\na,x,d\xffg,1,0.1,0.5,0.2,0.5\n"), "--out", t / "out"], 1,
+        ["oi.csv", "not UTF-8"]), check=lambda t, out: _assert(not (t / "out").exists(), "--out was written")),
+    Case("yolo_label_bad_utf8_and_huge", lambda t: (["audit", _yolo_set(t / "in", {"a.png": _png_bytes(50, 40), "b.png": _png_bytes(50, 40)},
+        {"a.txt": b"0 0.5 0.5 0.2 \xff\n", "b.txt": "0 1e999 0.5 0.2 0.2\n1 9223372036854775808 0.5 0.2 0.2\n"}), "--json"], 0,
+        ["a.txt", "b.txt", "not_numeric"])),
     # ---------------------------------------------------------------- YOLO txt
     Case("yolo_bom", lambda t: (["kmeans", _yolo_set(t / "in", {"a.png": _png_bytes(50, 40)},
                                                      {"a.txt": "\ufeff0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1\n"}), "-k", "2", "--json"],
@@ -274,6 +300,17 @@ def _labelme(root: Path, width: int) -> Path:
                                              "shapes": [{"label": "dog", "points": [[1, 2], [20, 30]], "shape_type": "rectangle"}]}))
     (root / "1.json").write_text(json.dumps({"imagePath": "b.png", "imageHeight": 40, "imageWidth": 50,
                                              "shapes": [{"label": "dog", "points": [[1, 2], [20, 30]], "shape_type": "rectangle"}]}))
+    return root
+
+
+def _kitti(root: Path) -> Path:
+    (root / "label_2").mkdir(parents=True)
+    (root / "image_2").mkdir()
+    line = "Car 0.00 0 -10.00 1.00 2.00 30.00 20.00 -1.00 -1.00 -1.00 -1000.00 -1000.00 -1000.00 -10.00\n"
+    (root / "label_2" / "0.txt").write_bytes(line.replace("Car", "C\xffr").encode("latin-1"))
+    (root / "label_2" / "1.txt").write_text(line.replace("30.00", "1e999") + line)
+    for i in range(2):
+        (root / "image_2" / f"{i}.png").write_bytes(_png_bytes(50, 40))
     return root
 
 

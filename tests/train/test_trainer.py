@@ -54,7 +54,7 @@ def test_the_default_assignment_learns_with_two_heads(tmp_path):
     """The default (ultralytics) assignment on the demo's two-head net with the
     heads `yolotools train` gives it (scale_x_y=2) and biases at the priors."""
     from yolotools.model import load_network
-    from yolotools.train.run import init_head_biases
+    from yolotools.train.parts import init_head_biases
 
     tr, va = _data(tmp_path, 64, 16)
     torch.manual_seed(0)

@@ -5,20 +5,18 @@ train; ``resume=True`` continues a run folder from its ``last.pt``."""
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
 
 from ..errors import YoloToolsError
 from ..io.files import atomic_write_text
 from .config import TrainConfig
+from .parts import build_model
 from .trainer import Trainer
 
-__all__ = ["TrainReport", "run_train", "build_model", "RESUME_MAY_CHANGE"]
+__all__ = ["TrainReport", "run_train", "RESUME_MAY_CHANGE"]
 
 log = logging.getLogger(__name__)
 
@@ -103,68 +101,6 @@ def run_train(data, *, model: str = "yolov3-tiny", cfg_path: str | None = None, 
     if anc is not None and tr.main:
         atomic_write_text(Path(out) / "anchors.txt", ", ".join(f"{a:g},{b:g}" for a, b in anc) + "\n")
     return _fit_report(tr, progress, t0, [] if anc is None else anc.tolist(), train_err, val_err)
-
-
-def build_model(cfg: TrainConfig, train_ds, *, model: str, anchors=None, weights: str | None = None, num_layers: int | None = None):
-    """The network a run trains, built once: ``model`` (a ``.cfg`` or a registry
-    name) for the dataset's classes, its heads' anchors ``anchors`` (a list of
-    ``w,h`` text, an array, ``"auto"``: our k-means on the training boxes at
-    ``img_size``, or None: the cfg's own), head biases initialised, starting
-    ``weights`` loaded.  Returns ``(network, anchors array or None)``."""
-    from ..anchors import dataset_wh, kmeans_anchors, parse_anchor_list
-    from ..model import anchor_count, load_weights_any, network_sections
-    from ..model.darknet import DarknetNet
-
-    k = len(train_ds.class_map)
-    heads = head_options(cfg)
-    sections = network_sections(model, classes=k, size=cfg.img_size, head_options=heads)
-    anc = None
-    if isinstance(anchors, str) and anchors == "auto":
-        wh, _, _ = dataset_wh(train_ds, mode="img-size", size=cfg.img_size)
-        anc = np.round(np.array(kmeans_anchors(wh, anchor_count(sections), seed=cfg.seed).anchors), 2)
-        if any(s.type == "region" for s in sections):
-            anc = anc / (cfg.img_size / 32)
-    elif isinstance(anchors, str) and anchors:
-        anc = parse_anchor_list(anchors)
-    elif anchors is not None and not isinstance(anchors, str):
-        anc = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
-    if anc is not None:
-        sections = network_sections(model, classes=k, anchors=anc.reshape(-1).tolist(), size=cfg.img_size, head_options=heads)
-    torch.manual_seed(cfg.seed)  # the initial weights are part of the run
-    net = DarknetNet(sections=sections)
-    if cfg.bias_init and not weights:
-        init_head_biases(net, cfg.img_size)
-    if weights:
-        info = load_weights_any(net, weights, num_layers=num_layers, resize_heads=True)
-        if info.get("initialised"):
-            log.warning("%s: made for other classes; %d head tensors start from scratch", weights, len(info["initialised"]))
-    return net, anc
-
-
-def head_options(cfg: TrainConfig) -> dict[str, str] | None:
-    """``[yolo]`` options the assignment needs: the ultralytics one puts positives
-    on neighbouring cells, which heads reach with Darknet's ``scale_x_y=2``."""
-    return {"scale_x_y": "2.0"} if cfg.assign == "ultralytics" else None
-
-
-def init_head_biases(net, img_size: int) -> None:
-    """Start each [yolo] head's objectness bias at ~8 objects per 640x640 image
-    spread over its cells, and class biases at 0.6 / classes (YOLOv5's prior), so
-    that a network trained from scratch does not begin by predicting objects
-    everywhere.  [region] heads are left as they are."""
-    with torch.no_grad():
-        outs = net.eval()(torch.zeros(1, net.in_channels, img_size, img_size))
-        net.train()
-        for spec, o in zip(net.heads, outs):
-            if spec.kind != "yolo":
-                continue
-            conv = net.layers[spec.layer - 1].conv
-            if conv.bias is None:
-                continue
-            stride = img_size / o.shape[-1]
-            b = conv.bias.view(len(spec.anchors), -1)
-            b[:, 4] += math.log(8 / (640 / stride) ** 2)
-            b[:, 5:] += math.log(0.6 / (spec.classes - 0.99)) if spec.classes > 1 else 0.0
 
 
 def _fit_report(tr: Trainer, progress: bool, t0: float, anchors: list, train_err: list, val_err: list) -> TrainReport:

@@ -37,6 +37,7 @@ from ..errors import YoloToolsError
 from ..io.files import atomic_write_bytes, atomic_write_text
 from ..model.predict import evaluate_model
 from .config import TrainConfig, multi_scale_range
+from .parts import build_evaluator, build_loader, build_optimizer
 
 __all__ = ["TrainConfig", "Trainer", "evaluate_model", "plot_results", "multi_scale_range"]
 
@@ -89,11 +90,12 @@ class Trainer:
     ``resume=True`` continues from ``out/last.pt``.  Under ``torchrun`` (``WORLD_SIZE`` > 1) it
     joins the process group itself (NCCL on CUDA, gloo on CPU)."""
 
-    def __init__(self, *, model, train, val, config: TrainConfig, out: Path | str, resume: bool = False, run_args: dict | None = None,
-                 checkpoint: dict | None = None, progress: bool = False):
+    def __init__(self, *, model, train, val, config: TrainConfig, out: Path | str, data=None, optimizer=None, evaluator=None,
+                 resume: bool = False, run_args: dict | None = None, checkpoint: dict | None = None, progress: bool = False):
+        """``data``, ``optimizer``, ``evaluator``: built parts (default: :func:`build_loader`,
+        :func:`build_optimizer`, :func:`build_evaluator` of ``config``)."""
         train_ds, val_ds, cfg = train, val, config
         from ..model.loss import YoloLoss
-        from .data import YoloDataset
 
         cfg = cfg.resolved()  # device "auto" and workers -1 become this machine's values
         self.cfg, self.out = cfg, Path(out)
@@ -133,24 +135,14 @@ class Trainer:
 
                 DiskCache([r for r in train_ds.records if r.path is not None], cfg.img_size, mode=cfg.cache).fill(progress=progress)
             self._barrier()
-        self.data = YoloDataset(train_ds, recipe=cfg.recipe, img_size=cfg.img_size, seed=cfg.seed, uint8=True,
-                                mosaic_until=cfg.epochs - cfg.close_mosaic, cache=cfg.cache, buffer_mb=cfg.buffer_mb,
-                                progress=progress and self.rank == 0)
+        self.data = data if data is not None else build_loader(cfg, train_ds, progress=progress and self.rank == 0)
         self.loss = YoloLoss(model.heads, box_loss=cfg.box_loss, assign=cfg.assign, anchor_t=cfg.anchor_t,
                              box_gain=cfg.box_gain if cfg.assign == "ultralytics" else None,
                              obj_gain=cfg.obj_gain if cfg.assign == "ultralytics" else None,
                              cls_gain=cfg.cls_gain if cfg.assign == "ultralytics" else None)
         self.accumulate = max(1, round(cfg.nominal_batch / (cfg.batch * self.world)))
-        decay, bn, biases = [], [], []
-        for n, p in model.named_parameters():
-            (decay if p.ndim > 1 else biases if n.endswith(".bias") else bn).append(p)
-        wd = cfg.weight_decay * cfg.batch * self.world * self.accumulate / cfg.nominal_batch
-        # biases last: their warm-up starts from warmup_bias_lr
-        groups = [{"params": decay, "weight_decay": wd}, {"params": bn, "weight_decay": 0.0}, {"params": biases, "weight_decay": 0.0}]
-        if cfg.optimizer == "sgd":
-            self.opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-        else:
-            self.opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
+        self.opt = optimizer if optimizer is not None else build_optimizer(cfg, model, world=self.world, accumulate=self.accumulate)
+        self.evaluate = evaluator if evaluator is not None else build_evaluator(cfg, val_ds, device=device)
         self.amp_dtype = None
         if device.type == "cuda" and cfg.amp != "off":
             bf16 = cfg.amp == "bf16" or (cfg.amp == "auto" and torch.cuda.is_bf16_supported())
@@ -329,9 +321,8 @@ class Trainer:
             evaluate = (epoch + 1) % c.eval_every == 0 or epoch + 1 == c.epochs
             m50 = m = float("nan")
             if self.main:
-                if evaluate and self.val_ds is not None:
-                    res = evaluate_model(self.ema.ema, self.val_ds, c.img_size, device=self.device, conf=c.conf_thres, iou=c.iou_thres,
-                                         max_det=c.max_det, merge_iou=c.merge_iou)
+                if evaluate and self.evaluate is not None:
+                    res = self.evaluate(self.ema.ema)
                     m50, m = res.stats["AP50"], res.stats["AP"]
                     m50, m = max(m50, 0.0), max(m, 0.0)  # COCOeval's -1 (no ground truth) is not a score
                 mean = (sums / max(1, steps_per_epoch)).tolist()

@@ -51,18 +51,18 @@ def evaluate_coco_files(gt_json, results_json, *, strict: bool = False, params: 
     """COCO ground truth JSON + COCO results JSON -> ``(result, problems)`` without
     building a record per image: the same reading rules, problems and numbers as
     ``evaluate_coco(read_coco(gt, clip=False), read_predictions(results, gt))``."""
-    from ..io.coco import coco_tables
     from ..io.files import gc_paused
-    from .predictions import coco_results_columns, file_stems
 
     with gc_paused():  # millions of objects parsed and made into columns, no cycles
-        return _evaluate_files(gt_json, results_json, strict, params, coco_tables, coco_results_columns, file_stems)
+        return _evaluate_files(gt_json, results_json, strict, params)
 
 
-def _evaluate_files(gt_json, results_json, strict, params, coco_tables, coco_results_columns, file_stems):
+def _evaluate_files(gt_json, results_json, strict: bool, params: CocoParams | None):
     import numpy as np
 
     from ..errors import Problems
+    from ..io.coco import coco_tables
+    from .predictions import coco_results_columns, file_stems
 
     tables, gp = coco_tables(gt_json, strict=strict, clip=False)
     ids = np.array(tables.coco_ids, np.int64)

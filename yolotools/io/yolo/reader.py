@@ -71,7 +71,7 @@ def read_yolo(
             if line_numbers is not None:
                 line_numbers[image_id] = rows.lines[b[i] : b[i + 1]].tolist()
         parts.append((rows, flags, chunk))
-    if plain and not with_scores and all(hw is not None for _r, _f, ch in parts for _i, _p, hw, *_ in ch):
+    if plain and not with_scores:  # (a skipped image has no rows: the columns still match the records)
         cols = BoxColumns(*(np.concatenate([x for x in arrs]) if arrs else e for arrs, e in (
             ([r.xyxy for r, _f, _c in parts], np.zeros((0, 4))), ([r.class_ids for r, _f, _c in parts], np.zeros(0, np.int64)),
             ([f[0] for _r, f, _c in parts], np.zeros(0, bool)), ([f[1] for _r, f, _c in parts], np.zeros(0, bool)))),
